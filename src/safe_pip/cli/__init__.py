@@ -1,0 +1,129 @@
+"""The ``safe-pip`` command: the only place that prints, prompts or sets an exit status.
+
+``install`` goes through safe-pip's pipeline; every other pip command is handed to pip
+unchanged, for the same target environment.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from types import FrameType
+from typing import TYPE_CHECKING
+
+from safe_pip.cli.options import split_command
+from safe_pip.errors import EXIT_INTERRUPTED, EXIT_OK, SafePipError, UsageError
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+__all__ = ["entrypoint", "main"]
+
+_CHECKED_COMMANDS = frozenset({"install"})
+
+_HELP = """\
+Usage:
+  safe-pip <command> [options]
+
+safe-pip is a drop-in for pip that checks what it installs: wheels only unless a project
+is allowed to build from source, the first source that knows a project serves it (no
+dependency confusion), every file verified against its sha256, every wheel inspected
+before it is written, and the whole install rolled back if anything fails.
+
+Checked commands:
+  install                     Install packages (see "safe-pip install --help").
+
+Every other pip command (list, freeze, show, uninstall, check, inspect, config, cache,
+hash, index, help, ...) is handed to pip unchanged, for the same environment.
+
+General options:
+  -h, --help                  Show help.
+  -V, --version               Show safe-pip's and pip's versions.
+  --python <python>           The interpreter or environment to work on.
+"""
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    from safe_pip import __version__
+
+    try:
+        pip_version = version("pip")
+    except PackageNotFoundError:
+        pip_version = "not installed"
+    python = ".".join(str(part) for part in sys.version_info[:3])
+    location = Path(__file__).resolve().parent.parent
+    return f"safe-pip {__version__} from {location} (pip {pip_version}, python {python})"
+
+
+def _consoles(no_color: bool) -> tuple[Console, Console]:
+    from rich.console import Console
+
+    return (
+        Console(no_color=no_color, highlight=False, soft_wrap=True),
+        Console(stderr=True, no_color=no_color, highlight=False, soft_wrap=True),
+    )
+
+
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
+
+
+def _run_checked(command: str, rest: list[str], general: list[str]) -> int:
+    from safe_pip.cli.install_cmd import install_help, run_install_command
+
+    argv = [*general, *rest]
+    no_color = "--no-color" in argv or bool(os.environ.get("NO_COLOR"))
+    out, err = _consoles(no_color)
+    if "-h" in rest or "--help" in rest:
+        out.print(install_help(), markup=False, highlight=False)
+        return EXIT_OK
+    debug = "--debug" in argv
+    previous = signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        return run_install_command(argv, out, err)
+    except SafePipError as exc:
+        if debug:
+            raise
+        err.print(f"ERROR: {exc}", markup=False, highlight=False)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        err.print(
+            "ERROR: Operation cancelled by user; the environment was left as it was.",
+            markup=False,
+            highlight=False,
+        )
+        return EXIT_INTERRUPTED
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run ``safe-pip`` with ``argv`` (default: ``sys.argv[1:]``) and return its exit status."""
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    general, command, rest = split_command(arguments)
+    if command is None:
+        if "-V" in general or "--version" in general:
+            sys.stdout.write(_version() + "\n")
+            return EXIT_OK
+        if not general or "-h" in general or "--help" in general:
+            sys.stdout.write(_HELP)
+            return EXIT_OK
+        sys.stderr.write('ERROR: You must give a command (use "safe-pip --help").\n')
+        return UsageError.exit_code
+    if command in _CHECKED_COMMANDS:
+        return _run_checked(command, rest, general)
+    if command == "help" and rest and rest[0] in _CHECKED_COMMANDS:
+        return _run_checked(rest[0], ["--help"], general)
+    from safe_pip.cli.passthrough import pip_command, run_pip
+
+    return run_pip(pip_command(general, command, rest, os.environ))
+
+
+def entrypoint() -> None:
+    """Console-script entry point."""
+    raise SystemExit(main())

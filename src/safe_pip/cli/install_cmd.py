@@ -1,0 +1,333 @@
+"""``safe-pip install``: parse, build the settings, run the pipeline, present the outcome."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from collections.abc import Callable, Mapping, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from safe_pip.cli.options import build_parser, parse_install_args, resolver_args
+from safe_pip.cli.present import PlainReporter, RichReporter, plan_lines
+from safe_pip.errors import UsageError
+from safe_pip.models import NameSet
+from safe_pip.network import NetworkOptions, build_client, redact_url
+from safe_pip.pipconfig import load_pip_config
+from safe_pip.requirements import ParsedRequirements, parse_files
+from safe_pip.selection import FilePolicy
+from safe_pip.settings import (
+    FileSettings,
+    Settings,
+    build_pins,
+    build_sources,
+    default_home,
+    is_unattended,
+    load_file_settings,
+    release_cutoff,
+)
+from safe_pip.target import find_interpreter, site_prefix_of
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from safe_pip.pipeline import InstallRequest, Outcome
+
+__all__ = ["install_help", "run_install_command"]
+
+logger = logging.getLogger(__name__)
+
+# Resolver options that safe-pip rebuilds itself from requirements files and flags.
+_MERGED_RESOLVER_OPTIONS = (
+    "pre",
+    "prefer_binary",
+    "require_hashes",
+    "no_require_hashes",
+    "only_binary",
+    "no_binary",
+    "all_releases",
+    "only_final",
+    "use_features",
+)
+
+
+def install_help() -> str:
+    """The help text of ``safe-pip install``."""
+    return build_parser().format_help()
+
+
+def _network(
+    args: argparse.Namespace, trusted: Sequence[str], environ: Mapping[str, str]
+) -> NetworkOptions:
+    return NetworkOptions(
+        timeout=args.timeout,
+        retries=args.retries,
+        proxy=args.proxy,
+        cert=args.cert,
+        client_cert=args.client_cert,
+        trusted_hosts=tuple(trusted),
+        proxy_from_env=not args.no_proxy_env,
+        netrc_path=environ.get("NETRC"),
+    )
+
+
+def _read_url(network: NetworkOptions, environ: Mapping[str, str]) -> Callable[[str], str]:
+    def fetch(url: str) -> str:
+        with build_client(network, environ) as client:
+            response = client.get(url, follow_redirects=True)
+        if response.status_code != 200:
+            msg = (
+                f"Could not fetch requirements file {redact_url(url)}: HTTP {response.status_code}"
+            )
+            raise UsageError(msg)
+        return response.text
+
+    return fetch
+
+
+def _parse_requirements(
+    args: argparse.Namespace, network: NetworkOptions, environ: Mapping[str, str]
+) -> ParsedRequirements:
+    parsed = parse_files(
+        args.requirements or [],
+        args.constraints or [],
+        args=args.requirements_args,
+        editables=args.editables or [],
+        environ=environ,
+        fetch_url=_read_url(network, environ),
+    )
+    if not parsed.requirements and not args.groups and not args.requirements_from_scripts:
+        msg = 'You must give at least one requirement to install (see "safe-pip install --help").'
+        raise UsageError(msg)
+    return parsed
+
+
+def _merged_resolver_args(args: argparse.Namespace, parsed: ParsedRequirements) -> list[str]:
+    """Flags plus the file-level options pip would have applied from the files."""
+    merged = argparse.Namespace(**vars(args))
+    file_options = parsed.options
+    for key in _MERGED_RESOLVER_OPTIONS:
+        from_file = getattr(file_options, key)
+        current = getattr(merged, key)
+        if isinstance(from_file, bool):
+            setattr(merged, key, current or from_file)
+        elif from_file:
+            setattr(merged, key, [*(current or []), *from_file])
+    return resolver_args(merged)
+
+
+def _settings(
+    args: argparse.Namespace,
+    parsed: ParsedRequirements,
+    files: FileSettings,
+    home: Path,
+    environ: Mapping[str, str],
+) -> Settings:
+    file_options = parsed.options
+    index_url = file_options.index_url or args.index_url or files.index_url
+    extras = [
+        *files.extra_index_urls,
+        *(args.extra_index_urls or []),
+        *file_options.extra_index_urls,
+    ]
+    sources = build_sources(
+        index_url=index_url,
+        extra_index_urls=extras,
+        find_links=[*(args.find_links or []), *file_options.find_links],
+        no_index=args.no_index or file_options.no_index,
+        named=files.sources,
+    )
+    cutoff = release_cutoff(
+        args.min_release_age if args.min_release_age is not None else files.min_release_age,
+        args.uploaded_prior_to,
+        datetime.now(UTC),
+    )
+    network = _network(args, [*(args.trusted_hosts or []), *file_options.trusted_hosts], environ)
+    if args.no_cache_dir:
+        cache_dir = None
+    else:
+        cache_dir = Path(args.cache_dir).expanduser() if args.cache_dir else home / "cache"
+    return Settings(
+        home=home,
+        cache_dir=cache_dir,
+        sources=sources,
+        pins=build_pins(files.pins, files.sources),
+        file_policy=FilePolicy(
+            allow_sdist=NameSet.from_csv([*(args.allow_sdist or []), *files.allow_sdist]),
+            cutoff=cutoff,
+        ),
+        trust=NameSet.from_csv([*(args.trust or []), *files.trust]),
+        network=network,
+        unattended=is_unattended(args.no_input, environ, stdin_tty=sys.stdin.isatty()),
+        verbosity=args.verbose - args.quiet,
+        environ=dict(environ),
+    )
+
+
+def _request(args: argparse.Namespace, parsed: ParsedRequirements, python: Path) -> InstallRequest:
+    from safe_pip.pipeline import InstallRequest
+
+    return InstallRequest(
+        lines=parsed.lines,
+        python=python,
+        resolver_options=tuple(_merged_resolver_args(args, parsed)),
+        no_binary=(*(args.no_binary or []), *parsed.options.no_binary),
+        prefix=args.prefix,
+        user=bool(args.user),
+        target_dir=args.target,
+        root=args.root,
+        dry_run=args.dry_run,
+        write_report=args.report is not None,
+        compile_bytecode=args.compile,
+        upgrade=args.upgrade,
+        break_system_packages=args.break_system_packages,
+        require_venv=args.require_venv,
+    )
+
+
+def _setup_logging(verbosity: int, log_file: str | None) -> None:
+    root = logging.getLogger("safe_pip")
+    root.setLevel(logging.DEBUG)
+    root.propagate = False
+    for handler in list(root.handlers):
+        root.removeHandler(handler)
+    console = logging.StreamHandler(sys.stderr)
+    console.setLevel(
+        logging.DEBUG if verbosity >= 2 else logging.INFO if verbosity >= 1 else logging.WARNING
+    )
+    console.setFormatter(logging.Formatter("%(levelname)s: %(message)s"))
+    root.addHandler(console)
+    if log_file:
+        file_handler = logging.FileHandler(log_file, encoding="utf-8")
+        file_handler.setLevel(logging.DEBUG)
+        file_handler.setFormatter(
+            logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
+        )
+        root.addHandler(file_handler)
+
+
+def _progress_wanted(args: argparse.Namespace, console: Console) -> bool:
+    if args.progress_bar == "off" or args.quiet:
+        return False
+    return args.progress_bar == "on" or console.is_terminal
+
+
+def run_install_command(argv: Sequence[str], out: Console, err: Console) -> int:
+    """Parse ``install`` arguments, run the pipeline, present the outcome.
+
+    :raises SafePipError: for the caller to present.
+    """
+    from safe_pip.pipeline import run_install
+
+    environ = dict(os.environ)
+    first = parse_install_args(argv)
+    python = find_interpreter(first.python, environ)
+    pip_config = load_pip_config(
+        "install", environ, site_prefix_of(python), isolated=first.isolated
+    )
+    args = parse_install_args(argv, pip_config)
+    home = default_home(environ)
+    files = load_file_settings(Path.cwd(), home, environ)
+    network = _network(args, args.trusted_hosts or [], environ)
+    parsed = _parse_requirements(args, network, environ)
+    settings = _settings(args, parsed, files, home, environ)
+    _setup_logging(settings.verbosity, args.log)
+    for source in settings.sources:
+        logger.info("source: %s", source)
+    request = _request(args, parsed, python)
+    reporter_type = RichReporter if _progress_wanted(args, err) else PlainReporter
+    reporter_console = err if reporter_type is RichReporter else out
+    with reporter_type(reporter_console, settings.verbosity) as reporter:
+        outcome = run_install(request, settings, reporter)
+    _present(outcome, args, out, err)
+    if args.report:
+        _write_report(outcome, args.report, out)
+    return 0
+
+
+def _present(outcome: Outcome, args: argparse.Namespace, out: Console, err: Console) -> None:
+    quiet = args.quiet > 0
+    for present in outcome.satisfied:
+        if not quiet:
+            out.print(
+                f"Requirement already satisfied: {present.name} in {present.site_dir} "
+                f"({present.version})",
+                markup=False,
+                highlight=False,
+            )
+    if args.dry_run:
+        if outcome.plan.dists:
+            out.print("Plan:", markup=False)
+            for line in plan_lines(outcome.plan, outcome.findings):
+                out.print(line, markup=False, highlight=False)
+            labels = " ".join(d.label for d in outcome.plan)
+            out.print(f"Would install {labels}", markup=False, highlight=False)
+        return
+    for finding in outcome.findings:
+        err.print(f"WARNING: {finding.message}", markup=False, highlight=False)
+    result = outcome.result
+    if result is None:
+        return
+    if args.verbose and outcome.plan.dists:
+        for line in plan_lines(outcome.plan, ()):
+            out.print(line, markup=False, highlight=False)
+    for dist in result.skipped:
+        err.print(
+            f"WARNING: Target directory already contains {dist.name}. Specify --upgrade "
+            f"to force replacement.",
+            markup=False,
+            highlight=False,
+        )
+    _warn_script_location(outcome, args, err)
+    if result.installed and not quiet:
+        labels = " ".join(d.label for d in result.installed)
+        out.print(f"Successfully installed {labels}", markup=False, highlight=False)
+    _warn_root(outcome, args, err)
+
+
+def _warn_script_location(outcome: Outcome, args: argparse.Namespace, err: Console) -> None:
+    result = outcome.result
+    if not args.warn_script_location or result is None or not result.scripts:
+        return
+    scripts_dir = str(outcome.scheme.real(outcome.scheme.paths["scripts"]))
+    path_dirs = [
+        os.path.normcase(os.path.normpath(p)) for p in os.environ.get("PATH", "").split(os.pathsep)
+    ]
+    if os.path.normcase(os.path.normpath(scripts_dir)) in path_dirs or outcome.target.is_venv:
+        return
+    names = ", ".join(sorted(p.name for p in result.scripts))
+    err.print(
+        f"WARNING: The scripts {names} are installed in '{scripts_dir}' which is not on "
+        f"PATH.\n  Consider adding this directory to PATH or, if you prefer to suppress "
+        f"this warning, use --no-warn-script-location.",
+        markup=False,
+        highlight=False,
+    )
+
+
+def _warn_root(outcome: Outcome, args: argparse.Namespace, err: Console) -> None:
+    if args.root_user_action != "warn" or outcome.target.is_venv:
+        return
+    if getattr(os, "getuid", lambda: 1)() != 0 or outcome.scheme.is_target_dir:
+        return
+    err.print(
+        "WARNING: Running as the 'root' user outside a virtual environment can break "
+        "the system's packages; use a virtual environment instead. Use "
+        "--root-user-action=ignore to silence this warning.",
+        markup=False,
+        highlight=False,
+    )
+
+
+def _write_report(outcome: Outcome, destination: str, out: Console) -> None:
+    from safe_pip.report import installation_report, write_json_atomic
+
+    report = installation_report(outcome.plan, outcome.result)
+    if destination == "-":
+        out.file.write(json.dumps(report, indent=2) + "\n")
+        return
+    write_json_atomic(Path(destination), report)

@@ -1,0 +1,183 @@
+"""Presentation: progress while working, the plan, the summary, errors.
+
+On a terminal, rich draws transient progress bars on stderr; otherwise plain lines, one per
+event, so CI logs stay readable. Results go to stdout like pip's.
+"""
+
+from __future__ import annotations
+
+import threading
+import types
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from safe_pip.models import DistKind, Plan, PlannedDist
+from safe_pip.review import Finding, Severity
+
+if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.progress import Progress, TaskID
+
+__all__ = ["PlainReporter", "RichReporter", "describe_dist", "format_size", "plan_lines"]
+
+
+def format_size(size: int | None) -> str:
+    """A human-readable size, as pip prints it."""
+    if size is None:
+        return "unknown size"
+    value = float(size)
+    for unit in ("bytes", "kB", "MB", "GB"):
+        if value < 1000 or unit == "GB":
+            return f"{value:.0f} {unit}" if unit == "bytes" else f"{value:.1f} {unit}"
+        value /= 1000
+    return f"{value:.1f} GB"
+
+
+def describe_dist(dist: PlannedDist) -> str:
+    """One line: what, which kind, from where."""
+    if dist.kind is DistKind.LOCAL_DIR:
+        how = "editable local project" if dist.editable else "local project"
+        return f"{dist.label} ({how} {dist.local_path})"
+    kind = "wheel" if dist.kind is DistKind.WHEEL else "built from source"
+    where = f"from {dist.source.name}" if dist.source is not None else f"from {dist.filename}"
+    if dist.source is None and dist.file is not None:
+        where = f"from {dist.file.url}"
+    return f"{dist.label} ({kind}, {where})"
+
+
+def plan_lines(plan: Plan, findings: Sequence[Finding]) -> list[str]:
+    """The plan, one distribution per line, with its findings under it."""
+    by_project: dict[str, list[Finding]] = {}
+    for finding in findings:
+        by_project.setdefault(finding.project, []).append(finding)
+    lines = []
+    for dist in plan:
+        lines.append(f"  {describe_dist(dist)}")
+        for finding in by_project.get(dist.name, []):
+            prefix = "WARNING" if finding.severity is Severity.WARNING else "note"
+            lines.append(f"      {prefix}: {finding.message}")
+    return lines
+
+
+class PlainReporter:
+    """One line per event on stdout; for logs and non-terminals."""
+
+    def __init__(self, console: Console, verbosity: int) -> None:
+        self._console = console
+        self._verbosity = verbosity
+        self._lock = threading.Lock()
+
+    def __enter__(self) -> PlainReporter:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        return None
+
+    def _say(self, text: str, level: int = 0) -> None:
+        if self._verbosity >= level:
+            with self._lock:
+                self._console.print(text, markup=False, highlight=False)
+
+    def stage(self, name: str, detail: str = "") -> None:
+        """Stages are shown with ``-v`` only."""
+        self._say(f"{name.capitalize()}...{' ' + detail if detail else ''}", level=1)
+
+    def download_started(self, label: str, total: int | None) -> None:
+        """``Downloading x.whl (12 kB)``, as pip says it."""
+        self._say(f"Downloading {label} ({format_size(total)})")
+
+    def download_advanced(self, label: str, size: int) -> None:
+        """Plain output shows no byte counts."""
+
+    def download_finished(self, label: str, *, cached: bool) -> None:
+        """``Using cached x.whl`` when nothing was downloaded."""
+        if cached:
+            self._say(f"Using cached {label}")
+
+    def installed(self, label: str) -> None:
+        """Each installed distribution, with ``-v``."""
+        self._say(f"Installed {label}", level=1)
+
+    def timing(self, stage: str, seconds: float) -> None:
+        """Stage timings, with ``-v``."""
+        self._say(f"  {stage} took {seconds:.3f}s", level=1)
+
+
+class RichReporter:
+    """Transient progress bars on a terminal (stderr)."""
+
+    def __init__(self, console: Console, verbosity: int) -> None:
+        from rich.progress import (
+            BarColumn,
+            DownloadColumn,
+            Progress,
+            SpinnerColumn,
+            TextColumn,
+            TransferSpeedColumn,
+        )
+
+        self._progress: Progress = Progress(
+            SpinnerColumn(),
+            TextColumn("[progress.description]{task.description}"),
+            BarColumn(),
+            DownloadColumn(),
+            TransferSpeedColumn(),
+            console=console,
+            transient=True,
+        )
+        self._console = console
+        self._verbosity = verbosity
+        self._tasks: dict[str, TaskID] = {}
+        self._stage: TaskID | None = None
+        self._lock = threading.Lock()
+
+    def __enter__(self) -> RichReporter:
+        self._progress.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: types.TracebackType | None,
+    ) -> None:
+        self._progress.stop()
+
+    def stage(self, name: str, detail: str = "") -> None:
+        """A spinner line naming the current stage."""
+        with self._lock:
+            text = f"{name.capitalize()}{' ' + detail if detail else ''}"
+            if self._stage is None:
+                self._stage = self._progress.add_task(text, total=None)
+            else:
+                self._progress.update(self._stage, description=text)
+
+    def download_started(self, label: str, total: int | None) -> None:
+        """A progress bar for the file."""
+        with self._lock:
+            if label in self._tasks:
+                self._progress.reset(self._tasks[label], total=total)
+            else:
+                self._tasks[label] = self._progress.add_task(label, total=total)
+
+    def download_advanced(self, label: str, size: int) -> None:
+        """Advance the file's bar."""
+        task = self._tasks.get(label)
+        if task is not None:
+            self._progress.advance(task, size)
+
+    def download_finished(self, label: str, *, cached: bool) -> None:
+        """Remove the file's bar."""
+        with self._lock:
+            task = self._tasks.pop(label, None)
+        if task is not None:
+            self._progress.remove_task(task)
+
+    def installed(self, label: str) -> None:
+        """Name the distribution just installed in the stage line."""
+        self.stage("install", label)
+
+    def timing(self, stage: str, seconds: float) -> None:
+        """Stage timings, with ``-v``."""
+        if self._verbosity >= 1:
+            self._console.print(f"  {stage} took {seconds:.3f}s", markup=False, highlight=False)

@@ -1,0 +1,151 @@
+"""Fetch: bring every planned file into the content-addressed cache, verified, in parallel.
+
+The gateway uses the same :meth:`Fetcher.materialize` when pip asks it for a file, so a
+file pip downloaded while resolving is never downloaded a second time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from packaging.utils import NormalizedName
+
+from safe_pip.cache import FileCache, sha256_file
+from safe_pip.errors import HashMismatch, NetworkError, UnsafeWheel
+from safe_pip.models import IndexFile, PlannedDist, SourceSpec
+from safe_pip.reporting import NullReporter, Reporter
+from safe_pip.sources import Upstream
+from safe_pip.wheels import read_metadata
+
+__all__ = ["Fetcher"]
+
+logger = logging.getLogger(__name__)
+
+
+class Fetcher:
+    """Downloads files once, verifies them against their sha256, and keeps them in the cache."""
+
+    def __init__(
+        self,
+        upstream: Upstream,
+        cache: FileCache,
+        *,
+        retries: int = 5,
+        max_workers: int = 8,
+    ) -> None:
+        self._upstream = upstream
+        self._cache = cache
+        self._retries = retries
+        self._max_workers = max_workers
+
+    def materialize(
+        self, file: IndexFile, source: SourceSpec | None, reporter: Reporter | None = None
+    ) -> Path:
+        """The verified file in the cache, downloading it if needed.
+
+        :raises HashMismatch: the bytes differ from the listed sha256.
+        :raises NetworkError: the download failed after retries.
+        """
+        reporter = reporter or NullReporter()
+        if file.sha256 is None:
+            msg = f"{file.filename} has no sha256; safe-pip installs no unverified file."
+            raise HashMismatch(msg)
+        with self._cache.lock(file.sha256):
+            cached = self._cache.lookup(file.sha256, file.filename)
+            if cached is not None:
+                reporter.download_finished(file.filename, cached=True)
+                return cached
+            return self._download(file, file.sha256, source, reporter)
+
+    def _download(
+        self, file: IndexFile, sha256: str, source: SourceSpec | None, reporter: Reporter
+    ) -> Path:
+        attempt = 0
+        while True:
+            reporter.download_started(file.filename, file.size)
+            try:
+                with self._upstream.open_stream(source, file.url) as chunks:
+                    path = self._cache.store(
+                        chunks,
+                        sha256,
+                        file.filename,
+                        label=f"{file.project} {file.version} ({file.filename})",
+                        on_chunk=lambda size: reporter.download_advanced(file.filename, size),
+                    )
+            except NetworkError:
+                if attempt >= self._retries:
+                    raise
+                attempt += 1
+                logger.info("retrying download of %s (attempt %d)", file.filename, attempt + 1)
+                continue
+            reporter.download_finished(file.filename, cached=False)
+            return path
+
+    def metadata(self, file: IndexFile, source: SourceSpec | None) -> bytes:
+        """The core metadata of a wheel, as cheaply as it can be had safely.
+
+        From the cached wheel if it is there; else the source's PEP 658 ``.metadata`` file
+        (verified when the source gave its hash, and compared with the wheel by the
+        inspect stage either way); else the whole wheel, verified.
+        """
+        if file.sha256 is not None:
+            cached = self._cache.lookup(file.sha256, file.filename)
+            if cached is not None:
+                return _wheel_metadata(cached, file)
+        data = self._upstream.read_optional(source, file.url + ".metadata")
+        if data is not None:
+            if file.core_metadata_sha256 is not None:
+                actual = hashlib.sha256(data).hexdigest()
+                if actual != file.core_metadata_sha256.lower():
+                    msg = (
+                        f"{file.project} {file.version}: the metadata file of {file.filename} "
+                        f"does not match the sha256 its source lists (expected "
+                        f"{file.core_metadata_sha256}, got {actual}). Nothing was installed."
+                    )
+                    raise HashMismatch(msg)
+            return data
+        return _wheel_metadata(self.materialize(file, source), file)
+
+    def store_local(self, path: Path, sha256: str | None, label: str) -> Path:
+        """Copy a local wheel the user named into the cache, so the bytes checked are the
+        bytes installed even if the original changes meanwhile."""
+        expected = sha256 or sha256_file(path)
+        with path.open("rb") as stream:
+            chunks = iter(lambda: stream.read(1 << 20), b"")
+            return self._cache.store(chunks, expected, path.name, label=label)
+
+    def fetch_all(
+        self, dists: Sequence[PlannedDist], reporter: Reporter | None = None
+    ) -> dict[NormalizedName, Path]:
+        """Fetch every wheel and sdist of the plan in parallel; local projects are skipped.
+
+        :raises HashMismatch: a file's bytes differ from its sha256; no partial file is kept.
+        :raises NetworkError: a download failed.
+        """
+        reporter = reporter or NullReporter()
+        work = [d for d in dists if d.file is not None or (d.local_path and d.local_sha256)]
+        results: dict[NormalizedName, Path] = {}
+        if not work:
+            return results
+        with ThreadPoolExecutor(max_workers=min(self._max_workers, len(work))) as pool:
+            futures = {dist.name: pool.submit(self._fetch_one, dist, reporter) for dist in work}
+            for name, future in futures.items():
+                results[name] = future.result()
+        return results
+
+    def _fetch_one(self, dist: PlannedDist, reporter: Reporter) -> Path:
+        if dist.file is not None:
+            return self.materialize(dist.file, dist.source, reporter)
+        return self.store_local(Path(dist.local_path or ""), dist.local_sha256, dist.label)
+
+
+def _wheel_metadata(path: Path, file: IndexFile) -> bytes:
+    try:
+        return read_metadata(path)
+    except ValueError as exc:
+        msg = f"{file.project} {file.version}: {file.filename} is not a valid wheel: {exc}"
+        raise UnsafeWheel(msg) from exc

@@ -1,0 +1,243 @@
+"""The gateway: a policy-filtered package index on 127.0.0.1, alive for one command.
+
+pip's resolver is pointed at this index and at nothing else. For each project pip asks
+about, the gateway asks the :class:`~safe_pip.selection.SourceSelector` (first source that
+knows the name wins, files filtered by policy) and answers with PEP 691 JSON whose file
+URLs point back at the gateway. Files are served only from the verified cache, so pip
+never sees an upstream URL, a credential, or an unverified byte.
+
+Any upstream failure is *fatal*: pip would treat an error page as "no versions here" and
+carry on resolving, which is exactly a fall-through. The gateway records the first
+failure and the resolve stage stops pip as soon as it sees it.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import secrets
+import shutil
+import threading
+import urllib.parse
+from dataclasses import dataclass
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+from packaging.utils import canonicalize_name
+
+from safe_pip.errors import SafePipError
+from safe_pip.fetch import Fetcher
+from safe_pip.models import DistKind, IndexFile, ServedProject, SourceSpec
+from safe_pip.selection import SourceSelector
+
+__all__ = ["Gateway", "Reply", "ServedFile"]
+
+logger = logging.getLogger(__name__)
+
+_JSON_TYPE = "application/vnd.pypi.simple.v1+json"
+
+
+@dataclass(frozen=True, slots=True)
+class ServedFile:
+    """A file the gateway listed to pip, and where it really comes from."""
+
+    file: IndexFile
+    source: SourceSpec
+
+
+class Gateway:
+    """The loopback index. Use as a context manager: it listens only while inside it."""
+
+    def __init__(self, selector: SourceSelector, fetcher: Fetcher) -> None:
+        self.selector = selector
+        self._fetcher = fetcher
+        self._token = secrets.token_urlsafe(24)
+        self._files: dict[str, ServedFile] = {}
+        self._files_lock = threading.Lock()
+        self._failure: SafePipError | None = None
+        self.failed = threading.Event()
+        self._server: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    # -- lifecycle -----------------------------------------------------------------------
+
+    def __enter__(self) -> Gateway:
+        server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
+        server.daemon_threads = True
+        self._server = server
+        self._thread = threading.Thread(
+            target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
+        self._thread.start()
+        logger.debug("gateway listening on 127.0.0.1:%d", server.server_address[1])
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+        if self._thread is not None:
+            self._thread.join()
+        self._server = None
+        self._thread = None
+
+    @property
+    def base_url(self) -> str:
+        """``http://127.0.0.1:PORT/TOKEN``; the token keeps other local users out."""
+        if self._server is None:
+            msg = "the gateway is not running"
+            raise RuntimeError(msg)
+        return f"http://127.0.0.1:{self._server.server_address[1]}/{self._token}"
+
+    @property
+    def index_url(self) -> str:
+        """The simple-index URL handed to pip."""
+        return f"{self.base_url}/simple/"
+
+    @property
+    def failure(self) -> SafePipError | None:
+        """The first upstream failure, which must end the command."""
+        return self._failure
+
+    def lookup_url(self, url: str) -> ServedFile | None:
+        """The served file behind one of the gateway's own file URLs."""
+        prefix = f"{self.base_url}/files/"
+        if not url.startswith(prefix):
+            return None
+        sha256 = url[len(prefix) :].split("/", 1)[0]
+        with self._files_lock:
+            return self._files.get(sha256)
+
+    def is_gateway_url(self, url: str) -> bool:
+        """Whether a URL points at this gateway."""
+        return self._server is not None and url.startswith(self.base_url + "/")
+
+    # -- request handling ----------------------------------------------------------------
+
+    def _fail(self, error: SafePipError) -> None:
+        with self._files_lock:
+            if self._failure is None:
+                self._failure = error
+        self.failed.set()
+
+    def project_json(self, name: str) -> bytes | None:
+        """The PEP 691 page for a project, or ``None`` if no source knows it."""
+        served = self.selector.select(canonicalize_name(name))
+        if served is None:
+            return None
+        self._register(served)
+        return json.dumps(self._page(served)).encode()
+
+    def _register(self, served: ServedProject) -> None:
+        with self._files_lock:
+            for file in served.served:
+                if file.sha256 is not None:
+                    self._files[file.sha256] = ServedFile(file, served.source)
+
+    def _page(self, served: ServedProject) -> dict[str, Any]:
+        files = [self._file_entry(file) for file in served.served]
+        versions = sorted({str(f.version) for f in served.served})
+        return {
+            "meta": {"api-version": "1.1"},
+            "name": served.page.name,
+            "versions": versions,
+            "files": files,
+        }
+
+    def _file_entry(self, file: IndexFile) -> dict[str, Any]:
+        url = f"{self.base_url}/files/{file.sha256}/{urllib.parse.quote(file.filename)}"
+        entry: dict[str, Any] = {
+            "filename": file.filename,
+            "url": url,
+            "hashes": {"sha256": file.sha256},
+        }
+        if file.requires_python:
+            entry["requires-python"] = file.requires_python
+        if file.yanked is not None:
+            entry["yanked"] = file.yanked or True
+        if file.upload_time is not None:
+            entry["upload-time"] = file.upload_time.isoformat().replace("+00:00", "Z")
+        if file.size is not None:
+            entry["size"] = file.size
+        if file.kind is DistKind.WHEEL:
+            # The gateway can always produce a wheel's metadata (see Fetcher.metadata), so
+            # pip never has to download a whole wheel just to resolve.
+            metadata: Any = (
+                {"sha256": file.core_metadata_sha256} if file.core_metadata_sha256 else True
+            )
+            entry["core-metadata"] = metadata
+            entry["dist-info-metadata"] = metadata
+        return entry
+
+    def handle(self, raw_path: str) -> Reply:
+        """Route one GET request; any upstream failure is recorded as fatal."""
+        parts = urllib.parse.unquote(raw_path.split("?", 1)[0]).strip("/").split("/")
+        if len(parts) < 3 or not secrets.compare_digest(parts[0], self._token):
+            return _NOT_FOUND
+        try:
+            if parts[1] == "simple" and len(parts) == 3:
+                body = self.project_json(parts[2])
+                return _NOT_FOUND if body is None else Reply(HTTPStatus.OK, _JSON_TYPE, body)
+            if parts[1] == "files" and len(parts) == 4:
+                return self._file_reply(parts[2], metadata=parts[3].endswith(".metadata"))
+        except SafePipError as exc:
+            self._fail(exc)
+            return Reply(HTTPStatus.BAD_GATEWAY, "text/plain", str(exc).encode())
+        return _NOT_FOUND
+
+    def _file_reply(self, sha256: str, *, metadata: bool) -> Reply:
+        with self._files_lock:
+            served = self._files.get(sha256)
+        if served is None:
+            return _NOT_FOUND
+        if metadata:
+            data = self._fetcher.metadata(served.file, served.source)
+            return Reply(HTTPStatus.OK, "application/octet-stream", data)
+        path = self._fetcher.materialize(served.file, served.source)
+        return Reply(HTTPStatus.OK, "application/octet-stream", path=path)
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """An HTTP answer: a body, or a verified file to stream."""
+
+    status: HTTPStatus
+    content_type: str
+    body: bytes = b""
+    path: Path | None = None
+
+
+_NOT_FOUND = Reply(HTTPStatus.NOT_FOUND, "text/plain")
+
+
+def _handler_for(gateway: Gateway) -> type[BaseHTTPRequestHandler]:
+    class Handler(_GatewayHandler):
+        owner = gateway
+
+    return Handler
+
+
+class _GatewayHandler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    owner: Gateway
+
+    def log_message(self, format: str, *args: Any) -> None:
+        logger.debug("gateway: " + format, *args)
+
+    def do_GET(self) -> None:
+        reply = self.owner.handle(self.path)
+        self.send_response(reply.status)
+        self.send_header("Content-Type", reply.content_type)
+        self.send_header("Cache-Control", "no-store")
+        if reply.path is None:
+            self.send_header("Content-Length", str(len(reply.body)))
+            self.end_headers()
+            self.wfile.write(reply.body)
+            return
+        with reply.path.open("rb") as stream:
+            self.send_header("Content-Length", str(os.fstat(stream.fileno()).st_size))
+            self.end_headers()
+            shutil.copyfileobj(stream, self.wfile, 1 << 20)

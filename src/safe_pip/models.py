@@ -1,0 +1,219 @@
+"""Frozen data passed between the pipeline stages."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from packaging.utils import NormalizedName, canonicalize_name
+from packaging.version import Version
+
+__all__ = [
+    "DistKind",
+    "DropReason",
+    "DroppedFile",
+    "IndexFile",
+    "NameSet",
+    "Plan",
+    "PlannedDist",
+    "ProjectPage",
+    "ServedProject",
+    "SourceKind",
+    "SourceSpec",
+]
+
+ALL = ":all:"
+
+
+class NameSet:
+    """A set of project names as the user wrote it: names, or ``:all:``."""
+
+    __slots__ = ("everything", "names")
+
+    def __init__(self, names: Iterable[str] = ()) -> None:
+        values = [value.strip() for value in names if value.strip()]
+        self.everything = ALL in values
+        self.names = frozenset(canonicalize_name(v) for v in values if v != ALL)
+
+    @classmethod
+    def from_csv(cls, values: Iterable[str]) -> NameSet:
+        """Parse ``--flag a,b --flag c`` style values."""
+        return cls(part for value in values for part in value.split(","))
+
+    def __contains__(self, name: object) -> bool:
+        if not isinstance(name, str):
+            return False
+        return self.everything or canonicalize_name(name) in self.names
+
+    def __or__(self, other: NameSet) -> NameSet:
+        merged = NameSet()
+        merged.everything = self.everything or other.everything
+        merged.names = self.names | other.names
+        return merged
+
+    def __bool__(self) -> bool:
+        return self.everything or bool(self.names)
+
+    def __eq__(self, other: object) -> bool:
+        return (
+            isinstance(other, NameSet)
+            and self.everything == other.everything
+            and self.names == other.names
+        )
+
+    def __hash__(self) -> int:
+        return hash((self.everything, self.names))
+
+    def __repr__(self) -> str:
+        shown = [ALL] if self.everything else sorted(self.names)
+        return f"NameSet({shown!r})"
+
+
+class SourceKind(enum.Enum):
+    """How a source lists files."""
+
+    INDEX = "index"
+    FIND_LINKS = "find-links"
+
+
+@dataclass(frozen=True, slots=True)
+class SourceSpec:
+    """A configured package source. Credentials never show in ``repr`` or ``str``."""
+
+    name: str
+    url: str
+    kind: SourceKind = SourceKind.INDEX
+    username: str | None = field(default=None, repr=False, compare=False)
+    password: str | None = field(default=None, repr=False, compare=False)
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.url})" if self.name != self.url else self.url
+
+
+class DistKind(enum.Enum):
+    """What kind of distribution a file is."""
+
+    WHEEL = "wheel"
+    SDIST = "sdist"
+    LOCAL_DIR = "local directory"
+
+
+@dataclass(frozen=True, slots=True)
+class IndexFile:
+    """One distribution file as a source lists it."""
+
+    filename: str
+    url: str
+    project: NormalizedName
+    version: Version
+    kind: DistKind
+    sha256: str | None
+    requires_python: str | None = None
+    yanked: str | None = None
+    """``None`` when not yanked, else the reason (possibly empty)."""
+    upload_time: datetime | None = None
+    size: int | None = None
+    core_metadata: bool = False
+    """The source advertises ``<url>.metadata`` (PEP 658)."""
+    core_metadata_sha256: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ProjectPage:
+    """What one source knows of one project."""
+
+    name: NormalizedName
+    source: SourceSpec
+    files: tuple[IndexFile, ...]
+
+
+class DropReason(enum.Enum):
+    """Why the gateway withheld a file from pip."""
+
+    SDIST = "source distribution not allowed"
+    TOO_NEW = "uploaded more recently than the minimum release age"
+    NO_SHA256 = "listed without a sha256"
+
+
+@dataclass(frozen=True, slots=True)
+class DroppedFile:
+    """A file the gateway withheld, and why."""
+
+    file: IndexFile
+    reason: DropReason
+
+
+@dataclass(frozen=True, slots=True)
+class ServedProject:
+    """The gateway's answer for one project: the source it chose and the files it let through."""
+
+    page: ProjectPage
+    served: tuple[IndexFile, ...]
+    dropped: tuple[DroppedFile, ...]
+
+    @property
+    def source(self) -> SourceSpec:
+        """The source this project comes from."""
+        return self.page.source
+
+
+@dataclass(frozen=True, slots=True)
+class PlannedDist:
+    """One distribution the resolver decided to install."""
+
+    name: NormalizedName
+    version: Version
+    kind: DistKind
+    requested: bool
+    metadata: Mapping[str, Any]
+    """Core metadata in the JSON form of pip's installation report."""
+    file: IndexFile | None = None
+    """The upstream file, when the distribution comes from a source."""
+    source: SourceSpec | None = None
+    local_path: str | None = None
+    """A wheel file or project directory the user named."""
+    local_sha256: str | None = None
+    editable: bool = False
+    yanked: bool = False
+
+    @property
+    def sha256(self) -> str | None:
+        """The sha256 every byte of this distribution is checked against."""
+        return self.file.sha256 if self.file is not None else self.local_sha256
+
+    @property
+    def filename(self) -> str:
+        """The distribution's file name, or its directory for local projects."""
+        if self.file is not None:
+            return self.file.filename
+        return self.local_path or ""
+
+    @property
+    def location(self) -> str:
+        """Where it comes from, safe to show: a source name or a local path."""
+        if self.source is not None:
+            return self.source.name
+        return self.local_path or ""
+
+    @property
+    def label(self) -> str:
+        """``name-version`` as pip prints it."""
+        return f"{self.name}-{self.version}"
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """The resolver's decision: what to install, for which environment."""
+
+    dists: tuple[PlannedDist, ...]
+    environment: Mapping[str, str] = field(default_factory=dict)
+    """The marker environment of the target (from pip's report)."""
+
+    def __iter__(self) -> Iterator[PlannedDist]:
+        return iter(self.dists)
+
+    def __len__(self) -> int:
+        return len(self.dists)

@@ -1,0 +1,217 @@
+"""The install pipeline: admission, gateway, resolve, review, fetch, inspect, install.
+
+The core of ``safe-pip install``. It never prints or prompts: progress goes to a
+:class:`~safe_pip.reporting.Reporter`, and the outcome is returned to the CLI.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import sys
+import tempfile
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from packaging.utils import canonicalize_name
+
+from safe_pip.admission import admit
+from safe_pip.cache import FileCache
+from safe_pip.errors import PolicyDenied, UsageError
+from safe_pip.fetch import Fetcher
+from safe_pip.gateway import Gateway
+from safe_pip.inspection import inspect_wheel
+from safe_pip.install import InstallResult, install_wheels
+from safe_pip.installed import InstalledDist, find_installed
+from safe_pip.locking import file_lock
+from safe_pip.models import DistKind, Plan, PlannedDist
+from safe_pip.network import build_client
+from safe_pip.reporting import NullReporter, Reporter
+from safe_pip.requirements import RequirementLine, requirement_name
+from safe_pip.resolve import ResolveRequest, resolve
+from safe_pip.review import Finding, review
+from safe_pip.selection import SourceSelector
+from safe_pip.settings import Settings
+from safe_pip.sources import Upstream
+from safe_pip.target import (
+    Scheme,
+    TargetEnvironment,
+    check_externally_managed,
+    choose_scheme,
+    query_target,
+)
+
+__all__ = ["InstallRequest", "Outcome", "run_install"]
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class InstallRequest:
+    """What the user asked ``safe-pip install`` to do."""
+
+    lines: tuple[RequirementLine, ...]
+    python: Path
+    resolver_options: tuple[str, ...] = ()
+    no_binary: tuple[str, ...] = ()
+    prefix: str | None = None
+    user: bool = False
+    target_dir: str | None = None
+    root: str | None = None
+    dry_run: bool = False
+    write_report: bool = False
+    compile_bytecode: bool = True
+    upgrade: bool = False
+    break_system_packages: bool = False
+    require_venv: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What happened, for the CLI to present."""
+
+    plan: Plan
+    target: TargetEnvironment
+    scheme: Scheme
+    findings: Sequence[Finding] = ()
+    result: InstallResult | None = None
+    """``None`` for a dry run."""
+    satisfied: tuple[InstalledDist, ...] = ()
+    """Requested projects that were already installed and needed nothing."""
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+def _location_options(request: InstallRequest) -> tuple[str, ...]:
+    options: list[str] = []
+    if request.target_dir:
+        options += ["--target", request.target_dir]
+    if request.prefix:
+        options += ["--prefix", request.prefix]
+    if request.user:
+        options.append("--user")
+    if request.root:
+        options += ["--root", request.root]
+    return tuple(options)
+
+
+def _check_environment(request: InstallRequest, target: TargetEnvironment) -> None:
+    if request.require_venv and not target.is_venv:
+        msg = (
+            "Could not find an activated virtualenv (required by --require-virtualenv). "
+            "Activate one, or name it with --python."
+        )
+        raise UsageError(msg)
+    into_environment = not (
+        (request.dry_run and request.write_report)
+        or request.root
+        or request.target_dir
+        or request.prefix
+    )
+    if into_environment and not request.break_system_packages:
+        check_externally_managed(target)
+
+
+def _same_interpreter(target: TargetEnvironment) -> bool:
+    return target.prefix.resolve() == Path(sys.prefix).resolve()
+
+
+@contextmanager
+def _timed(timings: dict[str, float], stage: str, reporter: Reporter) -> Iterator[None]:
+    reporter.stage(stage)
+    started = time.perf_counter()
+    try:
+        yield
+    finally:
+        timings[stage] = time.perf_counter() - started
+        reporter.timing(stage, timings[stage])
+
+
+def _lock_path(settings: Settings, scheme: Scheme) -> Path:
+    key = hashlib.sha256(str(scheme.real(scheme.paths["purelib"])).encode()).hexdigest()[:32]
+    return settings.home / "locks" / f"env-{key}.lock"
+
+
+def _satisfied(request: InstallRequest, plan: Plan, scheme: Scheme) -> tuple[InstalledDist, ...]:
+    planned = {dist.name for dist in plan}
+    wanted = {requirement_name(line) for line in request.lines if not line.constraint}
+    installed = find_installed(scheme.real(d) for d in scheme.site_dirs)
+    found = []
+    for name in sorted({canonicalize_name(n) for n in wanted if n}):
+        dists = installed.get(name, [])
+        if dists and name not in planned:
+            found.append(dists[0])
+    return tuple(found)
+
+
+def _unbuildable(plan: Plan) -> list[PlannedDist]:
+    return [d for d in plan if d.kind is not DistKind.WHEEL]
+
+
+def run_install(
+    request: InstallRequest, settings: Settings, reporter: Reporter | None = None
+) -> Outcome:
+    """Run the whole pipeline for one ``safe-pip install``.
+
+    :raises SafePipError: any expected failure; the environment is left as it was.
+    """
+    reporter = reporter or NullReporter()
+    timings: dict[str, float] = {}
+    admit(request.lines, request.no_binary, settings.file_policy.allow_sdist)
+    with _timed(timings, "target", reporter):
+        target = query_target(request.python, request.prefix)
+        _check_environment(request, target)
+        scheme = choose_scheme(
+            target, user=request.user, target_dir=request.target_dir, root=request.root
+        )
+    with ExitStack() as stack:
+        cache_root = settings.cache_dir or Path(
+            stack.enter_context(tempfile.TemporaryDirectory(prefix="safe-pip-cache-"))
+        )
+        workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="safe-pip-")))
+        if not request.dry_run:
+            stack.enter_context(file_lock(_lock_path(settings, scheme)))
+        client = stack.enter_context(build_client(settings.network, settings.environ))
+        upstream = Upstream(client, settings.network)
+        cache = FileCache(cache_root)
+        fetcher = Fetcher(upstream, cache, retries=settings.network.retries)
+        selector = SourceSelector(upstream, settings.sources, settings.pins, settings.file_policy)
+        with _timed(timings, "resolve", reporter), Gateway(selector, fetcher) as gateway:
+            plan = resolve(
+                ResolveRequest(
+                    lines=request.lines,
+                    pip_options=request.resolver_options,
+                    target_python=None if _same_interpreter(target) else target.python,
+                    location_options=_location_options(request),
+                    verbose=settings.verbosity,
+                ),
+                gateway,
+                workdir,
+                settings.environ,
+            )
+        findings = review(plan)
+        satisfied = _satisfied(request, plan, scheme)
+        if request.dry_run or not plan.dists:
+            return Outcome(plan, target, scheme, findings, None, satisfied, timings)
+        unbuildable = _unbuildable(plan)
+        if unbuildable:
+            names = ", ".join(d.label for d in unbuildable)
+            msg = f"Building from source is not supported yet: {names}. Nothing was installed."
+            raise PolicyDenied(msg)
+        with _timed(timings, "fetch", reporter):
+            files = fetcher.fetch_all(plan.dists, reporter)
+        with _timed(timings, "inspect", reporter):
+            for dist in plan:
+                inspect_wheel(dist, files[dist.name])
+        with _timed(timings, "install", reporter):
+            result = install_wheels(
+                [(dist, files[dist.name]) for dist in plan],
+                target,
+                scheme,
+                compile_bytecode=request.compile_bytecode,
+                upgrade=request.upgrade,
+                reporter=reporter,
+            )
+    return Outcome(plan, target, scheme, findings, result, satisfied, timings)

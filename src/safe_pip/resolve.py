@@ -1,0 +1,384 @@
+"""Resolve: pip's resolver, run against the gateway only, decides what to install.
+
+``python -m pip [--python TARGET] install --dry-run --quiet --report - --index-url GATEWAY``
+with pip's configuration shut out: ``PIP_CONFIG_FILE=/dev/null`` and every ``PIP_*``
+variable removed (``--isolated`` alone still reads the global and site pip.conf, whose extra
+indexes would bypass the gateway). pip can only see what the gateway lets through, so it
+can never build a source distribution that was not allowed, not even to read its metadata.
+
+The installation report (format version 1) is parsed here, into :class:`~safe_pip.models.Plan`;
+raw report dictionaries never leave this module.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import subprocess
+import sys
+import urllib.parse
+import urllib.request
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from packaging.requirements import InvalidRequirement, Requirement
+from packaging.utils import NormalizedName, canonicalize_name
+from packaging.version import Version
+
+from safe_pip.cache import sha256_file
+from safe_pip.errors import PolicyDenied, ResolveError, SdistRefused
+from safe_pip.gateway import Gateway
+from safe_pip.models import DistKind, DropReason, IndexFile, Plan, PlannedDist, ServedProject
+from safe_pip.requirements import RequirementLine
+from safe_pip.sources import parse_filename
+
+__all__ = ["ResolveRequest", "pip_environment", "resolve"]
+
+logger = logging.getLogger(__name__)
+
+_PROXY_VARIABLES = frozenset({"http_proxy", "https_proxy", "all_proxy", "no_proxy", "ftp_proxy"})
+_MISSING_RE = re.compile(
+    r"(?:No matching distribution found for|Could not find a version that satisfies the "
+    r"requirement) (\S+)"
+)
+_POLL_SECONDS = 0.1
+
+
+@dataclass(frozen=True, slots=True)
+class ResolveRequest:
+    """Everything the resolver run needs."""
+
+    lines: tuple[RequirementLine, ...]
+    pip_options: tuple[str, ...] = ()
+    """Resolver-stage options, already in pip's syntax."""
+    target_python: Path | None = None
+    """``None``: resolve for the interpreter running safe-pip itself."""
+    location_options: tuple[str, ...] = ()
+    """``--target``/``--prefix``/``--user``/``--root``, so pip sees what is installed there."""
+    verbose: int = 0
+
+
+def pip_environment(environ: Mapping[str, str]) -> dict[str, str]:
+    """The environment for a pip subprocess that must see only the gateway.
+
+    Every ``PIP_*`` variable goes (the index ones would bypass the gateway; the rest were
+    read by safe-pip and are passed on as options), and so do proxy variables: pip talks
+    only to 127.0.0.1, and a proxy there would see the gateway's secret path.
+    """
+    env = {
+        key: value
+        for key, value in environ.items()
+        if not key.startswith("PIP_") and key.lower() not in _PROXY_VARIABLES
+    }
+    env["PIP_CONFIG_FILE"] = os.devnull
+    env["PYTHONUNBUFFERED"] = "1"
+    return env
+
+
+def _write_lines(path: Path, lines: Sequence[RequirementLine]) -> None:
+    path.write_text("".join(line.to_pip_line() + "\n" for line in lines), encoding="utf-8")
+
+
+@dataclass(frozen=True, slots=True)
+class _Files:
+    """The files handed to pip, so its messages can be mapped back to the user's lines."""
+
+    requirements: Path
+    constraints: Path
+    report: Path
+    requirement_lines: tuple[RequirementLine, ...]
+    constraint_lines: tuple[RequirementLine, ...]
+
+    @classmethod
+    def write(cls, workdir: Path, lines: Sequence[RequirementLine]) -> _Files:
+        files = cls(
+            workdir / "requirements.txt",
+            workdir / "constraints.txt",
+            workdir / "report.json",
+            tuple(line for line in lines if not line.constraint),
+            tuple(line for line in lines if line.constraint),
+        )
+        _write_lines(files.requirements, files.requirement_lines)
+        _write_lines(files.constraints, files.constraint_lines)
+        return files
+
+    def original(self, flag: str, path: str, number: int) -> str | None:
+        """The user's line behind ``-r <our file> (line N)``."""
+        lines = (
+            self.requirement_lines
+            if path == str(self.requirements)
+            else (self.constraint_lines if path == str(self.constraints) else ())
+        )
+        if 1 <= number <= len(lines):
+            line = lines[number - 1]
+            return f"{line.text} ({line.origin})"
+        return None
+
+
+def _command(request: ResolveRequest, gateway: Gateway, files: _Files) -> list[str]:
+    command = [sys.executable, "-m", "pip"]
+    if request.target_python is not None:
+        command += ["--python", str(request.target_python)]
+    command += [
+        "install",
+        "--dry-run",
+        "--report",
+        str(files.report),
+        "--no-input",
+        "--no-cache-dir",
+        "--disable-pip-version-check",
+        "--progress-bar",
+        "off",
+        "--index-url",
+        gateway.index_url,
+        *request.location_options,
+        *request.pip_options,
+        "-r",
+        str(files.requirements),
+        "-c",
+        str(files.constraints),
+    ]
+    if request.verbose > 1:
+        command += ["-v"] * (request.verbose - 1)
+    return command
+
+
+def _run(command: list[str], gateway: Gateway, environ: Mapping[str, str]) -> tuple[int, str, str]:
+    """Run pip, stopping it the moment the gateway records an upstream failure."""
+    logger.debug("resolver: %s", " ".join(command))
+    process = subprocess.Popen(  # noqa: S603 - argv list, no shell
+        command,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        stdin=subprocess.DEVNULL,
+        env=pip_environment(environ),
+        text=True,
+    )
+    try:
+        while True:
+            try:
+                stdout, stderr = process.communicate(timeout=_POLL_SECONDS)
+                break
+            except subprocess.TimeoutExpired:
+                failure = gateway.failure
+                if failure is not None:
+                    process.kill()
+                    process.communicate()
+                    raise failure from None
+    except BaseException:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+        raise
+    return process.returncode, stdout, stderr
+
+
+def resolve(
+    request: ResolveRequest,
+    gateway: Gateway,
+    workdir: Path,
+    environ: Mapping[str, str] | None = None,
+) -> Plan:
+    """Run pip's resolver through the gateway and return the typed plan.
+
+    :raises SourceError: a source failed while pip was resolving.
+    :raises SdistRefused: a requirement can only be met by a source distribution.
+    :raises ResolveError: pip found no installable set.
+    """
+    environ = os.environ if environ is None else environ
+    files = _Files.write(workdir, request.lines)
+    returncode, stdout, stderr = _run(_command(request, gateway, files), gateway, environ)
+    if gateway.failure is not None:
+        raise gateway.failure
+    clean = _Cleaner(gateway, files)
+    for line in clean(stdout).splitlines():
+        logger.debug("pip: %s", line)
+    if returncode != 0:
+        raise _failure(clean(stderr) + _conflict_explanation(clean(stdout)), gateway)
+    for line in clean(stderr).splitlines():
+        if line.strip():
+            logger.warning("pip: %s", line.removeprefix("WARNING: "))
+    try:
+        report = json.loads(files.report.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        msg = f"pip's resolver produced no readable report: {exc}\n{clean(stderr)}"
+        raise ResolveError(msg) from exc
+    return _plan(report, gateway)
+
+
+@dataclass(frozen=True, slots=True)
+class _Cleaner:
+    """Rewrites pip's output: gateway addresses and our temporary files become what they
+    stand for, so messages show the user's own requirement lines and file names."""
+
+    gateway: Gateway
+    files: _Files
+
+    def __call__(self, text: str) -> str:
+        base = re.escape(self.gateway.base_url)
+        text = re.sub(
+            base + r"/files/[0-9a-f]{64}/([^\s'\")]+)",
+            lambda m: urllib.parse.unquote(m.group(1)),
+            text,
+        )
+        text = re.sub(base + r"/simple/?", "the configured sources", text)
+        return re.sub(r"(-[rc]) (\S+) \(line (\d+)\)", self._line, text)
+
+    def _line(self, match: re.Match[str]) -> str:
+        original = self.files.original(match.group(1), match.group(2), int(match.group(3)))
+        return original if original is not None else match.group(0)
+
+
+def _conflict_explanation(stdout: str) -> str:
+    """pip logs why a resolution is impossible on stdout; keep that part for the error."""
+    start = stdout.find("The conflict is caused by:")
+    if start < 0:
+        return ""
+    explanation = stdout[start:].split("To fix this", 1)[0]
+    return "\n" + "\n".join(line for line in explanation.splitlines() if line.strip())
+
+
+def _missing_projects(stderr: str) -> list[NormalizedName]:
+    names: list[NormalizedName] = []
+    for match in _MISSING_RE.finditer(stderr):
+        try:
+            name = canonicalize_name(Requirement(match.group(1)).name)
+        except InvalidRequirement:
+            continue
+        if name not in names:
+            names.append(name)
+    return names
+
+
+def _failure(stderr: str, gateway: Gateway) -> ResolveError | PolicyDenied:
+    """The error for a failed resolution; ``stderr`` is already cleaned."""
+    answers = gateway.selector.answers
+    missing = _missing_projects(stderr)
+    only_source: list[ServedProject] = []
+    for name in missing:
+        served = answers.get(name)
+        if served is not None and _withheld(served, DropReason.SDIST):
+            only_source.append(served)
+    if only_source:
+        return SdistRefused(_sdist_message(only_source))
+    pip_says = "\n".join(
+        "  " + line.removeprefix("ERROR: ") for line in stderr.splitlines() if line.strip()
+    )
+    hints = [_hint(name, answers.get(name), gateway) for name in missing]
+    text = "Could not find a set of packages to install.\n" + pip_says
+    hint_text = "\n".join(h for h in hints if h)
+    return ResolveError(text + ("\n" + hint_text if hint_text else ""))
+
+
+def _withheld(served: ServedProject, reason: DropReason) -> list[IndexFile]:
+    served_versions = {f.version for f in served.served}
+    return [
+        d.file
+        for d in served.dropped
+        if d.reason is reason and d.file.version not in served_versions
+    ]
+
+
+def _sdist_message(projects: Sequence[ServedProject]) -> str:
+    lines = [
+        "These requirements can only be met by building source distributions, which runs "
+        "code from the package while installing:"
+    ]
+    for served in projects:
+        versions = sorted({f.version for f in _withheld(served, DropReason.SDIST)}, reverse=True)
+        shown = ", ".join(str(v) for v in versions[:5]) + (" ..." if len(versions) > 5 else "")
+        lines.append(f"  {served.page.name} {shown} (only source, from {served.source.name})")
+    names = ",".join(s.page.name for s in projects)
+    lines.append(
+        f"Nothing was installed. If you trust these projects to run code at install time, "
+        f"allow them with --allow-sdist {names} (or the allow-sdist setting)."
+    )
+    return "\n".join(lines)
+
+
+def _hint(name: NormalizedName, served: ServedProject | None, gateway: Gateway) -> str:
+    if served is None:
+        asked = ", ".join(s.name for s in gateway.selector.candidates(name))
+        return f"No source knows a project named {name!r} (asked: {asked})."
+    too_new = _withheld(served, DropReason.TOO_NEW)
+    if too_new:
+        versions = ", ".join(sorted({str(f.version) for f in too_new}))
+        return (
+            f"{name}: {versions} withheld because uploaded within the minimum release age; "
+            f"lower --min-release-age to allow them."
+        )
+    return ""
+
+
+def _plan(report: dict[str, Any], gateway: Gateway) -> Plan:
+    if str(report.get("version")) != "1":
+        msg = f"pip produced an installation report of unknown version {report.get('version')!r}"
+        raise ResolveError(msg)
+    dists = tuple(_planned(item, gateway) for item in report.get("install", []))
+    return Plan(dists=dists, environment=dict(report.get("environment", {})))
+
+
+def _planned(item: dict[str, Any], gateway: Gateway) -> PlannedDist:
+    metadata = item.get("metadata", {})
+    name = canonicalize_name(metadata.get("name", ""))
+    version = Version(metadata.get("version", "0"))
+    info = item.get("download_info", {})
+    url = str(info.get("url", ""))
+    common: dict[str, Any] = {
+        "name": name,
+        "version": version,
+        "requested": bool(item.get("requested")),
+        "metadata": metadata,
+        "yanked": bool(item.get("is_yanked")),
+    }
+    served = gateway.lookup_url(url)
+    if served is not None:
+        return PlannedDist(kind=served.file.kind, file=served.file, source=served.source, **common)
+    if url.startswith("file:"):
+        return _local(url, info, common)
+    return _direct(url, info, common)
+
+
+def _archive_sha256(info: dict[str, Any]) -> str | None:
+    archive = info.get("archive_info") or {}
+    hashes = archive.get("hashes") or {}
+    if "sha256" in hashes:
+        return str(hashes["sha256"]).lower()
+    algorithm, _, digest = str(archive.get("hash", "")).partition("=")
+    return digest.lower() if algorithm == "sha256" and digest else None
+
+
+def _local(url: str, info: dict[str, Any], common: dict[str, Any]) -> PlannedDist:
+    path = Path(urllib.request.url2pathname(urllib.parse.urlsplit(url).path))
+    if "dir_info" in info:
+        editable = bool(info["dir_info"].get("editable"))
+        return PlannedDist(
+            kind=DistKind.LOCAL_DIR, local_path=str(path), editable=editable, **common
+        )
+    parsed = parse_filename(path.name)
+    kind = parsed[2] if parsed else DistKind.SDIST
+    sha256 = _archive_sha256(info) or sha256_file(path)
+    return PlannedDist(kind=kind, local_path=str(path), local_sha256=sha256, **common)
+
+
+def _direct(url: str, info: dict[str, Any], common: dict[str, Any]) -> PlannedDist:
+    """A direct URL the user gave: its bytes are pinned to what pip saw while resolving."""
+    filename = urllib.parse.unquote(urllib.parse.urlsplit(url).path.rsplit("/", 1)[-1])
+    parsed = parse_filename(filename)
+    sha256 = _archive_sha256(info)
+    if parsed is None or sha256 is None or "vcs_info" in info:
+        msg = f"{common['name']}: cannot install from {url}: not a verifiable distribution file."
+        raise PolicyDenied(msg)
+    file = IndexFile(
+        filename=filename,
+        url=url,
+        project=parsed[0],
+        version=parsed[1],
+        kind=parsed[2],
+        sha256=sha256,
+    )
+    return PlannedDist(kind=parsed[2], file=file, **common)

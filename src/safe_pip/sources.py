@@ -1,0 +1,497 @@
+"""Read package sources: PEP 691 JSON and PEP 503 HTML indexes, ``file://`` indexes, find-links.
+
+Every answer is one of three things: the project's files, "this source does not know the
+project" (``None``), or an error. Anything but a clear "not found" is an error: the caller
+must never take a failing source for an ignorant one and fall through to the next.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import logging
+import urllib.parse
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from html.parser import HTMLParser
+from pathlib import Path
+from typing import Any
+
+import httpx
+from packaging.utils import (
+    InvalidSdistFilename,
+    InvalidWheelFilename,
+    NormalizedName,
+    canonicalize_name,
+    parse_sdist_filename,
+    parse_wheel_filename,
+)
+from packaging.version import InvalidVersion, Version
+
+from safe_pip.errors import NetworkError, SourceError
+from safe_pip.models import DistKind, IndexFile, ProjectPage, SourceKind, SourceSpec
+from safe_pip.network import (
+    NetworkOptions,
+    is_secure_origin,
+    netrc_credentials,
+    origin_of,
+    redact_url,
+    with_retries,
+)
+
+__all__ = ["Upstream", "parse_filename", "parse_html_page", "parse_json_page"]
+
+logger = logging.getLogger(__name__)
+
+_JSON_TYPE = "application/vnd.pypi.simple.v1+json"
+_HTML_TYPES = ("application/vnd.pypi.simple.v1+html", "text/html")
+_ACCEPT = f"{_JSON_TYPE}, application/vnd.pypi.simple.v1+html;q=0.2, text/html;q=0.01"
+_SDIST_SUFFIXES = (".tar.gz", ".zip", ".tar.bz2", ".tar.xz", ".tgz", ".tbz", ".txz", ".tar")
+_CHUNK = 1 << 16
+_MAX_REDIRECTS = 5
+
+
+def parse_filename(filename: str) -> tuple[NormalizedName, Version, DistKind] | None:
+    """Project, version and kind from a distribution file name; ``None`` if it is none."""
+    try:
+        if filename.endswith(".whl"):
+            name, version, _build, _tags = parse_wheel_filename(filename)
+            return name, version, DistKind.WHEEL
+        if filename.endswith((".tar.gz", ".zip")):
+            name, version = parse_sdist_filename(filename)
+            return name, version, DistKind.SDIST
+        for suffix in _SDIST_SUFFIXES:
+            if filename.endswith(suffix):
+                stem, _, raw_version = filename[: -len(suffix)].rpartition("-")
+                return canonicalize_name(stem), Version(raw_version), DistKind.SDIST
+    except (InvalidWheelFilename, InvalidSdistFilename, InvalidVersion):
+        return None
+    return None
+
+
+def _parse_time(value: Any) -> datetime | None:
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        return datetime.fromisoformat(value)
+    except ValueError:
+        return None
+
+
+def _make_file(
+    project: NormalizedName,
+    filename: str,
+    url: str,
+    *,
+    sha256: str | None,
+    requires_python: str | None = None,
+    yanked: str | None = None,
+    upload_time: datetime | None = None,
+    size: int | None = None,
+    core_metadata: bool = False,
+    core_metadata_sha256: str | None = None,
+) -> IndexFile | None:
+    parsed = parse_filename(filename)
+    if parsed is None or parsed[0] != project:
+        logger.debug("skipping %s: not a distribution of %s", filename, project)
+        return None
+    name, version, kind = parsed
+    return IndexFile(
+        filename=filename,
+        url=url,
+        project=name,
+        version=version,
+        kind=kind,
+        sha256=sha256.lower() if sha256 else None,
+        requires_python=requires_python or None,
+        yanked=yanked,
+        upload_time=upload_time,
+        size=size,
+        core_metadata=core_metadata,
+        core_metadata_sha256=core_metadata_sha256,
+    )
+
+
+def _json_metadata(entry: dict[str, Any]) -> tuple[bool, str | None]:
+    value = entry.get("core-metadata", entry.get("dist-info-metadata", False))
+    if isinstance(value, dict):
+        return True, value.get("sha256")
+    return bool(value), None
+
+
+def _json_yanked(value: Any) -> str | None:
+    if value is True:
+        return ""
+    if isinstance(value, str) and value:
+        return value
+    return None
+
+
+def parse_json_page(data: bytes, page_url: str, project: NormalizedName) -> list[IndexFile]:
+    """Files of a PEP 691 JSON project page.
+
+    :raises ValueError: the page is not valid PEP 691 JSON.
+    """
+    document = json.loads(data)
+    if not isinstance(document, dict) or not isinstance(document.get("files"), list):
+        msg = "not a PEP 691 project page"
+        raise ValueError(msg)
+    files = []
+    for entry in document["files"]:
+        if not isinstance(entry, dict) or "filename" not in entry or "url" not in entry:
+            continue
+        has_metadata, metadata_sha = _json_metadata(entry)
+        size = entry.get("size")
+        made = _make_file(
+            project,
+            str(entry["filename"]),
+            urllib.parse.urljoin(page_url, str(entry["url"])),
+            sha256=(entry.get("hashes") or {}).get("sha256"),
+            requires_python=entry.get("requires-python"),
+            yanked=_json_yanked(entry.get("yanked")),
+            upload_time=_parse_time(entry.get("upload-time")),
+            size=size if isinstance(size, int) else None,
+            core_metadata=has_metadata,
+            core_metadata_sha256=metadata_sha,
+        )
+        if made is not None:
+            files.append(made)
+    return files
+
+
+class _AnchorCollector(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.base: str | None = None
+        self.anchors: list[dict[str, str | None]] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "base" and self.base is None:
+            self.base = dict(attrs).get("href")
+        elif tag == "a":
+            self.anchors.append(dict(attrs))
+
+
+def _hash_fragment(url: str) -> tuple[str, str | None]:
+    clean, _, fragment = url.partition("#")
+    for part in fragment.split("&"):
+        algorithm, _, digest = part.partition("=")
+        if algorithm.lower() == "sha256" and digest:
+            return clean, digest
+    return clean, None
+
+
+def _html_metadata(attrs: dict[str, str | None]) -> tuple[bool, str | None]:
+    value = attrs.get("data-core-metadata", attrs.get("data-dist-info-metadata"))
+    if value is None or value.lower() == "false":
+        return False, None
+    algorithm, _, digest = value.partition("=")
+    return True, digest if algorithm.lower() == "sha256" and digest else None
+
+
+def parse_html_page(text: str, page_url: str, project: NormalizedName | None) -> list[IndexFile]:
+    """Files of a PEP 503 HTML page (an index project page or a find-links page).
+
+    :param project: keep only this project's files; ``None`` keeps every distribution.
+    """
+    collector = _AnchorCollector()
+    collector.feed(text)
+    base = urllib.parse.urljoin(page_url, collector.base) if collector.base else page_url
+    files = []
+    for attrs in collector.anchors:
+        href = attrs.get("href")
+        if not href:
+            continue
+        url, sha256 = _hash_fragment(urllib.parse.urljoin(base, href))
+        filename = urllib.parse.unquote(urllib.parse.urlsplit(url).path.rsplit("/", 1)[-1])
+        parsed = parse_filename(filename)
+        if parsed is None:
+            continue
+        has_metadata, metadata_sha = _html_metadata(attrs)
+        yanked = attrs.get("data-yanked")
+        made = _make_file(
+            project or parsed[0],
+            filename,
+            url,
+            sha256=sha256,
+            requires_python=attrs.get("data-requires-python"),
+            yanked=None if yanked is None else yanked,
+            core_metadata=has_metadata,
+            core_metadata_sha256=metadata_sha,
+        )
+        if made is not None:
+            files.append(made)
+    return files
+
+
+def _local_path(url: str) -> Path:
+    if url.lower().startswith("file:"):
+        return Path(urllib.parse.unquote(urllib.parse.urlsplit(url).path))
+    return Path(url)
+
+
+def _sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as stream:
+        for chunk in iter(lambda: stream.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _with_local_hash(file: IndexFile) -> IndexFile:
+    """Hash a file of a local find-links folder, only once its project is asked for.
+
+    The user named this folder: its bytes are as trusted as a ``--hash`` they wrote, and
+    hashing them here pins exactly the bytes that will be installed.
+    """
+    if file.sha256 is not None or not file.url.lower().startswith("file:"):
+        return file
+    return dataclasses.replace(file, sha256=_sha256_of(_local_path(file.url)))
+
+
+class Upstream:
+    """Talks to the configured sources: listing projects and streaming files.
+
+    Credentials go only to the origin of the source they were configured for.
+    """
+
+    def __init__(self, client: httpx.Client, options: NetworkOptions) -> None:
+        self._client = client
+        self._options = options
+        self._find_links_cache: dict[str, list[IndexFile]] = {}
+
+    # -- listing -------------------------------------------------------------------------
+
+    def project_page(self, source: SourceSpec, name: NormalizedName) -> ProjectPage | None:
+        """The project's files at ``source``, or ``None`` if the source does not know it.
+
+        :raises SourceError: the source failed; the caller must not try a lower source.
+        """
+        if source.kind is SourceKind.FIND_LINKS:
+            files = [
+                _with_local_hash(f) for f in self._find_links_files(source) if f.project == name
+            ]
+            return ProjectPage(name, source, tuple(files)) if files else None
+        url = source.url.rstrip("/") + f"/{name}/"
+        if url.lower().startswith("file:"):
+            return self._local_index_page(source, name, url)
+        return self._remote_index_page(source, name, url)
+
+    def _local_index_page(
+        self, source: SourceSpec, name: NormalizedName, url: str
+    ) -> ProjectPage | None:
+        page = _local_path(url) / "index.html"
+        if not page.is_file():
+            return None
+        try:
+            text = page.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            msg = f"Cannot read {page} of source {source} for project {name!r}: {exc}"
+            raise SourceError(msg) from exc
+        return ProjectPage(name, source, tuple(parse_html_page(text, page.as_uri(), name)))
+
+    def _remote_index_page(
+        self, source: SourceSpec, name: NormalizedName, url: str
+    ) -> ProjectPage | None:
+        response = self._get_page(source, url, f"project {name!r}")
+        if response is None:
+            return None
+        content_type = response.headers.get("content-type", "").split(";")[0].strip().lower()
+        try:
+            if content_type == _JSON_TYPE:
+                files = parse_json_page(response.content, str(response.url), name)
+            elif content_type in _HTML_TYPES:
+                files = parse_html_page(response.text, str(response.url), name)
+            else:
+                msg = f"unexpected content type {content_type or 'none'!r}"
+                raise ValueError(msg)
+        except ValueError as exc:
+            msg = f"Source {source} sent an unreadable page for project {name!r}: {exc}"
+            raise SourceError(msg) from exc
+        return ProjectPage(name, source, tuple(files))
+
+    def _get_page(self, source: SourceSpec, url: str, what: str) -> httpx.Response | None:
+        """GET a page, following redirects on the same host only; ``None`` for 404/410."""
+        if not is_secure_origin(url, self._options.trusted_hosts):
+            msg = (
+                f"Source {source} is not a secure origin (plain http to a remote host). "
+                f"Use https, or allow the host explicitly with --trusted-host."
+            )
+            raise SourceError(msg)
+        start = origin_of(url)[1]
+        for _ in range(_MAX_REDIRECTS + 1):
+            response = self._request(source, url, what)
+            if response.status_code in (404, 410):
+                return None
+            if not response.is_redirect:
+                return self._checked(source, response, what)
+            target = urllib.parse.urljoin(url, response.headers.get("location", ""))
+            if origin_of(target)[1] != start:
+                msg = (
+                    f"Source {source} redirected the request for {what} to another host "
+                    f"({redact_url(target)}). safe-pip does not follow a source off its host; "
+                    f"if that host is the real index, configure it as the source instead."
+                )
+                raise SourceError(msg)
+            url = target
+        msg = f"Source {source} redirected too many times for {what}."
+        raise SourceError(msg)
+
+    def _request(self, source: SourceSpec, url: str, what: str) -> httpx.Response:
+        def attempt() -> httpx.Response:
+            response = self._client.get(
+                url, headers={"Accept": _ACCEPT}, auth=self._auth(source, url)
+            )
+            if response.status_code in (429, 500, 502, 503, 504, 520, 527):
+                response.raise_for_status()
+            return response
+
+        try:
+            return with_retries(attempt, self._options.retries)
+        except httpx.HTTPStatusError as exc:
+            msg = (
+                f"Source {source} failed for {what}: HTTP {exc.response.status_code}. "
+                f"safe-pip does not fall back to a lower-priority source; retry later "
+                f"or fix the source."
+            )
+            raise SourceError(msg) from None
+        except httpx.TimeoutException:
+            msg = (
+                f"Source {source} timed out for {what} (--timeout "
+                f"{self._options.timeout:g}s). safe-pip does not fall back to a "
+                f"lower-priority source; retry, or raise --timeout."
+            )
+            raise SourceError(msg) from None
+        except httpx.TransportError as exc:
+            msg = (
+                f"Source {source} could not be reached for {what}: {_describe(exc)}. "
+                f"safe-pip does not fall back to a lower-priority source."
+            )
+            raise SourceError(msg) from None
+
+    def _checked(self, source: SourceSpec, response: httpx.Response, what: str) -> httpx.Response:
+        status = response.status_code
+        if status == 200:
+            return response
+        if status in (401, 403):
+            msg = (
+                f"Source {source} refused access for {what} (HTTP {status}). Check the "
+                f"credentials for this source (in its URL, ~/.netrc or keyring); safe-pip "
+                f"does not fall back to a lower-priority source."
+            )
+        else:
+            msg = f"Source {source} answered HTTP {status} for {what}."
+        raise SourceError(msg)
+
+    def _auth(self, source: SourceSpec | None, url: str) -> httpx.Auth | None:
+        same_origin = source is not None and origin_of(url) == origin_of(source.url)
+        if source is not None and source.username is not None and same_origin:
+            return httpx.BasicAuth(source.username, source.password or "")
+        found = netrc_credentials(url, self._options.netrc_path)
+        return httpx.BasicAuth(*found) if found else None
+
+    # -- find-links ----------------------------------------------------------------------
+
+    def _find_links_files(self, source: SourceSpec) -> list[IndexFile]:
+        cached = self._find_links_cache.get(source.url)
+        if cached is None:
+            cached = self._list_find_links(source)
+            self._find_links_cache[source.url] = cached
+        return cached
+
+    def _list_find_links(self, source: SourceSpec) -> list[IndexFile]:
+        location = source.url
+        is_remote = location.lower().startswith(("http:", "https:"))
+        if is_remote:
+            response = self._get_page(source, location, "its find-links page")
+            if response is None:
+                msg = f"Find-links page {source} was not found (HTTP 404)."
+                raise SourceError(msg)
+            return parse_html_page(response.text, str(response.url), None)
+        path = _local_path(location)
+        if path.is_dir():
+            return self._list_directory(path)
+        if path.is_file():
+            return parse_html_page(path.read_text(encoding="utf-8"), path.as_uri(), None)
+        logger.warning("find-links location %s does not exist; ignoring it", location)
+        return []
+
+    @staticmethod
+    def _list_directory(path: Path) -> list[IndexFile]:
+        files = []
+        for entry in sorted(path.iterdir()):
+            parsed = parse_filename(entry.name) if entry.is_file() else None
+            if parsed is None:
+                continue
+            files.append(
+                IndexFile(
+                    filename=entry.name,
+                    url=entry.resolve().as_uri(),
+                    project=parsed[0],
+                    version=parsed[1],
+                    kind=parsed[2],
+                    sha256=None,
+                    size=entry.stat().st_size,
+                )
+            )
+        return files
+
+    # -- files ---------------------------------------------------------------------------
+
+    @contextmanager
+    def open_stream(self, source: SourceSpec | None, url: str) -> Iterator[Iterator[bytes]]:
+        """Stream a file's bytes (no verification: the caller hashes while storing).
+
+        :raises NetworkError: the file could not be fetched.
+        """
+        if url.lower().startswith("file:"):
+            path = _local_path(url)
+            try:
+                with path.open("rb") as stream:
+                    yield iter(lambda: stream.read(_CHUNK), b"")
+            except OSError as exc:
+                msg = f"Cannot read {path}: {exc.strerror}"
+                raise NetworkError(msg) from exc
+            return
+        shown = redact_url(url)
+        try:
+            with self._client.stream(
+                "GET", url, auth=self._auth(source, url), follow_redirects=True
+            ) as response:
+                if response.status_code != 200:
+                    msg = f"Downloading {shown} failed: HTTP {response.status_code}"
+                    raise NetworkError(msg)
+                yield response.iter_bytes(_CHUNK)
+        except httpx.TimeoutException as exc:
+            msg = f"Downloading {shown} timed out (--timeout {self._options.timeout:g}s)"
+            raise NetworkError(msg) from exc
+        except httpx.TransportError as exc:
+            msg = f"Downloading {shown} failed: {_describe(exc)}"
+            raise NetworkError(msg) from exc
+
+    def read_optional(self, source: SourceSpec | None, url: str) -> bytes | None:
+        """A small file's bytes, or ``None`` if it does not exist (a PEP 658 probe)."""
+        if url.lower().startswith("file:"):
+            path = _local_path(url)
+            return path.read_bytes() if path.is_file() else None
+        try:
+            response = with_retries(
+                lambda: self._client.get(url, auth=self._auth(source, url), follow_redirects=True),
+                self._options.retries,
+            )
+        except httpx.TransportError as exc:
+            msg = f"Downloading {redact_url(url)} failed: {_describe(exc)}"
+            raise NetworkError(msg) from exc
+        if response.status_code == 200:
+            return response.content
+        if response.status_code in (404, 403, 410):
+            return None
+        msg = f"Downloading {redact_url(url)} failed: HTTP {response.status_code}"
+        raise NetworkError(msg)
+
+
+def _describe(exc: Exception) -> str:
+    text = str(exc) or type(exc).__name__
+    return redact_url(text) if "@" in text else text

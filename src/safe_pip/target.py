@@ -1,0 +1,264 @@
+"""The target environment: which interpreter, which install scheme, and may we write there.
+
+The target interpreter is asked once (a short subprocess) for its paths, so the target
+needs no pip, and may be another Python version than the one running safe-pip.
+"""
+
+from __future__ import annotations
+
+import configparser
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from safe_pip.errors import ExternallyManaged, UsageError
+
+__all__ = [
+    "Scheme",
+    "TargetEnvironment",
+    "check_externally_managed",
+    "choose_scheme",
+    "find_interpreter",
+    "query_target",
+]
+
+_SCHEME_KEYS = ("purelib", "platlib", "scripts", "data")
+
+# Runs inside the target interpreter; prints one JSON document.
+_QUERY = r"""
+import json, os, site, sys, sysconfig
+prefix = sys.argv[1] or None
+def scheme(kind):
+    getter = getattr(sysconfig, "get_preferred_scheme", None)
+    if getter is not None:
+        return getter(kind)
+    return {"prefix": "posix_prefix", "user": "posix_user"}[kind] if os.name == "posix" else (
+        "nt" if kind == "prefix" else "nt_user")
+def paths(kind, base=None):
+    extra = {"base": base, "platbase": base, "installed_base": base,
+             "installed_platbase": base} if base else None
+    return sysconfig.get_paths(scheme(kind), vars=extra)
+print(json.dumps({
+    "executable": sys.executable,
+    "prefix": sys.prefix,
+    "base_prefix": sys.base_prefix,
+    "version": list(sys.version_info[:3]),
+    "cache_tag": sys.implementation.cache_tag,
+    "os_name": os.name,
+    "paths": paths("prefix", prefix),
+    "user_paths": paths("user"),
+    "user_site_enabled": bool(site.ENABLE_USER_SITE),
+    "stdlib": sysconfig.get_path("stdlib"),
+}))
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class TargetEnvironment:
+    """What the target interpreter told us about itself."""
+
+    python: Path
+    prefix: Path
+    base_prefix: Path
+    version: tuple[int, int, int]
+    cache_tag: str | None
+    os_name: str
+    paths: Mapping[str, str]
+    user_paths: Mapping[str, str]
+    user_site_enabled: bool
+    stdlib: Path
+
+    @property
+    def is_venv(self) -> bool:
+        """Whether the target is a virtual environment."""
+        return self.prefix != self.base_prefix
+
+    @property
+    def script_kind(self) -> str:
+        """The launcher kind pypa/installer writes console scripts for."""
+        if self.os_name != "nt":
+            return "posix"
+        import platform
+
+        return {"ARM64": "win-arm64", "AMD64": "win-amd64"}.get(platform.machine(), "win-ia32")
+
+
+@dataclass(frozen=True, slots=True)
+class Scheme:
+    """Where each part of a wheel goes, plus the directories holding installed projects."""
+
+    paths: Mapping[str, str]
+    """``purelib``, ``platlib``, ``scripts``, ``data`` and ``headers`` directories."""
+    site_dirs: tuple[Path, ...]
+    """Directories whose ``*.dist-info`` count as installed in this scheme."""
+    root: Path | None = None
+    """``--root``: every path is written below this directory."""
+    is_target_dir: bool = False
+    """``--target``: pip's flat directory layout."""
+
+    def real(self, path: str | Path) -> Path:
+        """Where a scheme path is really written, taking ``--root`` into account."""
+        path = Path(path)
+        if self.root is None:
+            return path
+        return self.root / path.relative_to(path.anchor)
+
+    def headers_for(self, project: str, target: TargetEnvironment) -> str:
+        """pip's header directory for a project."""
+        if self.is_target_dir:
+            return str(Path(self.paths["data"]) / "include" / project)
+        major, minor, _ = target.version
+        if target.is_venv:
+            return str(target.prefix / "include" / "site" / f"python{major}.{minor}" / project)
+        return str(Path(self.paths["include"]) / project)
+
+
+def find_interpreter(python: str | None, environ: Mapping[str, str]) -> Path:
+    """The interpreter to install for: ``--python``, else ``$VIRTUAL_ENV``, else our own.
+
+    ``--python`` may name an interpreter or an environment directory, as with pip.
+
+    :raises UsageError: it does not exist.
+    """
+    if python:
+        candidate = Path(python).expanduser()
+        if candidate.is_dir():
+            return _interpreter_in(candidate, f"--python {python}")
+        if candidate.is_file():
+            return candidate.absolute()
+        msg = f"--python {python}: no such interpreter or environment"
+        raise UsageError(msg)
+    venv = environ.get("VIRTUAL_ENV")
+    if venv and Path(venv).is_dir():
+        return _interpreter_in(Path(venv), f"VIRTUAL_ENV={venv}")
+    return Path(sys.executable)
+
+
+def _interpreter_in(env_dir: Path, what: str) -> Path:
+    for relative in ("bin/python", "bin/python3", "Scripts/python.exe"):
+        found = env_dir / relative
+        if found.is_file():
+            return found.absolute()
+    msg = f"{what}: no Python interpreter found in that directory"
+    raise UsageError(msg)
+
+
+def site_prefix_of(python: Path) -> Path | None:
+    """The environment prefix of an interpreter without running it (for pip.conf lookup)."""
+    if (python.parent.parent / "pyvenv.cfg").is_file():
+        return python.parent.parent
+    if python == Path(sys.executable):
+        return Path(sys.prefix)
+    return None
+
+
+def query_target(python: Path, prefix: str | None = None) -> TargetEnvironment:
+    """Ask the interpreter for its install paths.
+
+    :param prefix: compute the default scheme for this ``--prefix`` instead.
+    :raises UsageError: the interpreter cannot be run.
+    """
+    try:
+        completed = subprocess.run(  # noqa: S603 - argv list, no shell
+            [str(python), "-c", _QUERY, prefix or ""],
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=60,
+        )
+        data: dict[str, Any] = json.loads(completed.stdout)
+    except (OSError, subprocess.SubprocessError, json.JSONDecodeError) as exc:
+        detail = getattr(exc, "stderr", "") or str(exc)
+        msg = f"Cannot query the target interpreter {python}: {detail.strip()}"
+        raise UsageError(msg) from exc
+    return TargetEnvironment(
+        python=python,
+        prefix=Path(data["prefix"]),
+        base_prefix=Path(data["base_prefix"]),
+        version=(data["version"][0], data["version"][1], data["version"][2]),
+        cache_tag=data["cache_tag"],
+        os_name=data["os_name"],
+        paths=data["paths"],
+        user_paths=data["user_paths"],
+        user_site_enabled=data["user_site_enabled"],
+        stdlib=Path(data["stdlib"]),
+    )
+
+
+def choose_scheme(
+    target: TargetEnvironment,
+    *,
+    user: bool = False,
+    target_dir: str | None = None,
+    root: str | None = None,
+) -> Scheme:
+    """The scheme for ``--user``, ``--target``, ``--prefix`` (already in ``target.paths``),
+    ``--root``, or the environment itself.
+
+    :raises UsageError: ``--user`` in a virtual environment that hides user site-packages.
+    """
+    root_path = Path(root).absolute() if root else None
+    if target_dir:
+        base = Path(target_dir).absolute()
+        paths = {
+            "purelib": str(base),
+            "platlib": str(base),
+            "scripts": str(base / "bin"),
+            "data": str(base),
+        }
+        return Scheme(paths, (base,), root_path, is_target_dir=True)
+    if user:
+        if target.is_venv and not target.user_site_enabled:
+            msg = (
+                "Can not perform a '--user' install. User site-packages are not visible "
+                "in this virtualenv."
+            )
+            raise UsageError(msg)
+        source = target.user_paths
+    else:
+        source = target.paths
+    paths = {key: source[key] for key in _SCHEME_KEYS}
+    paths["include"] = source.get("include", "")
+    site_dirs = tuple(dict.fromkeys(Path(source[k]) for k in ("purelib", "platlib")))
+    return Scheme(paths, site_dirs, root_path)
+
+
+def check_externally_managed(target: TargetEnvironment) -> None:
+    """Refuse an environment marked EXTERNALLY-MANAGED (PEP 668), as pip does.
+
+    :raises ExternallyManaged: with the distributor's message and the flag that overrides.
+    """
+    if target.is_venv:
+        return
+    marker = target.stdlib / "EXTERNALLY-MANAGED"
+    if not marker.is_file():
+        return
+    text = _marker_error(marker)
+    msg = (
+        f"This environment is externally managed (PEP 668): {target.python}\n"
+        f"{text}\n"
+        f"Install into a virtual environment (python -m venv .venv, then safe-pip "
+        f"--python .venv install ...), or pass --break-system-packages to override this "
+        f"at the risk of breaking the system's Python."
+    )
+    raise ExternallyManaged(msg)
+
+
+def _marker_error(marker: Path) -> str:
+    parser = configparser.ConfigParser(interpolation=None)
+    try:
+        parser.read(marker, encoding="utf-8")
+    except configparser.Error:
+        return "(the EXTERNALLY-MANAGED file could not be parsed)"
+    section = "externally-managed"
+    language = (os.environ.get("LANG") or "").split(".")[0]
+    localized = [f"Error-{language}", f"Error-{language.split('_')[0]}"] if language else []
+    for key in [*localized, "Error"]:
+        if parser.has_option(section, key):
+            return parser.get(section, key)
+    return "The distributor manages this Python installation; use its package manager."
