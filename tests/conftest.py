@@ -105,10 +105,12 @@ def markers(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def sdist(tmp_path: Path, markers: Path) -> Callable[..., Path]:
-    """``sdist(name, version, requires=())`` builds a marker sdist under tmp_path/dists."""
+    """``sdist(name, version, requires=(), build_requires=())`` builds a marker sdist."""
 
-    def build(name: str, version: str, requires: Sequence[str] = ()) -> Path:
-        return build_sdist(tmp_path / "dists", name, version, markers, requires)
+    def build(
+        name: str, version: str, requires: Sequence[str] = (), build_requires: Sequence[str] = ()
+    ) -> Path:
+        return build_sdist(tmp_path / "dists", name, version, markers, requires, build_requires)
 
     return build
 

@@ -71,9 +71,8 @@ def inspect_wheel(dist: PlannedDist, path: Path) -> WheelInfo:
 
 def _problems(dist: PlannedDist, archive: zipfile.ZipFile, path: Path) -> Iterator[str]:
     yield from _archive_problems(archive)
-    filename = dist.filename if dist.file is not None else path.name
     try:
-        name, version, _build, _tags = parse_wheel_filename(Path(filename).name)
+        name, version, _build, _tags = parse_wheel_filename(path.name)
     except InvalidWheelFilename as exc:
         yield f"invalid wheel file name: {exc}"
         return

@@ -300,7 +300,7 @@ class _Installer:
             return {}
         payload = json.dumps([[str(real), embedded] for real, embedded, _, _ in jobs])
         try:
-            completed = subprocess.run(  # noqa: S603 - argv list, no shell
+            completed = subprocess.run(
                 [str(self.target.python), "-c", _COMPILE],
                 input=payload,
                 capture_output=True,

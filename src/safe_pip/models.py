@@ -23,6 +23,7 @@ __all__ = [
     "ServedProject",
     "SourceKind",
     "SourceSpec",
+    "VcsRef",
 ]
 
 ALL = ":all:"
@@ -99,6 +100,16 @@ class DistKind(enum.Enum):
     WHEEL = "wheel"
     SDIST = "sdist"
     LOCAL_DIR = "local directory"
+    VCS = "version-control checkout"
+
+
+@dataclass(frozen=True, slots=True)
+class VcsRef:
+    """A git checkout pinned to the exact commit pip resolved."""
+
+    url: str
+    commit: str
+    subdirectory: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,8 +187,14 @@ class PlannedDist:
     local_path: str | None = None
     """A wheel file or project directory the user named."""
     local_sha256: str | None = None
+    vcs: VcsRef | None = None
     editable: bool = False
     yanked: bool = False
+
+    @property
+    def needs_build(self) -> bool:
+        """Whether a wheel must be built from source before installing."""
+        return self.kind is not DistKind.WHEEL
 
     @property
     def sha256(self) -> str | None:

@@ -19,19 +19,20 @@ from pathlib import Path
 from packaging.utils import canonicalize_name
 
 from safe_pip.admission import admit
+from safe_pip.build import Builder, BuildOptions
 from safe_pip.cache import FileCache
-from safe_pip.errors import PolicyDenied, UsageError
+from safe_pip.errors import UsageError
 from safe_pip.fetch import Fetcher
 from safe_pip.gateway import Gateway
 from safe_pip.inspection import inspect_wheel
 from safe_pip.install import InstallResult, install_wheels
 from safe_pip.installed import InstalledDist, find_installed
 from safe_pip.locking import file_lock
-from safe_pip.models import DistKind, Plan, PlannedDist
+from safe_pip.models import Plan
 from safe_pip.network import build_client
 from safe_pip.reporting import NullReporter, Reporter
 from safe_pip.requirements import RequirementLine, requirement_name
-from safe_pip.resolve import ResolveRequest, resolve
+from safe_pip.resolve import ResolveRequest, resolve, run_gated
 from safe_pip.review import Finding, review
 from safe_pip.selection import SourceSelector
 from safe_pip.settings import Settings
@@ -44,7 +45,7 @@ from safe_pip.target import (
     query_target,
 )
 
-__all__ = ["InstallRequest", "Outcome", "run_install"]
+__all__ = ["InstallRequest", "Outcome", "run_install", "run_pip_command"]
 
 logger = logging.getLogger(__name__)
 
@@ -67,6 +68,7 @@ class InstallRequest:
     upgrade: bool = False
     break_system_packages: bool = False
     require_venv: bool = False
+    build: BuildOptions = field(default_factory=BuildOptions)
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,8 +148,42 @@ def _satisfied(request: InstallRequest, plan: Plan, scheme: Scheme) -> tuple[Ins
     return tuple(found)
 
 
-def _unbuildable(plan: Plan) -> list[PlannedDist]:
-    return [d for d in plan if d.kind is not DistKind.WHEEL]
+@contextmanager
+def _session(settings: Settings) -> Iterator[tuple[Gateway, Fetcher, Path]]:
+    """The gateway in front of the configured sources, its fetcher, and a work directory."""
+    with ExitStack() as stack:
+        cache_root = settings.cache_dir or Path(
+            stack.enter_context(tempfile.TemporaryDirectory(prefix="safe-pip-cache-"))
+        )
+        workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="safe-pip-")))
+        client = stack.enter_context(build_client(settings.network, settings.environ))
+        upstream = Upstream(client, settings.network)
+        fetcher = Fetcher(upstream, FileCache(cache_root), retries=settings.network.retries)
+        selector = SourceSelector(upstream, settings.sources, settings.pins, settings.file_policy)
+        gateway = stack.enter_context(Gateway(selector, fetcher))
+        yield gateway, fetcher, workdir
+
+
+def run_pip_command(command: Sequence[str], request: InstallRequest, settings: Settings) -> str:
+    """Run ``pip download`` or ``pip wheel`` with the gateway as its only index.
+
+    The same admission, sources, priority and policy as an install apply, so no source
+    build runs unless allowed. Returns pip's output, with gateway addresses mapped back.
+
+    :raises SafePipError: any expected failure.
+    """
+    admit(request.lines, request.no_binary, settings.file_policy.allow_sdist)
+    same = request.python.resolve() == Path(sys.executable).resolve()
+    with _session(settings) as (gateway, _fetcher, workdir):
+        return run_gated(
+            [*command, *request.resolver_options],
+            request.lines,
+            gateway,
+            workdir,
+            settings.environ,
+            target_python=None if same else request.python,
+            verbose=settings.verbosity,
+        )
 
 
 def run_install(
@@ -167,18 +203,11 @@ def run_install(
             target, user=request.user, target_dir=request.target_dir, root=request.root
         )
     with ExitStack() as stack:
-        cache_root = settings.cache_dir or Path(
-            stack.enter_context(tempfile.TemporaryDirectory(prefix="safe-pip-cache-"))
-        )
-        workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="safe-pip-")))
         if not request.dry_run:
             stack.enter_context(file_lock(_lock_path(settings, scheme)))
-        client = stack.enter_context(build_client(settings.network, settings.environ))
-        upstream = Upstream(client, settings.network)
-        cache = FileCache(cache_root)
-        fetcher = Fetcher(upstream, cache, retries=settings.network.retries)
-        selector = SourceSelector(upstream, settings.sources, settings.pins, settings.file_policy)
-        with _timed(timings, "resolve", reporter), Gateway(selector, fetcher) as gateway:
+        # The gateway stays up until the install: builds fetch their requirements through it.
+        gateway, fetcher, workdir = stack.enter_context(_session(settings))
+        with _timed(timings, "resolve", reporter):
             plan = resolve(
                 ResolveRequest(
                     lines=request.lines,
@@ -195,13 +224,21 @@ def run_install(
         satisfied = _satisfied(request, plan, scheme)
         if request.dry_run or not plan.dists:
             return Outcome(plan, target, scheme, findings, None, satisfied, timings)
-        unbuildable = _unbuildable(plan)
-        if unbuildable:
-            names = ", ".join(d.label for d in unbuildable)
-            msg = f"Building from source is not supported yet: {names}. Nothing was installed."
-            raise PolicyDenied(msg)
         with _timed(timings, "fetch", reporter):
             files = fetcher.fetch_all(plan.dists, reporter)
+        if any(dist.needs_build for dist in plan):
+            with _timed(timings, "build", reporter):
+                builder = Builder(
+                    gateway,
+                    target,
+                    workdir,
+                    settings.environ,
+                    request.build,
+                    verbose=settings.verbosity,
+                )
+                for dist in plan:
+                    if dist.needs_build:
+                        files[dist.name] = builder.build(dist, files.get(dist.name))
         with _timed(timings, "inspect", reporter):
             for dist in plan:
                 inspect_wheel(dist, files[dist.name])

@@ -32,11 +32,19 @@ from packaging.version import Version
 from safe_pip.cache import sha256_file
 from safe_pip.errors import PolicyDenied, ResolveError, SdistRefused
 from safe_pip.gateway import Gateway
-from safe_pip.models import DistKind, DropReason, IndexFile, Plan, PlannedDist, ServedProject
+from safe_pip.models import (
+    DistKind,
+    DropReason,
+    IndexFile,
+    Plan,
+    PlannedDist,
+    ServedProject,
+    VcsRef,
+)
 from safe_pip.requirements import RequirementLine
 from safe_pip.sources import parse_filename
 
-__all__ = ["ResolveRequest", "pip_environment", "resolve"]
+__all__ = ["ResolveRequest", "pip_environment", "resolve", "run_gated"]
 
 logger = logging.getLogger(__name__)
 
@@ -89,7 +97,6 @@ class _Files:
 
     requirements: Path
     constraints: Path
-    report: Path
     requirement_lines: tuple[RequirementLine, ...]
     constraint_lines: tuple[RequirementLine, ...]
 
@@ -98,7 +105,6 @@ class _Files:
         files = cls(
             workdir / "requirements.txt",
             workdir / "constraints.txt",
-            workdir / "report.json",
             tuple(line for line in lines if not line.constraint),
             tuple(line for line in lines if line.constraint),
         )
@@ -119,15 +125,19 @@ class _Files:
         return None
 
 
-def _command(request: ResolveRequest, gateway: Gateway, files: _Files) -> list[str]:
+def _pip_command(
+    subcommand: Sequence[str],
+    gateway: Gateway,
+    files: _Files,
+    *,
+    target_python: Path | None,
+    verbose: int,
+) -> list[str]:
     command = [sys.executable, "-m", "pip"]
-    if request.target_python is not None:
-        command += ["--python", str(request.target_python)]
+    if target_python is not None:
+        command += ["--python", str(target_python)]
     command += [
-        "install",
-        "--dry-run",
-        "--report",
-        str(files.report),
+        *subcommand,
         "--no-input",
         "--no-cache-dir",
         "--disable-pip-version-check",
@@ -135,22 +145,20 @@ def _command(request: ResolveRequest, gateway: Gateway, files: _Files) -> list[s
         "off",
         "--index-url",
         gateway.index_url,
-        *request.location_options,
-        *request.pip_options,
         "-r",
         str(files.requirements),
         "-c",
         str(files.constraints),
     ]
-    if request.verbose > 1:
-        command += ["-v"] * (request.verbose - 1)
+    if verbose > 1:
+        command += ["-v"] * (verbose - 1)
     return command
 
 
 def _run(command: list[str], gateway: Gateway, environ: Mapping[str, str]) -> tuple[int, str, str]:
     """Run pip, stopping it the moment the gateway records an upstream failure."""
     logger.debug("resolver: %s", " ".join(command))
-    process = subprocess.Popen(  # noqa: S603 - argv list, no shell
+    process = subprocess.Popen(
         command,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -177,6 +185,39 @@ def _run(command: list[str], gateway: Gateway, environ: Mapping[str, str]) -> tu
     return process.returncode, stdout, stderr
 
 
+def run_gated(
+    subcommand: Sequence[str],
+    lines: Sequence[RequirementLine],
+    gateway: Gateway,
+    workdir: Path,
+    environ: Mapping[str, str],
+    *,
+    target_python: Path | None = None,
+    verbose: int = 0,
+) -> str:
+    """Run a pip subcommand that sees the gateway and nothing else; return its output.
+
+    The user's requirement lines reach pip only as sanitized files; pip's messages come
+    back with gateway addresses and those files mapped to what the user wrote.
+
+    :raises SourceError: a source failed while pip ran (pip is stopped at once).
+    :raises SdistRefused: a requirement could only be met by a source distribution.
+    :raises ResolveError: pip failed.
+    """
+    files = _Files.write(workdir, lines)
+    command = _pip_command(subcommand, gateway, files, target_python=target_python, verbose=verbose)
+    returncode, stdout, stderr = _run(command, gateway, environ)
+    if gateway.failure is not None:
+        raise gateway.failure
+    clean = _Cleaner(gateway, files)
+    if returncode != 0:
+        raise _failure(clean(stderr) + _conflict_explanation(clean(stdout)), gateway)
+    for line in clean(stderr).splitlines():
+        if line.strip():
+            logger.warning("pip: %s", line.removeprefix("WARNING: "))
+    return clean(stdout)
+
+
 def resolve(
     request: ResolveRequest,
     gateway: Gateway,
@@ -189,23 +230,29 @@ def resolve(
     :raises SdistRefused: a requirement can only be met by a source distribution.
     :raises ResolveError: pip found no installable set.
     """
-    environ = os.environ if environ is None else environ
-    files = _Files.write(workdir, request.lines)
-    returncode, stdout, stderr = _run(_command(request, gateway, files), gateway, environ)
-    if gateway.failure is not None:
-        raise gateway.failure
-    clean = _Cleaner(gateway, files)
-    for line in clean(stdout).splitlines():
+    report_path = workdir / "report.json"
+    output = run_gated(
+        [
+            "install",
+            "--dry-run",
+            "--report",
+            str(report_path),
+            *request.location_options,
+            *request.pip_options,
+        ],
+        request.lines,
+        gateway,
+        workdir,
+        os.environ if environ is None else environ,
+        target_python=request.target_python,
+        verbose=request.verbose,
+    )
+    for line in output.splitlines():
         logger.debug("pip: %s", line)
-    if returncode != 0:
-        raise _failure(clean(stderr) + _conflict_explanation(clean(stdout)), gateway)
-    for line in clean(stderr).splitlines():
-        if line.strip():
-            logger.warning("pip: %s", line.removeprefix("WARNING: "))
     try:
-        report = json.loads(files.report.read_text(encoding="utf-8"))
+        report = json.loads(report_path.read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError) as exc:
-        msg = f"pip's resolver produced no readable report: {exc}\n{clean(stderr)}"
+        msg = f"pip's resolver produced no readable report: {exc}"
         raise ResolveError(msg) from exc
     return _plan(report, gateway)
 
@@ -338,6 +385,8 @@ def _planned(item: dict[str, Any], gateway: Gateway) -> PlannedDist:
     served = gateway.lookup_url(url)
     if served is not None:
         return PlannedDist(kind=served.file.kind, file=served.file, source=served.source, **common)
+    if "vcs_info" in info:
+        return _vcs(url, info, info["vcs_info"], common)
     if url.startswith("file:"):
         return _local(url, info, common)
     return _direct(url, info, common)
@@ -370,7 +419,7 @@ def _direct(url: str, info: dict[str, Any], common: dict[str, Any]) -> PlannedDi
     filename = urllib.parse.unquote(urllib.parse.urlsplit(url).path.rsplit("/", 1)[-1])
     parsed = parse_filename(filename)
     sha256 = _archive_sha256(info)
-    if parsed is None or sha256 is None or "vcs_info" in info:
+    if parsed is None or sha256 is None:
         msg = f"{common['name']}: cannot install from {url}: not a verifiable distribution file."
         raise PolicyDenied(msg)
     file = IndexFile(
@@ -382,3 +431,18 @@ def _direct(url: str, info: dict[str, Any], common: dict[str, Any]) -> PlannedDi
         sha256=sha256,
     )
     return PlannedDist(kind=parsed[2], file=file, **common)
+
+
+def _vcs(
+    url: str, info: dict[str, Any], vcs_info: dict[str, Any], common: dict[str, Any]
+) -> PlannedDist:
+    """A version-control requirement, pinned to the commit pip resolved it at."""
+    commit = str(vcs_info.get("commit_id", ""))
+    if vcs_info.get("vcs") != "git" or not commit:
+        msg = (
+            f"{common['name']}: cannot install from {url}: safe-pip builds only git "
+            f"checkouts pinned to a commit."
+        )
+        raise PolicyDenied(msg)
+    ref = VcsRef(url, commit, str(info.get("subdirectory", "")))
+    return PlannedDist(kind=DistKind.VCS, vcs=ref, **common)

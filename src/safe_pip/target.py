@@ -164,7 +164,7 @@ def query_target(python: Path, prefix: str | None = None) -> TargetEnvironment:
     :raises UsageError: the interpreter cannot be run.
     """
     try:
-        completed = subprocess.run(  # noqa: S603 - argv list, no shell
+        completed = subprocess.run(
             [str(python), "-c", _QUERY, prefix or ""],
             capture_output=True,
             text=True,

@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import io
+import json
 import tarfile
 import textwrap
 import zipfile
@@ -205,16 +206,20 @@ def build_sdist(sdist_directory, config_settings=None):
 
 
 def project_files(
-    name: str, version: str, markers: Path, requires: Sequence[str] = ()
+    name: str,
+    version: str,
+    markers: Path,
+    requires: Sequence[str] = (),
+    build_requires: Sequence[str] = (),
 ) -> dict[str, str]:
     """The files of a source tree whose backend marks every hook it runs."""
     backend = _BACKEND.format(
         markers=str(markers), name=name, version=version, requires=list(requires)
     )
     pyproject = textwrap.dedent(
-        """\
+        f"""\
         [build-system]
-        requires = []
+        requires = {json.dumps(list(build_requires))}
         build-backend = "marker_backend"
         backend-path = ["."]
         """
@@ -224,14 +229,20 @@ def project_files(
 
 
 def build_sdist(
-    directory: Path, name: str, version: str, markers: Path, requires: Sequence[str] = ()
+    directory: Path,
+    name: str,
+    version: str,
+    markers: Path,
+    requires: Sequence[str] = (),
+    build_requires: Sequence[str] = (),
 ) -> Path:
     """Write an sdist whose backend writes ``markers/<name>-<hook>`` when anything runs."""
     directory.mkdir(parents=True, exist_ok=True)
     root = f"{_escape(name)}-{version}"
     path = directory / f"{root}.tar.gz"
     with tarfile.open(path, "w:gz") as archive:
-        for relative, text in project_files(name, version, markers, requires).items():
+        files = project_files(name, version, markers, requires, build_requires)
+        for relative, text in files.items():
             data = text.encode()
             info = tarfile.TarInfo(f"{root}/{relative}")
             info.size = len(data)
@@ -241,10 +252,15 @@ def build_sdist(
 
 
 def write_project(
-    directory: Path, name: str, version: str, markers: Path, requires: Sequence[str] = ()
+    directory: Path,
+    name: str,
+    version: str,
+    markers: Path,
+    requires: Sequence[str] = (),
+    build_requires: Sequence[str] = (),
 ) -> Path:
     """Write a local project directory using the marker backend."""
     directory.mkdir(parents=True, exist_ok=True)
-    for relative, text in project_files(name, version, markers, requires).items():
+    for relative, text in project_files(name, version, markers, requires, build_requires).items():
         (directory / relative).write_text(text)
     return directory

@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 
 __all__ = ["entrypoint", "main"]
 
-_CHECKED_COMMANDS = frozenset({"install"})
+_CHECKED_COMMANDS = frozenset({"install", "download", "wheel"})
 
 _HELP = """\
 Usage:
@@ -35,6 +35,8 @@ before it is written, and the whole install rolled back if anything fails.
 
 Checked commands:
   install                     Install packages (see "safe-pip install --help").
+  download                    Download packages through the same gateway and policy.
+  wheel                       Build wheels; only allowed projects build from source.
 
 Every other pip command (list, freeze, show, uninstall, check, inspect, config, cache,
 hash, index, help, ...) is handed to pip unchanged, for the same environment.
@@ -74,18 +76,24 @@ def _interrupt(signum: int, frame: FrameType | None) -> None:
 
 
 def _run_checked(command: str, rest: list[str], general: list[str]) -> int:
-    from safe_pip.cli.install_cmd import install_help, run_install_command
+    from safe_pip.cli.install_cmd import (
+        command_help,
+        run_install_command,
+        run_pip_command_through_gateway,
+    )
 
     argv = [*general, *rest]
     no_color = "--no-color" in argv or bool(os.environ.get("NO_COLOR"))
     out, err = _consoles(no_color)
     if "-h" in rest or "--help" in rest:
-        out.print(install_help(), markup=False, highlight=False)
+        out.print(command_help(command), markup=False, highlight=False)
         return EXIT_OK
     debug = "--debug" in argv
     previous = signal.signal(signal.SIGTERM, _interrupt)
     try:
-        return run_install_command(argv, out, err)
+        if command == "install":
+            return run_install_command(argv, out, err)
+        return run_pip_command_through_gateway(command, argv, out, err)
     except SafePipError as exc:
         if debug:
             raise

@@ -12,7 +12,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from safe_pip.cli.options import build_parser, parse_install_args, resolver_args
+from safe_pip.build import BuildOptions, parse_config_settings
+from safe_pip.cli.options import build_parser, parse_args, resolver_args
 from safe_pip.cli.present import PlainReporter, RichReporter, plan_lines
 from safe_pip.errors import UsageError
 from safe_pip.models import NameSet
@@ -37,7 +38,7 @@ if TYPE_CHECKING:
 
     from safe_pip.pipeline import InstallRequest, Outcome
 
-__all__ = ["install_help", "run_install_command"]
+__all__ = ["command_help", "run_install_command", "run_pip_command_through_gateway"]
 
 logger = logging.getLogger(__name__)
 
@@ -55,9 +56,9 @@ _MERGED_RESOLVER_OPTIONS = (
 )
 
 
-def install_help() -> str:
-    """The help text of ``safe-pip install``."""
-    return build_parser().format_help()
+def command_help(command: str) -> str:
+    """The help text of a checked command."""
+    return build_parser(command).format_help()
 
 
 def _network(
@@ -186,6 +187,16 @@ def _request(args: argparse.Namespace, parsed: ParsedRequirements, python: Path)
         upgrade=args.upgrade,
         break_system_packages=args.break_system_packages,
         require_venv=args.require_venv,
+        build=_build_options(args),
+    )
+
+
+def _build_options(args: argparse.Namespace) -> BuildOptions:
+    constraints = parse_files([], args.build_constraints or []).lines
+    return BuildOptions(
+        isolation=args.build_isolation,
+        config_settings=parse_config_settings(args.config_settings or []),
+        build_constraints=constraints,
     )
 
 
@@ -216,20 +227,15 @@ def _progress_wanted(args: argparse.Namespace, console: Console) -> bool:
     return args.progress_bar == "on" or console.is_terminal
 
 
-def run_install_command(argv: Sequence[str], out: Console, err: Console) -> int:
-    """Parse ``install`` arguments, run the pipeline, present the outcome.
-
-    :raises SafePipError: for the caller to present.
-    """
-    from safe_pip.pipeline import run_install
-
+def _prepare(
+    command: str, argv: Sequence[str]
+) -> tuple[argparse.Namespace, Settings, InstallRequest]:
+    """Parse a checked command's arguments with pip's configuration, read the settings."""
     environ = dict(os.environ)
-    first = parse_install_args(argv)
+    first = parse_args(command, argv)
     python = find_interpreter(first.python, environ)
-    pip_config = load_pip_config(
-        "install", environ, site_prefix_of(python), isolated=first.isolated
-    )
-    args = parse_install_args(argv, pip_config)
+    pip_config = load_pip_config(command, environ, site_prefix_of(python), isolated=first.isolated)
+    args = parse_args(command, argv, pip_config)
     home = default_home(environ)
     files = load_file_settings(Path.cwd(), home, environ)
     network = _network(args, args.trusted_hosts or [], environ)
@@ -238,7 +244,33 @@ def run_install_command(argv: Sequence[str], out: Console, err: Console) -> int:
     _setup_logging(settings.verbosity, args.log)
     for source in settings.sources:
         logger.info("source: %s", source)
-    request = _request(args, parsed, python)
+    return args, settings, _request(args, parsed, python)
+
+
+def run_pip_command_through_gateway(
+    command: str, argv: Sequence[str], out: Console, err: Console
+) -> int:
+    """``safe-pip download`` / ``safe-pip wheel``: pip's command, behind the gateway.
+
+    :raises SafePipError: for the caller to present.
+    """
+    from safe_pip.pipeline import run_pip_command
+
+    args, settings, request = _prepare(command, argv)
+    output = run_pip_command([command], request, settings)
+    if not args.quiet:
+        out.print(output.rstrip("\n"), markup=False, highlight=False)
+    return 0
+
+
+def run_install_command(argv: Sequence[str], out: Console, err: Console) -> int:
+    """Parse ``install`` arguments, run the pipeline, present the outcome.
+
+    :raises SafePipError: for the caller to present.
+    """
+    from safe_pip.pipeline import run_install
+
+    args, settings, request = _prepare("install", argv)
     reporter_type = RichReporter if _progress_wanted(args, err) else PlainReporter
     reporter_console = err if reporter_type is RichReporter else out
     with reporter_type(reporter_console, settings.verbosity) as reporter:

@@ -18,10 +18,12 @@ from safe_pip.errors import UsageError
 from safe_pip.pipconfig import normalize_key
 
 __all__ = [
+    "COMMANDS",
     "INSTALL_OPTIONS",
     "Stage",
     "build_parser",
-    "parse_install_args",
+    "options_for",
+    "parse_args",
     "resolver_args",
     "split_command",
 ]
@@ -204,6 +206,14 @@ INSTALL_OPTIONS: tuple[Option, ...] = (
          metavar="<[path:]group>"),
     _opt("--no-clean", "no_clean", "store_true", _R, _GI,
          "Don't clean up build directories."),
+    _opt("-d --dest --destination-dir --destination-directory", "dest", "store", _R, _GI,
+         "download: the directory to save files into.",
+         metavar="<dir>"),
+    _opt("-w --wheel-dir", "wheel_dir", "store", _R, _GI,
+         "wheel: the directory to put wheels into.",
+         metavar="<dir>"),
+    _opt("--no-verify", "no_verify", "store_true", _R, _GI,
+         "wheel: don't verify that built wheels are valid."),
     # Package Selection Options
     _opt("--pre", "pre", "store_true", _R, _GS,
          "Include pre-release and development versions."),
@@ -322,6 +332,62 @@ INSTALL_OPTIONS: tuple[Option, ...] = (
 
 _PIP_CONFIGURABLE = tuple(o for o in INSTALL_OPTIONS if o.group is not Group.SAFE_PIP)
 
+# The command-specific options of `pip download` and `pip wheel` (pip 26); every command
+# also takes the general options and safe-pip's own.
+_DOWNLOAD_AND_WHEEL = frozenset(
+    {
+        "requirements",
+        "constraints",
+        "build_constraints",
+        "requirements_from_scripts",
+        "no_deps",
+        "only_deps",
+        "src",
+        "require_hashes",
+        "no_require_hashes",
+        "progress_bar",
+        "build_isolation",
+        "use_pep517",
+        "check_build_deps",
+        "ignore_requires_python",
+        "groups",
+        "no_clean",
+        "pre",
+        "all_releases",
+        "only_final",
+        "no_binary",
+        "only_binary",
+        "prefer_binary",
+        "index_url",
+        "extra_index_urls",
+        "no_index",
+        "refresh_packages",
+        "find_links",
+        "uploaded_prior_to",
+    }
+)
+_COMMAND_DESTS: dict[str, frozenset[str] | None] = {
+    "install": None,
+    "download": _DOWNLOAD_AND_WHEEL
+    | {"dest", "platforms", "python_version", "implementation", "abis"},
+    "wheel": _DOWNLOAD_AND_WHEEL | {"wheel_dir", "no_verify", "editables", "config_settings"},
+}
+_ONLY_FOR = {"dest": "download", "wheel_dir": "wheel", "no_verify": "wheel"}
+COMMANDS = tuple(_COMMAND_DESTS)
+
+
+def options_for(command: str) -> tuple[Option, ...]:
+    """The options ``command`` accepts."""
+    allowed = _COMMAND_DESTS[command]
+    return tuple(
+        option
+        for option in INSTALL_OPTIONS
+        if option.group in (Group.GENERAL, Group.SAFE_PIP)
+        or (allowed is None and _ONLY_FOR.get(option.dest, "install") == "install")
+        or (allowed is not None and option.dest in allowed)
+    )
+
+
 _DEFAULTS: dict[str, Any] = {
     "verbose": 0,
     "quiet": 0,
@@ -392,21 +458,29 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(f"{self.prog}: error: {message}")
 
 
-def build_parser(prog: str = "safe-pip install") -> argparse.ArgumentParser:
-    """The ``install`` parser, with help grouped like pip's."""
+_DESCRIPTIONS = {
+    "install": "Install packages after checking them against safe-pip's policy: wheels only "
+    "unless allowed, first source wins, hashes verified, first-seen projects approved, "
+    "wheels inspected.",
+    "download": "Download packages through safe-pip's gateway: the same sources, priority and "
+    "policy as install (no source build runs unless allowed).",
+    "wheel": "Build wheels through safe-pip's gateway: only allowed projects are built from "
+    "source, and their build requirements come through the gateway too.",
+}
+
+
+def build_parser(command: str = "install") -> argparse.ArgumentParser:
+    """The parser of a checked command, with help grouped like pip's."""
+    prog = f"safe-pip {command}"
     parser = _Parser(
         prog=prog,
         usage=f"{prog} [options] <requirement specifier> ... | -r <requirements file> ...",
-        description=(
-            "Install packages after checking them against safe-pip's policy: wheels only "
-            "unless allowed, first source wins, hashes verified, first-seen projects "
-            "approved, wheels inspected."
-        ),
+        description=_DESCRIPTIONS[command],
         add_help=True,
         allow_abbrev=True,
     )
     groups = {group: parser.add_argument_group(group.value) for group in Group}
-    for option in INSTALL_OPTIONS:
+    for option in options_for(command):
         kwargs: dict[str, Any] = {"dest": option.dest, "help": option.help}
         if option.takes_value:
             kwargs.update(metavar=option.metavar, type=option.type)
@@ -419,16 +493,24 @@ def build_parser(prog: str = "safe-pip install") -> argparse.ArgumentParser:
     return parser
 
 
-def parse_install_args(
-    argv: Sequence[str], pip_config: Mapping[str, str] | None = None
+def parse_args(
+    command: str, argv: Sequence[str], pip_config: Mapping[str, str] | None = None
 ) -> argparse.Namespace:
-    """Parse ``install`` arguments, with pip's configuration as defaults.
+    """Parse a checked command's arguments, with pip's configuration as defaults.
+
+    Every option of :data:`INSTALL_OPTIONS` is present in the result; those the command
+    does not take keep their defaults.
 
     :raises UsageError: unknown option, missing value, invalid choice.
     """
-    parser = build_parser()
+    parser = build_parser(command)
     parser.set_defaults(**config_defaults(pip_config or {}))
-    return parser.parse_intermixed_args(list(argv))
+    args = parser.parse_intermixed_args(list(argv))
+    for option in INSTALL_OPTIONS:
+        if not hasattr(args, option.dest):
+            default: Any = [] if option.action == "append" else None
+            setattr(args, option.dest, _DEFAULTS.get(option.dest, default))
+    return args
 
 
 def _general_value_flags() -> frozenset[str]:

@@ -51,7 +51,7 @@ def pip_command(
 
 def run_pip(argv: Sequence[str]) -> int:
     """Run pip in the foreground; its output and exit status are the command's."""
-    process = subprocess.Popen(list(argv), env=dict(os.environ))  # noqa: S603 - argv list
+    process = subprocess.Popen(list(argv), env=dict(os.environ))
     try:
         return process.wait()
     except KeyboardInterrupt:

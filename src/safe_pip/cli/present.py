@@ -38,10 +38,15 @@ def describe_dist(dist: PlannedDist) -> str:
     if dist.kind is DistKind.LOCAL_DIR:
         how = "editable local project" if dist.editable else "local project"
         return f"{dist.label} ({how} {dist.local_path})"
-    kind = "wheel" if dist.kind is DistKind.WHEEL else "built from source"
-    where = f"from {dist.source.name}" if dist.source is not None else f"from {dist.filename}"
-    if dist.source is None and dist.file is not None:
+    kind = "built from source" if dist.needs_build else "wheel"
+    if dist.source is not None:
+        where = f"from {dist.source.name}"
+    elif dist.vcs is not None:
+        where = f"from {dist.vcs.url}@{dist.vcs.commit[:12]}"
+    elif dist.file is not None:
         where = f"from {dist.file.url}"
+    else:
+        where = f"from {dist.local_path}"
     return f"{dist.label} ({kind}, {where})"
 
 
