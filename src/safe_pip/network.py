@@ -10,7 +10,9 @@ from __future__ import annotations
 import logging
 import netrc
 import os
+import shutil
 import ssl
+import subprocess
 import time
 import urllib.parse
 from collections.abc import Callable, Mapping
@@ -26,6 +28,8 @@ __all__ = [
     "NetworkOptions",
     "Origin",
     "build_client",
+    "keyring_command",
+    "keyring_password",
     "netrc_credentials",
     "redact_url",
     "split_credentials",
@@ -51,6 +55,8 @@ class NetworkOptions:
     trusted_hosts: tuple[str, ...] = ()
     proxy_from_env: bool = True
     netrc_path: str | None = None
+    keyring: str | None = None
+    """The ``keyring`` command to ask for passwords, or ``None`` (``--keyring-provider``)."""
 
 
 Origin = tuple[str, str, int | None]
@@ -119,6 +125,49 @@ def netrc_credentials(url: str, netrc_path: str | None) -> tuple[str, str] | Non
         return None
     login, _, password = entry
     return login, password or ""
+
+
+def keyring_command(provider: str, *, no_input: bool, path: str | None = None) -> str | None:
+    """The ``keyring`` executable to use for ``--keyring-provider``, or ``None``.
+
+    safe-pip does not import the keyring library (it is not a dependency), so ``import``
+    and ``subprocess`` both run the ``keyring`` command. ``auto`` uses it when it is
+    installed and input is allowed, as pip does.
+
+    :raises UsageError: an explicit provider was asked for but no ``keyring`` command exists.
+    """
+    if provider == "disabled" or (provider == "auto" and no_input):
+        return None
+    found = shutil.which("keyring", path=path)
+    if found is None and provider != "auto":
+        msg = (
+            f"--keyring-provider {provider}: no 'keyring' command on PATH; install keyring "
+            f"(e.g. with pipx) or use --keyring-provider disabled"
+        )
+        raise UsageError(msg)
+    return found
+
+
+def keyring_password(command: str, url: str, username: str) -> str | None:
+    """Ask the keyring command for the password of ``username`` at the URL, then its host."""
+    host = urllib.parse.urlsplit(url).netloc
+    for service in (url, host):
+        try:
+            completed = subprocess.run(
+                [command, "get", service, username],
+                capture_output=True,
+                text=True,
+                timeout=60,
+                check=False,
+                stdin=subprocess.DEVNULL,
+            )
+        except (OSError, subprocess.SubprocessError) as exc:
+            logger.warning("keyring lookup failed: %s", type(exc).__name__)
+            return None
+        password = completed.stdout.rstrip("\r\n")
+        if completed.returncode == 0 and password:
+            return password
+    return None
 
 
 def _ssl_context(options: NetworkOptions) -> ssl.SSLContext:

@@ -11,6 +11,7 @@ import dataclasses
 import hashlib
 import json
 import logging
+import threading
 import urllib.parse
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -34,7 +35,9 @@ from safe_pip.errors import NetworkError, SourceError
 from safe_pip.models import DistKind, IndexFile, ProjectPage, SourceKind, SourceSpec
 from safe_pip.network import (
     NetworkOptions,
+    Origin,
     is_secure_origin,
+    keyring_password,
     netrc_credentials,
     origin_of,
     redact_url,
@@ -226,6 +229,13 @@ def parse_html_page(text: str, page_url: str, project: NormalizedName | None) ->
     return files
 
 
+def _same_site(start: Origin, target: Origin) -> bool:
+    """A redirect may stay on its origin, or only upgrade http to https on the same host."""
+    if start == target:
+        return True
+    return start[1] == target[1] and start[0] == "http" and target == ("https", start[1], 443)
+
+
 def _local_path(url: str) -> Path:
     if url.lower().startswith("file:"):
         return Path(urllib.parse.unquote(urllib.parse.urlsplit(url).path))
@@ -261,6 +271,8 @@ class Upstream:
         self._client = client
         self._options = options
         self._find_links_cache: dict[str, list[IndexFile]] = {}
+        self._keyring_answers: dict[str, str | None] = {}
+        self._lock = threading.Lock()
 
     # -- listing -------------------------------------------------------------------------
 
@@ -320,7 +332,7 @@ class Upstream:
                 f"Use https, or allow the host explicitly with --trusted-host."
             )
             raise SourceError(msg)
-        start = origin_of(url)[1]
+        start = origin_of(url)
         for _ in range(_MAX_REDIRECTS + 1):
             response = self._request(source, url, what)
             if response.status_code in (404, 410):
@@ -328,11 +340,13 @@ class Upstream:
             if not response.is_redirect:
                 return self._checked(source, response, what)
             target = urllib.parse.urljoin(url, response.headers.get("location", ""))
-            if origin_of(target)[1] != start:
+            if not _same_site(start, origin_of(target)):
                 msg = (
                     f"Source {source} redirected the request for {what} to another host "
-                    f"({redact_url(target)}). safe-pip does not follow a source off its host; "
-                    f"if that host is the real index, configure it as the source instead."
+                    f"({redact_url(target)}). safe-pip does not follow a source off its host "
+                    f"(pypiserver does this for unknown names unless started with "
+                    f"--disable-fallback); if that host is the real index, configure it as "
+                    f"the source instead."
                 )
                 raise SourceError(msg)
             url = target
@@ -388,9 +402,20 @@ class Upstream:
     def _auth(self, source: SourceSpec | None, url: str) -> httpx.Auth | None:
         same_origin = source is not None and origin_of(url) == origin_of(source.url)
         if source is not None and source.username is not None and same_origin:
-            return httpx.BasicAuth(source.username, source.password or "")
+            return httpx.BasicAuth(source.username, self._password(source))
         found = netrc_credentials(url, self._options.netrc_path)
         return httpx.BasicAuth(*found) if found else None
+
+    def _password(self, source: SourceSpec) -> str:
+        """The source's password: from its URL, else from the keyring (asked once)."""
+        if source.password is not None or self._options.keyring is None:
+            return source.password or ""
+        with self._lock:
+            if source.url not in self._keyring_answers:
+                self._keyring_answers[source.url] = keyring_password(
+                    self._options.keyring, source.url, source.username or ""
+                )
+            return self._keyring_answers[source.url] or ""
 
     # -- find-links ----------------------------------------------------------------------
 

@@ -12,6 +12,7 @@ import base64
 import hashlib
 import html
 import json
+import ssl
 import threading
 import time
 import zipfile
@@ -51,6 +52,8 @@ class _Fault:
     status: int = 0
     delay: float = 0.0
     redirect: str | None = None
+    times: int | None = None
+    """Fail this many times, then answer normally (``None``: always)."""
 
 
 @dataclass
@@ -60,6 +63,7 @@ class PackageIndex:
     flavour: str = "json"
     pep658: bool = True
     auth: tuple[str, str] | None = None
+    tls: ssl.SSLContext | None = None
     files: dict[str, list[IndexFile]] = field(default_factory=dict)
     faults: dict[str, _Fault] = field(default_factory=dict)
     file_bytes_override: dict[str, bytes] = field(default_factory=dict)
@@ -74,9 +78,15 @@ class PackageIndex:
         return entry
 
     def fail(
-        self, project: str, status: int = 0, *, delay: float = 0.0, redirect: str | None = None
+        self,
+        project: str,
+        status: int = 0,
+        *,
+        delay: float = 0.0,
+        redirect: str | None = None,
+        times: int | None = None,
     ) -> None:
-        self.faults[canonicalize_name(project)] = _Fault(status, delay, redirect)
+        self.faults[canonicalize_name(project)] = _Fault(status, delay, redirect, times)
 
     def asked(self, project: str) -> bool:
         """Whether any request named this project's page."""
@@ -88,6 +98,8 @@ class PackageIndex:
     def __enter__(self) -> PackageIndex:
         server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
         server.daemon_threads = True
+        if self.tls is not None:
+            server.socket = self.tls.wrap_socket(server.socket, server_side=True)
         self._server = server
         threading.Thread(
             target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
@@ -105,11 +117,16 @@ class PackageIndex:
         return f"127.0.0.1:{self._server.server_address[1]}"
 
     @property
-    def url(self) -> str:
-        return f"http://{self.host}/simple/"
+    def scheme(self) -> str:
+        return "https" if self.tls is not None else "http"
 
-    def url_with_credentials(self, user: str, password: str) -> str:
-        return f"http://{user}:{password}@{self.host}/simple/"
+    @property
+    def url(self) -> str:
+        return f"{self.scheme}://{self.host}/simple/"
+
+    def url_with_credentials(self, user: str, password: str = "") -> str:
+        secret = f":{password}" if password else ""
+        return f"{self.scheme}://{user}{secret}@{self.host}/simple/"
 
     # -- rendering -------------------------------------------------------------------
 
@@ -176,6 +193,16 @@ def _wheel_metadata(path: Path) -> bytes:
         return archive.read(names[0])
 
 
+def _active_fault(fault: _Fault | None) -> _Fault | None:
+    """The fault to inject now; one with a count is used up after that many requests."""
+    if fault is None or fault.times is None:
+        return fault
+    if fault.times <= 0:
+        return None
+    fault.times -= 1
+    return fault
+
+
 def _handler(index: PackageIndex) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
@@ -221,7 +248,7 @@ def _handler(index: PackageIndex) -> type[BaseHTTPRequestHandler]:
                 self._send(404)
 
         def _project(self, name: str) -> None:
-            fault = index.faults.get(name)
+            fault = _active_fault(index.faults.get(name))
             if fault is not None:
                 time.sleep(fault.delay)
                 if fault.redirect:

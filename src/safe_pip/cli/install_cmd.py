@@ -17,7 +17,7 @@ from safe_pip.cli.options import build_parser, parse_args, resolver_args
 from safe_pip.cli.present import PlainReporter, RichReporter, plan_lines
 from safe_pip.errors import UsageError
 from safe_pip.models import NameSet
-from safe_pip.network import NetworkOptions, build_client, redact_url
+from safe_pip.network import NetworkOptions, build_client, keyring_command, redact_url
 from safe_pip.pipconfig import load_pip_config
 from safe_pip.requirements import ParsedRequirements, parse_files
 from safe_pip.selection import FilePolicy
@@ -73,6 +73,9 @@ def _network(
         trusted_hosts=tuple(trusted),
         proxy_from_env=not args.no_proxy_env,
         netrc_path=environ.get("NETRC"),
+        keyring=keyring_command(
+            args.keyring_provider, no_input=args.no_input, path=environ.get("PATH")
+        ),
     )
 
 
