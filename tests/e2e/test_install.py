@@ -381,3 +381,70 @@ def test_python_option_after_the_command(
     other = make_venv(tmp_path / "other")
     _ok(safe_pip("install", "-i", demo_index.url, "--python", str(other.path), "beta"))
     assert other.installed() == {"beta": "1.1"}
+
+
+def test_root_relocates_the_whole_install(
+    safe_pip: SafePip, venv: Venv, demo_index: PackageIndex, tmp_path: Path
+) -> None:
+    root = tmp_path / "root"
+    _ok(
+        safe_pip(
+            "--python",
+            str(venv.python),
+            "install",
+            "--root",
+            str(root),
+            "-i",
+            demo_index.url,
+            "gamma",
+        )
+    )
+    relocated = root / venv.site_packages.relative_to("/")
+    assert (relocated / "gamma" / "__init__.py").is_file()
+    assert venv.installed() == {}
+    script = root / (venv.path / "bin" / "gamma-hello").relative_to("/")
+    assert script.read_text().startswith(f"#!{venv.python}")
+
+
+def _marked_system_python() -> Path | None:
+    python = Path("/usr/bin/python3")
+    if not python.exists():
+        return None
+    stdlib = subprocess.run(
+        [str(python), "-c", "import sysconfig; print(sysconfig.get_path('stdlib'))"],
+        capture_output=True,
+        text=True,
+        check=False,
+    ).stdout.strip()
+    return python if (Path(stdlib) / "EXTERNALLY-MANAGED").is_file() else None
+
+
+@pytest.mark.skipif(
+    _marked_system_python() is None, reason="no externally managed system Python on this machine"
+)
+def test_externally_managed_environment_is_respected_like_pip(
+    safe_pip: SafePip, demo_index: PackageIndex, tmp_path: Path
+) -> None:
+    python = str(_marked_system_python())
+    refused = safe_pip("--python", python, "install", "-i", demo_index.url, "beta")
+    assert refused.returncode == 3
+    assert "externally managed" in refused.stderr
+    assert "--break-system-packages" in refused.stderr
+    overridden = safe_pip(
+        "--python",
+        python,
+        "install",
+        "--break-system-packages",
+        "--dry-run",
+        "-i",
+        demo_index.url,
+        "beta",
+    )
+    assert overridden.returncode == 0, overridden.stderr
+    assert "Would install beta-1.1" in overridden.stdout
+    target = tmp_path / "target"
+    into_target = safe_pip(
+        "--python", python, "install", "--target", str(target), "-i", demo_index.url, "beta"
+    )
+    assert into_target.returncode == 0, into_target.stderr
+    assert (target / "beta" / "__init__.py").is_file()

@@ -20,7 +20,7 @@ from tests.conftest import SafePip, Venv
 from tests.support.index import PackageIndex
 
 DATA = Path(__file__).parent.parent / "data"
-SECRET = "s3cr3t-Pa55word"  # noqa: S105 - a test credential that must never leak
+SECRET = "s3cr3t-Pa55word"
 
 
 @pytest.fixture

@@ -22,6 +22,7 @@ __all__ = [
     "INSTALL_OPTIONS",
     "Stage",
     "build_parser",
+    "markdown_tables",
     "options_for",
     "parse_args",
     "resolver_args",
@@ -511,6 +512,33 @@ def parse_args(
             default: Any = [] if option.action == "append" else None
             setattr(args, option.dest, _DEFAULTS.get(option.dest, default))
     return args
+
+
+_STAGE_NAMES = {
+    Stage.RESOLVER: "resolver",
+    Stage.REQUIREMENTS: "requirements",
+    Stage.SOURCES: "gateway",
+    Stage.NETWORK: "gateway, fetch",
+    Stage.INSTALL: "install",
+    Stage.OUTPUT: "output",
+    Stage.POLICY: "policy",
+}
+
+
+def markdown_tables() -> str:
+    """Every option as Markdown tables, one per help group (the README's reference)."""
+    lines: list[str] = []
+    for group in Group:
+        lines += [f"**{group.value}**", "", "| option | stage | meaning |", "|---|---|---|"]
+        for option in INSTALL_OPTIONS:
+            if option.group is group:
+                flags = ", ".join(f"`{flag}`" for flag in option.flags)
+                if option.metavar:
+                    flags += f" `{option.metavar}`"
+                stage = _STAGE_NAMES[option.stage]
+                lines.append(f"| {flags} | {stage} | {option.help} |")
+        lines.append("")
+    return "\n".join(lines)
 
 
 def _general_value_flags() -> frozenset[str]:

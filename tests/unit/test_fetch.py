@@ -1,0 +1,136 @@
+from __future__ import annotations
+
+import hashlib
+import io
+import zipfile
+from pathlib import Path
+
+import httpx
+import pytest
+from packaging.utils import canonicalize_name
+from packaging.version import Version
+
+from safe_pip.cache import FileCache
+from safe_pip.errors import HashMismatch, NetworkError
+from safe_pip.fetch import Fetcher
+from safe_pip.models import DistKind, IndexFile, PlannedDist
+from safe_pip.network import NetworkOptions
+from safe_pip.sources import Upstream
+
+
+def _wheel_bytes(metadata: bytes = b"Name: demo\nVersion: 1.0\n") -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("demo-1.0.dist-info/METADATA", metadata)
+    return buffer.getvalue()
+
+
+WHEEL = _wheel_bytes()
+SHA = hashlib.sha256(WHEEL).hexdigest()
+
+
+def _file(sha256: str = SHA, **extra: object) -> IndexFile:
+    return IndexFile(
+        "demo-1.0-py3-none-any.whl",
+        "https://files.example/demo.whl",
+        canonicalize_name("demo"),
+        Version("1.0"),
+        DistKind.WHEEL,
+        sha256,
+        **extra,  # type: ignore[arg-type]
+    )
+
+
+class _Server:
+    def __init__(self, routes: dict[str, httpx.Response]) -> None:
+        self.routes = routes
+        self.hits: list[str] = []
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        self.hits.append(request.url.path)
+        return self.routes.get(request.url.path, httpx.Response(404))
+
+
+def _fetcher(tmp_path: Path, server: _Server, retries: int = 0) -> Fetcher:
+    client = httpx.Client(transport=httpx.MockTransport(server))
+    return Fetcher(
+        Upstream(client, NetworkOptions(retries=0)), FileCache(tmp_path), retries=retries
+    )
+
+
+class TestMaterialize:
+    def test_downloads_once(self, tmp_path: Path) -> None:
+        server = _Server({"/demo.whl": httpx.Response(200, content=WHEEL)})
+        fetcher = _fetcher(tmp_path, server)
+        first = fetcher.materialize(_file(), None)
+        second = fetcher.materialize(_file(), None)
+        assert first == second and first.read_bytes() == WHEEL
+        assert server.hits == ["/demo.whl"]
+
+    def test_wrong_bytes_are_refused(self, tmp_path: Path) -> None:
+        server = _Server({"/demo.whl": httpx.Response(200, content=b"not the wheel")})
+        with pytest.raises(HashMismatch):
+            _fetcher(tmp_path, server).materialize(_file(), None)
+
+    def test_no_sha256_no_download(self, tmp_path: Path) -> None:
+        server = _Server({})
+        with pytest.raises(HashMismatch, match="no sha256"):
+            _fetcher(tmp_path, server).materialize(_file(sha256=None), None)  # type: ignore[arg-type]
+        assert server.hits == []
+
+    def test_failed_downloads_are_retried(self, tmp_path: Path) -> None:
+        answers = iter([httpx.Response(500), httpx.Response(200, content=WHEEL)])
+        fetcher = _fetcher(tmp_path, lambda r: next(answers), retries=1)  # type: ignore[arg-type]
+        assert fetcher.materialize(_file(), None).read_bytes() == WHEEL
+
+    def test_gives_up_after_retries(self, tmp_path: Path) -> None:
+        with pytest.raises(NetworkError, match="HTTP 500"):
+            _fetcher(tmp_path, _Server({"/demo.whl": httpx.Response(500)}), retries=2).materialize(
+                _file(), None
+            )
+
+
+class TestMetadata:
+    def test_prefers_the_cached_wheel(self, tmp_path: Path) -> None:
+        server = _Server({"/demo.whl": httpx.Response(200, content=WHEEL)})
+        fetcher = _fetcher(tmp_path, server)
+        fetcher.materialize(_file(), None)
+        assert fetcher.metadata(_file(), None) == b"Name: demo\nVersion: 1.0\n"
+        assert server.hits == ["/demo.whl"]
+
+    def test_pep658_file_verified_against_its_hash(self, tmp_path: Path) -> None:
+        metadata = b"Name: demo\nVersion: 1.0\n"
+        server = _Server({"/demo.whl.metadata": httpx.Response(200, content=metadata)})
+        good = _file(core_metadata=True, core_metadata_sha256=hashlib.sha256(metadata).hexdigest())
+        assert _fetcher(tmp_path, server).metadata(good, None) == metadata
+        bad = _file(core_metadata=True, core_metadata_sha256="0" * 64)
+        with pytest.raises(HashMismatch, match="metadata file"):
+            _fetcher(tmp_path, server).metadata(bad, None)
+
+    def test_falls_back_to_the_whole_wheel(self, tmp_path: Path) -> None:
+        server = _Server({"/demo.whl": httpx.Response(200, content=WHEEL)})
+        assert _fetcher(tmp_path, server).metadata(_file(), None).startswith(b"Name: demo")
+        assert server.hits == ["/demo.whl.metadata", "/demo.whl"]
+
+
+class TestFetchAll:
+    def test_fetches_every_planned_file(self, tmp_path: Path) -> None:
+        server = _Server({"/demo.whl": httpx.Response(200, content=WHEEL)})
+        dist = PlannedDist(
+            canonicalize_name("demo"), Version("1.0"), DistKind.WHEEL, True, {}, file=_file()
+        )
+        local = tmp_path / "local-2.0-py3-none-any.whl"
+        local.write_bytes(WHEEL + b"x")
+        other = PlannedDist(
+            canonicalize_name("local"),
+            Version("2.0"),
+            DistKind.WHEEL,
+            True,
+            {},
+            local_path=str(local),
+            local_sha256=hashlib.sha256(WHEEL + b"x").hexdigest(),
+        )
+        paths = _fetcher(tmp_path / "cache", server).fetch_all([dist, other])
+        assert paths[dist.name].read_bytes() == WHEEL
+        assert paths[other.name].read_bytes() == WHEEL + b"x"
+        assert paths[other.name] != local

@@ -1,0 +1,189 @@
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+from packaging.utils import NormalizedName, canonicalize_name
+from packaging.version import Version
+
+from safe_pip.errors import PolicyDenied, ResolveError, SdistRefused
+from safe_pip.gateway import ServedFile
+from safe_pip.models import (
+    DistKind,
+    DroppedFile,
+    DropReason,
+    IndexFile,
+    ProjectPage,
+    ServedProject,
+    SourceSpec,
+)
+from safe_pip.requirements import RequirementLine
+from safe_pip.resolve import (
+    _Cleaner,
+    _conflict_explanation,
+    _failure,
+    _Files,
+    _plan,
+    pip_environment,
+)
+
+BASE = "http://127.0.0.1:4242/tok"
+SOURCE = SourceSpec("corp", "https://corp.example/simple")
+SHA = "c" * 64
+FILE = IndexFile(
+    "demo-1.0-py3-none-any.whl",
+    "https://files.example/demo.whl",
+    canonicalize_name("demo"),
+    Version("1.0"),
+    DistKind.WHEEL,
+    SHA,
+)
+
+
+class _Selector:
+    def __init__(self, answers: dict[NormalizedName, ServedProject | None]) -> None:
+        self.answers = answers
+
+    def candidates(self, name: NormalizedName) -> tuple[SourceSpec, ...]:
+        return (SOURCE,)
+
+
+class _Gateway:
+    base_url = BASE
+
+    def __init__(self, answers: dict[NormalizedName, ServedProject | None] | None = None) -> None:
+        self.selector = _Selector(answers or {})
+
+    def lookup_url(self, url: str) -> ServedFile | None:
+        return ServedFile(FILE, SOURCE) if url.startswith(f"{BASE}/files/{SHA}/") else None
+
+
+def _item(url: str, name: str = "demo", **info: Any) -> dict[str, Any]:
+    return {
+        "download_info": {"url": url, **info},
+        "requested": True,
+        "is_yanked": False,
+        "metadata": {"name": name, "version": "1.0", "requires_dist": ["x>1"]},
+    }
+
+
+class TestPlan:
+    def test_index_files_map_back_to_their_source(self) -> None:
+        report = {
+            "version": "1",
+            "environment": {"python_version": "3.11"},
+            "install": [_item(f"{BASE}/files/{SHA}/demo-1.0-py3-none-any.whl")],
+        }
+        plan = _plan(report, _Gateway())  # type: ignore[arg-type]
+        (dist,) = plan
+        assert dist.file is FILE and dist.source is SOURCE and dist.sha256 == SHA
+        assert dist.requested and dist.metadata["requires_dist"] == ["x>1"]
+        assert plan.environment == {"python_version": "3.11"}
+
+    def test_local_directory_and_editable(self, tmp_path: Path) -> None:
+        report = {
+            "version": "1",
+            "install": [_item(tmp_path.as_uri(), dir_info={"editable": True})],
+        }
+        (dist,) = _plan(report, _Gateway())  # type: ignore[arg-type]
+        assert dist.kind is DistKind.LOCAL_DIR and dist.editable
+        assert dist.local_path == str(tmp_path) and dist.needs_build
+
+    def test_local_wheel_is_hashed(self, tmp_path: Path) -> None:
+        wheel = tmp_path / "demo-1.0-py3-none-any.whl"
+        wheel.write_bytes(b"w")
+        report = {"version": "1", "install": [_item(wheel.as_uri(), archive_info={})]}
+        (dist,) = _plan(report, _Gateway())  # type: ignore[arg-type]
+        assert dist.kind is DistKind.WHEEL and dist.local_sha256 is not None
+
+    def test_git_requirement_is_pinned_to_the_commit(self) -> None:
+        report = {
+            "version": "1",
+            "install": [
+                _item(
+                    "https://git.example/repo.git", vcs_info={"vcs": "git", "commit_id": "abc123"}
+                )
+            ],
+        }
+        (dist,) = _plan(report, _Gateway())  # type: ignore[arg-type]
+        assert dist.kind is DistKind.VCS and dist.vcs is not None
+        assert dist.vcs.commit == "abc123"
+
+    def test_other_vcs_are_refused(self) -> None:
+        report = {
+            "version": "1",
+            "install": [
+                _item("https://hg.example/repo", vcs_info={"vcs": "hg", "commit_id": "abc"})
+            ],
+        }
+        with pytest.raises(PolicyDenied, match="only git"):
+            _plan(report, _Gateway())  # type: ignore[arg-type]
+
+    def test_direct_url_without_a_hash_is_refused(self) -> None:
+        report = {"version": "1", "install": [_item("https://x.example/demo-1.0.tar.gz")]}
+        with pytest.raises(PolicyDenied, match="not a verifiable"):
+            _plan(report, _Gateway())  # type: ignore[arg-type]
+
+    def test_unknown_report_version(self) -> None:
+        with pytest.raises(ResolveError, match="unknown version"):
+            _plan({"version": "2"}, _Gateway())  # type: ignore[arg-type]
+
+
+class TestPipEnvironment:
+    def test_pip_configuration_and_proxies_are_shut_out(self) -> None:
+        env = pip_environment(
+            {
+                "PIP_INDEX_URL": "https://evil",
+                "PIP_EXTRA_INDEX_URL": "x",
+                "HTTPS_PROXY": "http://p",
+                "no_proxy": "*",
+                "PATH": "/bin",
+            }
+        )
+        assert env == {"PATH": "/bin", "PIP_CONFIG_FILE": os.devnull, "PYTHONUNBUFFERED": "1"}
+
+
+class TestMessages:
+    def test_gateway_addresses_and_temporary_files_are_rewritten(self, tmp_path: Path) -> None:
+        files = _Files.write(tmp_path, [RequirementLine("demo==1.0", "-r req.txt (line 3)")])
+        clean = _Cleaner(_Gateway(), files)  # type: ignore[arg-type]
+        text = (
+            f"Cannot install -r {files.requirements} (line 1) because ... "
+            f"{BASE}/files/{SHA}/demo-1.0-py3-none-any.whl from {BASE}/simple/demo/"
+        )
+        cleaned = clean(text)
+        assert "demo==1.0 (-r req.txt (line 3))" in cleaned
+        assert BASE not in cleaned and "demo-1.0-py3-none-any.whl" in cleaned
+
+    def test_conflict_explanation(self) -> None:
+        stdout = "Collecting x\n\nThe conflict is caused by:\n  a\n\nTo fix this you could"
+        assert _conflict_explanation(stdout) == "\nThe conflict is caused by:\n  a"
+        assert _conflict_explanation("nothing") == ""
+
+
+class TestFailure:
+    def test_source_only_requirement_is_a_policy_refusal(self) -> None:
+        sdist = IndexFile(
+            "demo-2.0.tar.gz", "u", canonicalize_name("demo"), Version("2.0"), DistKind.SDIST, SHA
+        )
+        served = ServedProject(
+            ProjectPage(canonicalize_name("demo"), SOURCE, (sdist,)),
+            (),
+            (DroppedFile(sdist, DropReason.SDIST),),
+        )
+        error = _failure(
+            "ERROR: No matching distribution found for demo>=2",
+            _Gateway({canonicalize_name("demo"): served}),  # type: ignore[arg-type]
+        )
+        assert isinstance(error, SdistRefused)
+        assert "demo 2.0" in str(error) and "--allow-sdist demo" in str(error)
+
+    def test_unknown_project_names_the_sources_asked(self) -> None:
+        error = _failure(
+            "ERROR: No matching distribution found for ghost",
+            _Gateway({canonicalize_name("ghost"): None}),  # type: ignore[arg-type]
+        )
+        assert isinstance(error, ResolveError)
+        assert "No source knows a project named 'ghost' (asked: corp)" in str(error)

@@ -1,0 +1,123 @@
+from __future__ import annotations
+
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from safe_pip.errors import ExternallyManaged, UsageError
+from safe_pip.target import (
+    TargetEnvironment,
+    check_externally_managed,
+    choose_scheme,
+    find_interpreter,
+    query_target,
+    site_prefix_of,
+)
+
+
+@pytest.fixture(scope="module")
+def here() -> TargetEnvironment:
+    return query_target(Path(sys.executable))
+
+
+def _system(tmp_path: Path, here: TargetEnvironment) -> TargetEnvironment:
+    stdlib = tmp_path / "lib"
+    stdlib.mkdir()
+    return replace(here, prefix=tmp_path, base_prefix=tmp_path, stdlib=stdlib)
+
+
+class TestQuery:
+    def test_reports_this_interpreter(self, here: TargetEnvironment) -> None:
+        assert here.version == tuple(sys.version_info[:3])
+        assert here.cache_tag == sys.implementation.cache_tag
+        assert Path(here.paths["purelib"]).is_dir()
+
+    def test_prefix_scheme(self, tmp_path: Path) -> None:
+        target = query_target(Path(sys.executable), str(tmp_path))
+        assert Path(target.paths["purelib"]).is_relative_to(tmp_path)
+
+    def test_a_broken_interpreter_is_a_usage_error(self, tmp_path: Path) -> None:
+        fake = tmp_path / "python"
+        fake.write_text("#!/bin/sh\nexit 3\n")
+        fake.chmod(0o755)
+        with pytest.raises(UsageError, match="Cannot query"):
+            query_target(fake)
+
+
+class TestFindInterpreter:
+    def test_environment_directory(self, tmp_path: Path) -> None:
+        (tmp_path / "bin").mkdir()
+        (tmp_path / "bin" / "python").write_text("")
+        assert find_interpreter(str(tmp_path), {}) == tmp_path / "bin" / "python"
+
+    def test_virtual_env_then_own_interpreter(self, tmp_path: Path) -> None:
+        (tmp_path / "bin").mkdir()
+        (tmp_path / "bin" / "python").write_text("")
+        assert find_interpreter(None, {"VIRTUAL_ENV": str(tmp_path)}) == tmp_path / "bin" / "python"
+        assert find_interpreter(None, {}) == Path(sys.executable)
+
+    def test_missing(self, tmp_path: Path) -> None:
+        with pytest.raises(UsageError, match="no such interpreter"):
+            find_interpreter(str(tmp_path / "nope"), {})
+
+    def test_site_prefix_of_a_venv(self, tmp_path: Path) -> None:
+        (tmp_path / "pyvenv.cfg").write_text("")
+        assert site_prefix_of(tmp_path / "bin" / "python") == tmp_path
+        assert site_prefix_of(tmp_path / "a" / "b" / "python") is None
+
+
+class TestSchemes:
+    def test_target_directory_layout(self, here: TargetEnvironment, tmp_path: Path) -> None:
+        scheme = choose_scheme(here, target_dir=str(tmp_path))
+        assert scheme.paths["purelib"] == scheme.paths["platlib"] == str(tmp_path)
+        assert scheme.paths["scripts"] == str(tmp_path / "bin")
+        assert scheme.is_target_dir and scheme.site_dirs == (tmp_path,)
+
+    def test_root_relocates_every_path(self, here: TargetEnvironment, tmp_path: Path) -> None:
+        scheme = choose_scheme(here, root=str(tmp_path))
+        real = scheme.real(scheme.paths["purelib"])
+        assert real.is_relative_to(tmp_path)
+        assert str(real).endswith(scheme.paths["purelib"])
+
+    def test_user_scheme_hidden_in_a_venv(self, here: TargetEnvironment) -> None:
+        venv = replace(here, base_prefix=Path("/somewhere/else"), user_site_enabled=False)
+        with pytest.raises(UsageError, match="User site-packages are not visible"):
+            choose_scheme(venv, user=True)
+
+
+class TestExternallyManaged:
+    def test_marker_refuses_with_the_distributors_text(
+        self, here: TargetEnvironment, tmp_path: Path
+    ) -> None:
+        target = _system(tmp_path, here)
+        (target.stdlib / "EXTERNALLY-MANAGED").write_text(
+            "[externally-managed]\nError=Use apt install python3-xyz.\n"
+        )
+        with pytest.raises(ExternallyManaged, match="apt install python3-xyz") as caught:
+            check_externally_managed(target)
+        assert "--break-system-packages" in str(caught.value)
+        assert caught.value.exit_code == 3
+
+    def test_no_marker(self, here: TargetEnvironment, tmp_path: Path) -> None:
+        check_externally_managed(_system(tmp_path, here))
+
+    def test_a_venv_is_never_externally_managed(
+        self, here: TargetEnvironment, tmp_path: Path
+    ) -> None:
+        target = replace(_system(tmp_path, here), base_prefix=Path("/base"))
+        (target.stdlib / "EXTERNALLY-MANAGED").write_text("[externally-managed]\nError=x\n")
+        check_externally_managed(target)
+
+
+def test_the_real_system_python_when_it_is_marked() -> None:
+    """Debian and others mark their system Python; safe-pip must refuse it like pip."""
+    python = Path("/usr/bin/python3")
+    if not python.exists():
+        pytest.skip("no /usr/bin/python3 on this machine")
+    target = query_target(python)
+    if not (target.stdlib / "EXTERNALLY-MANAGED").is_file():
+        pytest.skip("the system Python is not marked externally managed")
+    with pytest.raises(ExternallyManaged):
+        check_externally_managed(target)
