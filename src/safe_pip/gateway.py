@@ -20,6 +20,7 @@ import secrets
 import shutil
 import threading
 import urllib.parse
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -31,7 +32,7 @@ from packaging.utils import canonicalize_name
 from safe_pip.errors import SafePipError
 from safe_pip.fetch import Fetcher
 from safe_pip.models import DistKind, IndexFile, ServedProject, SourceSpec
-from safe_pip.selection import SourceSelector
+from safe_pip.selection import Compatibility, SourceSelector
 
 __all__ = ["Gateway", "Reply", "ServedFile"]
 
@@ -61,6 +62,8 @@ class Gateway:
         self.failed = threading.Event()
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
+        self._prefetcher: ThreadPoolExecutor | None = None
+        self._metadata: dict[str, Future[bytes]] = {}
 
     # -- lifecycle -----------------------------------------------------------------------
 
@@ -72,6 +75,7 @@ class Gateway:
             target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
         )
         self._thread.start()
+        self._prefetcher = ThreadPoolExecutor(max_workers=4, thread_name_prefix="prefetch")
         logger.debug("gateway listening on 127.0.0.1:%d", server.server_address[1])
         return self
 
@@ -81,8 +85,11 @@ class Gateway:
             self._server.server_close()
         if self._thread is not None:
             self._thread.join()
+        if self._prefetcher is not None:
+            self._prefetcher.shutdown(wait=True, cancel_futures=True)
         self._server = None
         self._thread = None
+        self._prefetcher = None
 
     @property
     def base_url(self) -> str:
@@ -136,6 +143,24 @@ class Gateway:
             for file in served.served:
                 if file.sha256 is not None:
                     self._files[file.sha256] = ServedFile(file, served.source)
+        compatibility = self.selector.policy.compatibility
+        likely = _likely_choice(served, compatibility) if compatibility is not None else None
+        if likely is not None:
+            # pip asks for this file's metadata next, almost always: fetch it while pip is
+            # still reading the page, so upstream latency overlaps with pip's own work.
+            self._metadata_of(ServedFile(likely, served.source))
+
+    def _metadata_of(self, served: ServedFile) -> Future[bytes]:
+        sha256 = served.file.sha256 or ""
+        with self._files_lock:
+            future = self._metadata.get(sha256)
+            if future is None:
+                if self._prefetcher is None:
+                    msg = "the gateway is not running"
+                    raise RuntimeError(msg)
+                future = self._prefetcher.submit(self._fetcher.metadata, served.file, served.source)
+                self._metadata[sha256] = future
+            return future
 
     def _page(self, served: ServedProject) -> dict[str, Any]:
         files = [self._file_entry(file) for file in served.served]
@@ -194,10 +219,26 @@ class Gateway:
         if served is None:
             return _NOT_FOUND
         if metadata:
-            data = self._fetcher.metadata(served.file, served.source)
+            data = self._metadata_of(served).result()
             return Reply(HTTPStatus.OK, "application/octet-stream", data)
         path = self._fetcher.materialize(served.file, served.source)
         return Reply(HTTPStatus.OK, "application/octet-stream", path=path)
+
+
+def _likely_choice(served: ServedProject, compatibility: Compatibility) -> IndexFile | None:
+    """The wheel pip will most likely take: the best one of the newest final release."""
+    wheels = [
+        f
+        for f in served.served
+        if f.kind is DistKind.WHEEL and f.yanked is None and not f.version.is_prerelease
+    ]
+    if not wheels:
+        return None
+    newest = max(f.version for f in wheels)
+    return min(
+        (f for f in wheels if f.version == newest),
+        key=lambda f: compatibility.rank(f) or 0,
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -222,6 +263,9 @@ def _handler_for(gateway: Gateway) -> type[BaseHTTPRequestHandler]:
 
 class _GatewayHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # Headers and body go out in separate writes; with Nagle's algorithm and the client's
+    # delayed ACKs every keep-alive request would stall ~40 ms.
+    disable_nagle_algorithm = True
     owner: Gateway
 
     def log_message(self, format: str, *args: Any) -> None:

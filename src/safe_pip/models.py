@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from packaging.tags import Tag
 from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import Version
 
@@ -130,6 +131,8 @@ class IndexFile:
     core_metadata: bool = False
     """The source advertises ``<url>.metadata`` (PEP 658)."""
     core_metadata_sha256: str | None = None
+    tags: frozenset[Tag] = frozenset()
+    """A wheel's compatibility tags (empty for other files)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,6 +150,7 @@ class DropReason(enum.Enum):
     SDIST = "source distribution not allowed"
     TOO_NEW = "uploaded more recently than the minimum release age"
     NO_SHA256 = "listed without a sha256"
+    INCOMPATIBLE = "not compatible with the target Python or platform"
 
 
 @dataclass(frozen=True, slots=True)

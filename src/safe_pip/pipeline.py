@@ -13,10 +13,11 @@ import tempfile
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from packaging.utils import canonicalize_name
+from packaging.version import Version
 
 from safe_pip.admission import admit
 from safe_pip.build import Builder, BuildOptions
@@ -34,7 +35,7 @@ from safe_pip.reporting import NullReporter, Reporter
 from safe_pip.requirements import RequirementLine, requirement_name
 from safe_pip.resolve import ResolveRequest, resolve, run_gated
 from safe_pip.review import Finding, review
-from safe_pip.selection import SourceSelector
+from safe_pip.selection import Compatibility, FilePolicy, SourceSelector
 from safe_pip.settings import Settings
 from safe_pip.sources import Upstream
 from safe_pip.target import (
@@ -68,6 +69,9 @@ class InstallRequest:
     upgrade: bool = False
     break_system_packages: bool = False
     require_venv: bool = False
+    foreign_platform: bool = False
+    """``--platform``/``--python-version``/``--implementation``/``--abi`` were given."""
+    ignore_requires_python: bool = False
     build: BuildOptions = field(default_factory=BuildOptions)
 
 
@@ -131,6 +135,21 @@ def _timed(timings: dict[str, float], stage: str, reporter: Reporter) -> Iterato
         reporter.timing(stage, timings[stage])
 
 
+def _policy_for(
+    request: InstallRequest, target: TargetEnvironment, policy: FilePolicy
+) -> FilePolicy:
+    """The policy, narrowed to what the target can install (unless pip resolves for another
+    platform, with ``--platform`` and friends)."""
+    if request.foreign_platform or target.tags is None:
+        return policy
+    python = (
+        None
+        if request.ignore_requires_python
+        else Version(".".join(str(part) for part in target.version))
+    )
+    return replace(policy, compatibility=Compatibility.from_tags(target.tags, python))
+
+
 def _lock_path(settings: Settings, scheme: Scheme) -> Path:
     key = hashlib.sha256(str(scheme.real(scheme.paths["purelib"])).encode()).hexdigest()[:32]
     return settings.home / "locks" / f"env-{key}.lock"
@@ -149,7 +168,9 @@ def _satisfied(request: InstallRequest, plan: Plan, scheme: Scheme) -> tuple[Ins
 
 
 @contextmanager
-def _session(settings: Settings) -> Iterator[tuple[Gateway, Fetcher, Path]]:
+def _session(
+    settings: Settings, policy: FilePolicy | None = None
+) -> Iterator[tuple[Gateway, Fetcher, Path]]:
     """The gateway in front of the configured sources, its fetcher, and a work directory."""
     with ExitStack() as stack:
         cache_root = settings.cache_dir or Path(
@@ -159,7 +180,9 @@ def _session(settings: Settings) -> Iterator[tuple[Gateway, Fetcher, Path]]:
         client = stack.enter_context(build_client(settings.network, settings.environ))
         upstream = Upstream(client, settings.network)
         fetcher = Fetcher(upstream, FileCache(cache_root), retries=settings.network.retries)
-        selector = SourceSelector(upstream, settings.sources, settings.pins, settings.file_policy)
+        selector = SourceSelector(
+            upstream, settings.sources, settings.pins, policy or settings.file_policy
+        )
         gateway = stack.enter_context(Gateway(selector, fetcher))
         yield gateway, fetcher, workdir
 
@@ -206,7 +229,8 @@ def run_install(
         if not request.dry_run:
             stack.enter_context(file_lock(_lock_path(settings, scheme)))
         # The gateway stays up until the install: builds fetch their requirements through it.
-        gateway, fetcher, workdir = stack.enter_context(_session(settings))
+        policy = _policy_for(request, target, settings.file_policy)
+        gateway, fetcher, workdir = stack.enter_context(_session(settings, policy))
         with _timed(timings, "resolve", reporter):
             plan = resolve(
                 ResolveRequest(

@@ -358,6 +358,13 @@ def _hint(name: NormalizedName, served: ServedProject | None, gateway: Gateway) 
             f"{name}: {versions} withheld because uploaded within the minimum release age; "
             f"lower --min-release-age to allow them."
         )
+    incompatible = _withheld(served, DropReason.INCOMPATIBLE)
+    if incompatible:
+        newest = max(f.version for f in incompatible)
+        return (
+            f"{name}: no file of {newest} or other withheld versions suits the target "
+            f"interpreter and platform (wheel tags or Requires-Python)."
+        )
     return ""
 
 

@@ -8,14 +8,18 @@ private name answered by a private source is never sent to a public one.
 from __future__ import annotations
 
 import fnmatch
+import functools
 import logging
 import re
 import threading
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from packaging.specifiers import InvalidSpecifier, SpecifierSet
+from packaging.tags import Tag, parse_tag
 from packaging.utils import NormalizedName
+from packaging.version import Version
 
 from safe_pip.models import (
     DistKind,
@@ -29,9 +33,56 @@ from safe_pip.models import (
 )
 from safe_pip.sources import Upstream
 
-__all__ = ["FilePolicy", "Pin", "SourceSelector", "filter_files"]
+__all__ = ["Compatibility", "FilePolicy", "Pin", "SourceSelector", "filter_files"]
 
 logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Compatibility:
+    """What the target can install, so files pip would discard anyway are never sent.
+
+    Pruning them makes the pages pip parses a fraction of the size (a project with
+    thousands of wheels has a few dozen for one interpreter) without changing pip's choice:
+    the tags are the target's own ``packaging.tags.sys_tags()``, as pip computes them.
+    """
+
+    tags: Mapping[Tag, int]
+    """Every supported tag and its preference (lower is better)."""
+    python: Version | None = None
+    """The target's Python version for ``Requires-Python`` (``None``: ignore it)."""
+
+    @classmethod
+    def from_tags(cls, tags: Sequence[str], python: Version | None) -> Compatibility:
+        """From the target's tag list, most preferred first."""
+        ranks: dict[Tag, int] = {}
+        for rank, text in enumerate(tags):
+            for tag in parse_tag(text):
+                ranks.setdefault(tag, rank)
+        return cls(ranks, python)
+
+    def rank(self, file: IndexFile) -> int | None:
+        """The file's preference (lower is better), or ``None`` if the target cannot use it."""
+        if self.python is not None and not _python_ok(file.requires_python, self.python):
+            return None
+        if file.kind is not DistKind.WHEEL:
+            return len(self.tags)
+        ranks = [self.tags[tag] for tag in file.tags if tag in self.tags]
+        return min(ranks) if ranks else None
+
+
+@functools.lru_cache(maxsize=1024)
+def _specifier(text: str) -> SpecifierSet | None:
+    try:
+        return SpecifierSet(text)
+    except InvalidSpecifier:
+        # pip ignores a Requires-Python it cannot parse; so does safe-pip.
+        return None
+
+
+def _python_ok(requires_python: str | None, python: Version) -> bool:
+    specifier = _specifier(requires_python) if requires_python else None
+    return specifier is None or specifier.contains(python, prereleases=True)
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +92,8 @@ class FilePolicy:
     allow_sdist: NameSet = field(default_factory=NameSet)
     cutoff: datetime | None = None
     """Files uploaded after this moment are withheld (``--min-release-age``)."""
+    compatibility: Compatibility | None = None
+    """The target's tags; ``None`` when pip resolves for another platform."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +113,8 @@ def _drop_reason(file: IndexFile, policy: FilePolicy) -> DropReason | None:
         return DropReason.NO_SHA256
     if file.kind is DistKind.SDIST and file.project not in policy.allow_sdist:
         return DropReason.SDIST
+    if policy.compatibility is not None and policy.compatibility.rank(file) is None:
+        return DropReason.INCOMPATIBLE
     too_new = (
         policy.cutoff is not None
         and file.upload_time is not None
@@ -106,6 +161,11 @@ class SourceSelector:
         self._policy = policy
         self._answers: dict[NormalizedName, ServedProject | None] = {}
         self._lock = threading.Lock()
+
+    @property
+    def policy(self) -> FilePolicy:
+        """The file policy every project is filtered with."""
+        return self._policy
 
     @property
     def answers(self) -> dict[NormalizedName, ServedProject | None]:

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from packaging.tags import Tag
 from packaging.utils import (
     InvalidSdistFilename,
     InvalidWheelFilename,
@@ -58,17 +59,24 @@ _MAX_REDIRECTS = 5
 
 def parse_filename(filename: str) -> tuple[NormalizedName, Version, DistKind] | None:
     """Project, version and kind from a distribution file name; ``None`` if it is none."""
+    parsed = _parse_with_tags(filename)
+    return None if parsed is None else parsed[:3]
+
+
+def _parse_with_tags(
+    filename: str,
+) -> tuple[NormalizedName, Version, DistKind, frozenset[Tag]] | None:
     try:
         if filename.endswith(".whl"):
-            name, version, _build, _tags = parse_wheel_filename(filename)
-            return name, version, DistKind.WHEEL
+            name, version, _build, tags = parse_wheel_filename(filename)
+            return name, version, DistKind.WHEEL, tags
         if filename.endswith((".tar.gz", ".zip")):
             name, version = parse_sdist_filename(filename)
-            return name, version, DistKind.SDIST
+            return name, version, DistKind.SDIST, frozenset()
         for suffix in _SDIST_SUFFIXES:
             if filename.endswith(suffix):
                 stem, _, raw_version = filename[: -len(suffix)].rpartition("-")
-                return canonicalize_name(stem), Version(raw_version), DistKind.SDIST
+                return canonicalize_name(stem), Version(raw_version), DistKind.SDIST, frozenset()
     except (InvalidWheelFilename, InvalidSdistFilename, InvalidVersion):
         return None
     return None
@@ -96,11 +104,11 @@ def _make_file(
     core_metadata: bool = False,
     core_metadata_sha256: str | None = None,
 ) -> IndexFile | None:
-    parsed = parse_filename(filename)
+    parsed = _parse_with_tags(filename)
     if parsed is None or parsed[0] != project:
         logger.debug("skipping %s: not a distribution of %s", filename, project)
         return None
-    name, version, kind = parsed
+    name, version, kind, tags = parsed
     return IndexFile(
         filename=filename,
         url=url,
@@ -114,6 +122,7 @@ def _make_file(
         size=size,
         core_metadata=core_metadata,
         core_metadata_sha256=core_metadata_sha256,
+        tags=tags,
     )
 
 
@@ -448,19 +457,15 @@ class Upstream:
         files = []
         for entry in sorted(path.iterdir()):
             parsed = parse_filename(entry.name) if entry.is_file() else None
-            if parsed is None:
-                continue
-            files.append(
-                IndexFile(
-                    filename=entry.name,
-                    url=entry.resolve().as_uri(),
-                    project=parsed[0],
-                    version=parsed[1],
-                    kind=parsed[2],
-                    sha256=None,
-                    size=entry.stat().st_size,
-                )
+            made = parsed and _make_file(
+                parsed[0],
+                entry.name,
+                entry.resolve().as_uri(),
+                sha256=None,
+                size=entry.stat().st_size,
             )
+            if made:
+                files.append(made)
         return files
 
     # -- files ---------------------------------------------------------------------------

@@ -43,6 +43,14 @@ def paths(kind, base=None):
     extra = {"base": base, "platbase": base, "installed_base": base,
              "installed_platbase": base} if base else None
     return sysconfig.get_paths(scheme(kind), vars=extra)
+def tags():
+    # The same computation pip makes inside the target (pip vendors packaging too).
+    sys.path.insert(0, sys.argv[2])
+    try:
+        from packaging.tags import sys_tags
+        return [str(tag) for tag in sys_tags()]
+    except Exception:
+        return None
 print(json.dumps({
     "executable": sys.executable,
     "prefix": sys.prefix,
@@ -54,6 +62,7 @@ print(json.dumps({
     "user_paths": paths("user"),
     "user_site_enabled": bool(site.ENABLE_USER_SITE),
     "stdlib": sysconfig.get_path("stdlib"),
+    "tags": tags(),
 }))
 """
 
@@ -72,6 +81,8 @@ class TargetEnvironment:
     user_paths: Mapping[str, str]
     user_site_enabled: bool
     stdlib: Path
+    tags: tuple[str, ...] | None = None
+    """The wheel tags the target supports, most preferred first (``None``: unknown)."""
 
     @property
     def is_venv(self) -> bool:
@@ -165,7 +176,7 @@ def query_target(python: Path, prefix: str | None = None) -> TargetEnvironment:
     """
     try:
         completed = subprocess.run(
-            [str(python), "-c", _QUERY, prefix or ""],
+            [str(python), "-c", _QUERY, prefix or "", _packaging_dir()],
             capture_output=True,
             text=True,
             check=True,
@@ -187,7 +198,15 @@ def query_target(python: Path, prefix: str | None = None) -> TargetEnvironment:
         user_paths=data["user_paths"],
         user_site_enabled=data["user_site_enabled"],
         stdlib=Path(data["stdlib"]),
+        tags=tuple(data["tags"]) if data.get("tags") else None,
     )
+
+
+def _packaging_dir() -> str:
+    """The directory holding our ``packaging``, for the target to compute its wheel tags."""
+    import packaging
+
+    return str(Path(packaging.__file__).resolve().parent.parent)
 
 
 def choose_scheme(

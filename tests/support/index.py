@@ -206,6 +206,7 @@ def _active_fault(fault: _Fault | None) -> _Fault | None:
 def _handler(index: PackageIndex) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        disable_nagle_algorithm = True
 
         def log_message(self, format: str, *args: Any) -> None:
             return

@@ -190,6 +190,10 @@ def _request(args: argparse.Namespace, parsed: ParsedRequirements, python: Path)
         upgrade=args.upgrade,
         break_system_packages=args.break_system_packages,
         require_venv=args.require_venv,
+        foreign_platform=bool(
+            args.platforms or args.python_version or args.implementation or args.abis
+        ),
+        ignore_requires_python=args.ignore_requires_python,
         build=_build_options(args),
     )
 
