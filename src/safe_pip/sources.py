@@ -8,7 +8,6 @@ must never take a failing source for an ignorant one and fall through to the nex
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
 import logging
 import threading
@@ -32,6 +31,7 @@ from packaging.utils import (
 )
 from packaging.version import InvalidVersion, Version
 
+from safe_pip.cache import sha256_file
 from safe_pip.errors import NetworkError, SourceError
 from safe_pip.models import DistKind, IndexFile, ProjectPage, SourceKind, SourceSpec
 from safe_pip.network import (
@@ -251,14 +251,6 @@ def _local_path(url: str) -> Path:
     return Path(url)
 
 
-def _sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as stream:
-        for chunk in iter(lambda: stream.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def _with_local_hash(file: IndexFile) -> IndexFile:
     """Hash a file of a local find-links folder, only once its project is asked for.
 
@@ -267,7 +259,7 @@ def _with_local_hash(file: IndexFile) -> IndexFile:
     """
     if file.sha256 is not None or not file.url.lower().startswith("file:"):
         return file
-    return dataclasses.replace(file, sha256=_sha256_of(_local_path(file.url)))
+    return dataclasses.replace(file, sha256=sha256_file(_local_path(file.url)))
 
 
 class Upstream:
