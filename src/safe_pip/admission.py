@@ -17,8 +17,9 @@ from safe_pip.errors import PolicyDenied, UsageError
 from safe_pip.models import ALL, DistKind, NameSet
 from safe_pip.requirements import RequirementLine
 from safe_pip.sources import parse_filename
+from safe_pip.wheels import url_key
 
-__all__ = ["admit"]
+__all__ = ["admit", "approved_urls"]
 
 _VCS_PREFIXES = ("git+", "hg+", "svn+", "bzr+")
 _URL_PREFIXES = ("http://", "https://", "file:", *_VCS_PREFIXES)
@@ -38,6 +39,13 @@ def _url_of(line: RequirementLine) -> tuple[str | None, str]:
             return None, text
         return requirement.name, requirement.url or ""
     return None, text
+
+
+def approved_urls(lines: Sequence[RequirementLine]) -> frozenset[str]:
+    """:func:`~safe_pip.wheels.url_key` of every URL the user named as a requirement or
+    constraint: the only direct URLs a distribution may come from or require."""
+    locations = (_url_of(line)[1] for line in lines)
+    return frozenset(url_key(loc) for loc in locations if loc.lower().startswith(_URL_PREFIXES))
 
 
 def _problem(line: RequirementLine, allow_sdist: NameSet) -> str | None:

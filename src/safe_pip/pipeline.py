@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 import sys
 import tempfile
 import time
@@ -18,17 +19,18 @@ from pathlib import Path
 
 from packaging.utils import canonicalize_name
 
-from safe_pip.admission import admit
+from safe_pip.admission import admit, approved_urls
 from safe_pip.cache import FileCache
 from safe_pip.errors import PolicyDenied, UsageError
 from safe_pip.fetch import Fetcher
 from safe_pip.gateway import Gateway
-from safe_pip.inspection import inspect_wheel
+from safe_pip.inspection import check_direct_urls, inspect_wheel
 from safe_pip.install import InstallResult, install_wheels
 from safe_pip.installed import InstalledDist, find_installed
 from safe_pip.locking import file_lock
 from safe_pip.models import DistKind, Plan, PlannedDist
 from safe_pip.network import build_client
+from safe_pip.placement import lay_out
 from safe_pip.reporting import NullReporter, Reporter
 from safe_pip.requirements import RequirementLine, requirement_name
 from safe_pip.resolve import ResolveRequest, resolve
@@ -130,7 +132,9 @@ def _timed(timings: dict[str, float], stage: str, reporter: Reporter) -> Iterato
 
 
 def _lock_path(settings: Settings, scheme: Scheme) -> Path:
-    key = hashlib.sha256(str(scheme.real(scheme.paths["purelib"])).encode()).hexdigest()[:32]
+    # The real path: the same environment reached through a symlink is the same lock.
+    purelib = os.path.realpath(scheme.real(scheme.paths["purelib"]))
+    key = hashlib.sha256(purelib.encode()).hexdigest()[:32]
     return settings.home / "locks" / f"env-{key}.lock"
 
 
@@ -160,6 +164,7 @@ def run_install(
     reporter = reporter or NullReporter()
     timings: dict[str, float] = {}
     admit(request.lines, request.no_binary, settings.file_policy.allow_sdist)
+    approved = approved_urls(request.lines)
     with _timed(timings, "target", reporter):
         target = query_target(request.python, request.prefix)
         _check_environment(request, target)
@@ -178,7 +183,8 @@ def run_install(
         cache = FileCache(cache_root)
         fetcher = Fetcher(upstream, cache, retries=settings.network.retries)
         selector = SourceSelector(upstream, settings.sources, settings.pins, settings.file_policy)
-        with _timed(timings, "resolve", reporter), Gateway(selector, fetcher) as gateway:
+        gateway = Gateway(selector, fetcher, approved_urls=approved)
+        with _timed(timings, "resolve", reporter), gateway:
             plan = resolve(
                 ResolveRequest(
                     lines=request.lines,
@@ -200,18 +206,31 @@ def run_install(
             names = ", ".join(d.label for d in unbuildable)
             msg = f"Building from source is not supported yet: {names}. Nothing was installed."
             raise PolicyDenied(msg)
+        check_direct_urls(plan, approved)
         with _timed(timings, "fetch", reporter):
             files = fetcher.fetch_all(plan.dists, reporter)
         with _timed(timings, "inspect", reporter):
+            inspected = []
             for dist in plan:
-                inspect_wheel(dist, files[dist.name])
+                wheel = files[dist.name]
+                info = inspect_wheel(
+                    dist, wheel, approved_urls=approved, script_kind=target.script_kind
+                )
+                inspected.append((dist, wheel, info))
+            layout = lay_out(
+                inspected,
+                target,
+                scheme,
+                upgrade=request.upgrade,
+                allow_startup_hooks=settings.allow_startup_hooks,
+            )
         with _timed(timings, "install", reporter):
             result = install_wheels(
-                [(dist, files[dist.name]) for dist in plan],
+                layout,
                 target,
                 scheme,
                 compile_bytecode=request.compile_bytecode,
-                upgrade=request.upgrade,
                 reporter=reporter,
             )
+    findings = [*findings, *layout.findings]
     return Outcome(plan, target, scheme, findings, result, satisfied, timings)
