@@ -7,6 +7,7 @@ import csv
 import dataclasses
 import os
 import signal
+import subprocess
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -156,7 +157,7 @@ class TestRollback:
             (site(env) / "alpha" / "__pycache__" / f"__init__.{TAG}.pyc").write_bytes(b"x")
             raise KeyboardInterrupt
 
-        monkeypatch.setattr(install_module.subprocess, "run", interrupted)
+        monkeypatch.setattr(subprocess, "run", interrupted)
         with pytest.raises(KeyboardInterrupt):
             install(*env, *upgraded, upgrade=True)
         assert snapshot(env[0].prefix) == before
