@@ -315,8 +315,8 @@ INSTALL_OPTIONS: tuple[Option, ...] = (
          "Allow building these projects from source (NAME[,NAME] or :all:).",
          metavar="<names>"),
     _opt("--allow-startup-hooks", "allow_startup_hooks", "append", _P, _GP,
-         "Allow these projects to install code that runs at every interpreter start "
-         "(.pth import lines, sitecustomize) (NAME[,NAME] or :all:).",
+         "Allow these projects startup hooks, code run at every interpreter start: "
+         ".pth import lines, sitecustomize (NAME[,NAME] or :all:).",
          metavar="<names>"),
     _opt("--min-release-age", "min_release_age", "store", _P, _GP,
          "Ignore files uploaded less than DAYS days ago.",
