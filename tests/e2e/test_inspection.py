@@ -137,7 +137,7 @@ _CASES: list[tuple[str, dict[str, Any], bytes | None, str]] = [
     ),
     (
         "expansion-ratio",
-        {"files": {"evil/__init__.py": "", f"evil/{ESCAPED}.bin": b"\0" * (16 << 20)}},
+        {"files": {"evil/__init__.py": "", f"evil/{ESCAPED}.bin": b"\0" * (65 << 20)}},
         None,
         f"archive member 'evil/{ESCAPED}.bin' expands",
     ),

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from safe_pip import inspection
 from safe_pip.errors import PolicyDenied, UnsafeWheel
 from safe_pip.inspection import WheelEntry, check_direct_urls, inspect_wheel
 from safe_pip.models import DistKind, IndexFile, Plan, PlannedDist
@@ -192,7 +193,7 @@ class TestInspectWheel:
                 {"symlinks": {"alpha/passwd": "/etc/passwd"}},
                 "'alpha/passwd' is a symbolic link",
             ),
-            ({"files": {"alpha/bomb.bin": b"\0" * (8 << 20)}}, "'alpha/bomb.bin' expands"),
+            ({"files": {"alpha/bomb.bin": b"\0" * (65 << 20)}}, "'alpha/bomb.bin' expands"),
             ({"prefix": b"#!/bin/sh\necho polyglot\n"}, "bytes before 'alpha/__init__.py'"),
             (
                 {"mutate": _drop("alpha-1.0.dist-info/WHEEL")},
@@ -304,3 +305,17 @@ class TestCheckDirectUrls:
 
     def test_distributions_from_sources_are_not_direct(self, wheel: WheelFactory) -> None:
         check_direct_urls(Plan((planned(wheel("alpha", "1.0")),)), frozenset())
+
+
+class TestExpansion:
+    def test_megabytes_of_zeros_are_not_a_bomb(self, wheel: WheelFactory) -> None:
+        path = wheel("alpha", "1.0", files={"alpha/zeros.pb": b"\0" * (3 << 20)})
+        inspect_wheel(planned(path), path)
+
+    def test_many_members_that_together_expand_too_far_are_a_bomb(
+        self, wheel: WheelFactory, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        monkeypatch.setattr(inspection, "_BIG_ARCHIVE", 8 << 20)
+        files = {f"alpha/bomb{n}.bin": b"\0" * (3 << 20) for n in range(3)}
+        path = wheel("alpha", "1.0", files=files)
+        assert "archive expands to 94" in refusal(path)
