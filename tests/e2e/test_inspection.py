@@ -180,41 +180,41 @@ def test_refused_and_nothing_written(
     assert _escaped_anywhere(tmp_path) == []
 
 
+@pytest.mark.parametrize(
+    ("beta", "evil", "reason"),
+    [
+        (
+            {},
+            {"files": {"evil/__init__.py": "", "beta/__init__.py": "evil"}},
+            "beta/__init__.py: would overwrite {site}/beta/__init__.py, a file of the "
+            "installed project beta",
+        ),
+        (
+            {"entry_points": {"beta-cli": "beta:main"}},
+            {"entry_points": {"beta-cli": "evil:main"}},
+            "would overwrite {venv}/bin/beta-cli, a file of the installed project beta",
+        ),
+    ],
+    ids=["module", "console-script"],
+)
 def test_overwriting_a_file_of_another_project_is_refused(
     safe_pip: SafePip,
     venv: Venv,
     index: Callable[..., PackageIndex],
     wheel: WheelFactory,
-    tmp_path: Path,
+    beta: dict[str, Any],
+    evil: dict[str, Any],
+    reason: str,
 ) -> None:
     served = index()
-    served.add(wheel("beta", "1.0"))
-    served.add(wheel("evil", "1.0", files={"evil/__init__.py": "", "beta/__init__.py": "evil"}))
+    served.add(wheel("beta", "1.0", **beta))
+    served.add(wheel("evil", "1.0", **evil))
     assert _install(safe_pip, venv, served, "beta").returncode == 0
     before = snapshot(venv.path)
     _refused(
         _install(safe_pip, venv, served, "evil"),
         "evil 1.0 (evil-1.0-py3-none-any.whl) would not stay in its place",
-        f"beta/__init__.py: would overwrite {venv.site_packages}/beta/__init__.py, a file of "
-        f"the installed project beta",
-    )
-    assert snapshot(venv.path) == before
-
-
-def test_a_script_over_another_projects_script_is_refused(
-    safe_pip: SafePip,
-    venv: Venv,
-    index: Callable[..., PackageIndex],
-    wheel: WheelFactory,
-) -> None:
-    served = index()
-    served.add(wheel("beta", "1.0", entry_points={"beta-cli": "beta:main"}))
-    served.add(wheel("evil", "1.0", entry_points={"beta-cli": "evil:main"}))
-    assert _install(safe_pip, venv, served, "beta").returncode == 0
-    before = snapshot(venv.path)
-    _refused(
-        _install(safe_pip, venv, served, "evil"),
-        f"would overwrite {venv.path}/bin/beta-cli, a file of the installed project beta",
+        reason.format(site=venv.site_packages, venv=venv.path),
     )
     assert snapshot(venv.path) == before
 

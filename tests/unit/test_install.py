@@ -110,6 +110,18 @@ def fail_writing(
     monkeypatch.setattr(SchemeDictionaryDestination, "write_to_fs", write_to_fs)
 
 
+def assert_restored(
+    env: Env, error: type[BaseException], *wheels: Path, **options: Any
+) -> BaseException:
+    """Install ``wheels`` expecting ``error``; the environment must end byte for byte as it
+    began."""
+    before = snapshot(env[0].prefix)
+    with pytest.raises(error) as caught:
+        install(*env, *wheels, **options)
+    assert snapshot(env[0].prefix) == before
+    return caught.value
+
+
 class TestRollback:
     def test_a_failure_in_the_second_wheel_restores_the_environment(
         self,
@@ -117,13 +129,10 @@ class TestRollback:
         upgraded: tuple[Path, Path],
         monkeypatch: pytest.MonkeyPatch,
     ) -> None:
-        before = snapshot(env[0].prefix)
         fail_writing(monkeypatch, "beta/", OSError(28, "No space left on device"))
-        with pytest.raises(InstallError) as caught:
-            install(*env, *upgraded, upgrade=True)
-        assert "Installing beta-2.0 failed: [Errno 28] No space left on device" in str(caught.value)
-        assert "restored as it was" in str(caught.value)
-        assert snapshot(env[0].prefix) == before
+        error = str(assert_restored(env, InstallError, *upgraded, upgrade=True))
+        assert "Installing beta-2.0 failed: [Errno 28] No space left on device" in error
+        assert "restored as it was" in error
 
     @pytest.mark.parametrize(
         ("prefix", "after"),
@@ -138,11 +147,8 @@ class TestRollback:
         prefix: str,
         after: bool,
     ) -> None:
-        before = snapshot(env[0].prefix)
         fail_writing(monkeypatch, prefix, KeyboardInterrupt(), after=after)
-        with pytest.raises(KeyboardInterrupt):
-            install(*env, *upgraded, upgrade=True)
-        assert snapshot(env[0].prefix) == before
+        assert_restored(env, KeyboardInterrupt, *upgraded, upgrade=True)
 
     def test_an_interrupt_while_compiling_restores_the_environment(
         self,
@@ -150,7 +156,6 @@ class TestRollback:
         upgraded: tuple[Path, Path],
         monkeypatch: pytest.MonkeyPatch,
     ) -> None:
-        before = snapshot(env[0].prefix)
 
         def interrupted(*args: Any, **kwargs: Any) -> Any:
             # The compiler has written some bytecode when the interrupt arrives.
@@ -158,9 +163,7 @@ class TestRollback:
             raise KeyboardInterrupt
 
         monkeypatch.setattr(subprocess, "run", interrupted)
-        with pytest.raises(KeyboardInterrupt):
-            install(*env, *upgraded, upgrade=True)
-        assert snapshot(env[0].prefix) == before
+        assert_restored(env, KeyboardInterrupt, *upgraded, upgrade=True)
 
     @pytest.mark.parametrize("moved", [False, True], ids=["before-a-move", "after-a-move"])
     def test_an_interrupt_while_setting_aside_restores_the_environment(
@@ -170,7 +173,6 @@ class TestRollback:
         monkeypatch: pytest.MonkeyPatch,
         moved: bool,
     ) -> None:
-        before = snapshot(env[0].prefix)
         original = install_module._move
         calls = []
 
@@ -183,9 +185,7 @@ class TestRollback:
             original(source, destination)
 
         monkeypatch.setattr(install_module, "_move", move)
-        with pytest.raises(KeyboardInterrupt):
-            install(*env, *upgraded, upgrade=True)
-        assert snapshot(env[0].prefix) == before
+        assert_restored(env, KeyboardInterrupt, *upgraded, upgrade=True)
 
     def test_a_stale_bytecode_file_in_the_way_is_put_back(
         self, env: Env, wheel: WheelFactory, monkeypatch: pytest.MonkeyPatch
@@ -193,15 +193,12 @@ class TestRollback:
         stale = site(env) / "gamma" / "__pycache__" / f"__init__.{TAG}.pyc"
         stale.parent.mkdir(parents=True)
         stale.write_bytes(b"stale")
-        before = snapshot(env[0].prefix)
         monkeypatch.setattr(
             install_module._Destination,
             "write_record",
             lambda self, compiled: (_ for _ in ()).throw(OSError("disk full")),
         )
-        with pytest.raises(InstallError):
-            install(*env, wheel("gamma", "1.0"))
-        assert snapshot(env[0].prefix) == before
+        assert_restored(env, InstallError, wheel("gamma", "1.0"))
 
     def test_a_second_interrupt_does_not_stop_the_rollback(
         self,
@@ -209,7 +206,6 @@ class TestRollback:
         upgraded: tuple[Path, Path],
         monkeypatch: pytest.MonkeyPatch,
     ) -> None:
-        before = snapshot(env[0].prefix)
         fail_writing(monkeypatch, "beta/", OSError("write failed"))
         original = install_module._Journal.rollback
 
@@ -218,9 +214,7 @@ class TestRollback:
             return original(self)
 
         monkeypatch.setattr(install_module._Journal, "rollback", rollback)
-        with pytest.raises(InstallError):
-            install(*env, *upgraded, upgrade=True)
-        assert snapshot(env[0].prefix) == before
+        assert_restored(env, InstallError, *upgraded, upgrade=True)
         assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
 
     def test_files_that_cannot_be_put_back_are_kept_and_named(
