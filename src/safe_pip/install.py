@@ -297,6 +297,12 @@ class _Installer:
         self.current: PlannedDist | None = None
         self.roots = self._roots()
         self._backup_dirs: dict[Path, Path] = {}
+        self._interpreter_files = {
+            Path(os.path.realpath(path))
+            for path in (scheme.real(target.prefix / "pyvenv.cfg"), target.python)
+        }
+        self._stdlib = scheme.real(target.stdlib)
+        self._site_dirs = [scheme.real(directory) for directory in scheme.site_dirs]
 
     def _roots(self) -> list[Path]:
         """The scheme's directories, deepest first."""
@@ -310,16 +316,12 @@ class _Installer:
         return next((root for root in self.roots if contained(path, root)), None)
 
     def _protected(self, path: Path) -> bool:
-        """Files of the interpreter itself that no RECORD may claim."""
-        if path.is_symlink():
+        """Files of the interpreter itself that no RECORD may claim, and links, which no
+        installer writes."""
+        if path.is_symlink() or Path(os.path.realpath(path)) in self._interpreter_files:
             return True
-        if path == self.scheme.real(self.target.prefix / "pyvenv.cfg"):
-            return True
-        if os.path.realpath(path) == os.path.realpath(self.target.python):
-            return True
-        stdlib = self.scheme.real(self.target.stdlib)
-        sites = [self.scheme.real(d) for d in self.scheme.site_dirs]
-        return path.is_relative_to(stdlib) and not any(path.is_relative_to(s) for s in sites)
+        in_site = any(path.is_relative_to(site) for site in self._site_dirs)
+        return path.is_relative_to(self._stdlib) and not in_site
 
     def _backup_dir(self, root: Path) -> Path:
         backup_dir = self._backup_dirs.get(root)
