@@ -21,6 +21,7 @@ import re
 import stat
 import struct
 import zipfile
+import zlib
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -131,7 +132,8 @@ def inspect_wheel(
                 raise _refuse(dist, reasons)
             dist_info = dist_info_dirs(archive)[0]
             return WheelInfo(dist_info, tuple(_entries(archive, dist_info, script_kind)))
-    except (zipfile.BadZipFile, OSError, EOFError) as exc:
+    except (zipfile.BadZipFile, OSError, EOFError, RuntimeError, zlib.error) as exc:
+        # RuntimeError: zipfile's answer to encryption and unknown compression methods.
         raise _refuse(dist, [f"not a readable zip archive: {exc}"]) from exc
 
 
@@ -197,6 +199,8 @@ def _archive_problems(archive: zipfile.ZipFile) -> Iterator[str]:
         seen.add(item.filename)
         if stat.S_ISLNK(item.external_attr >> 16):
             yield f"archive member {item.filename!r} is a symbolic link"
+        if item.flag_bits & 0x1:
+            yield f"archive member {item.filename!r} is encrypted"
         total += item.file_size
         compressed += item.compress_size
         if _bomb(item.file_size, item.compress_size, _BIG_MEMBER):

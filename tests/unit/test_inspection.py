@@ -69,6 +69,14 @@ def _md5_record(members: dict[str, bytes]) -> None:
     members[record] = ("\n".join([*rows, f"{record},,"]) + "\n").encode()
 
 
+def _encrypt_first_member(path: Path) -> None:
+    """Set the "encrypted" flag of the central directory's first entry."""
+    data = bytearray(path.read_bytes())
+    first = data.index(b"PK\x01\x02")
+    data[first + 8] |= 0x1
+    path.write_bytes(bytes(data))
+
+
 def _point_second_member_at_first(path: Path) -> None:
     """Make the central directory's second entry reuse the first entry's data."""
     data = bytearray(path.read_bytes())
@@ -250,6 +258,11 @@ class TestInspectWheel:
         path = wheel("alpha", "1.0")
         _point_second_member_at_first(path)
         assert "overlaps the member before it" in refusal(path)
+
+    def test_encrypted_members_are_refused_before_they_are_read(self, wheel: WheelFactory) -> None:
+        path = wheel("alpha", "1.0")
+        _encrypt_first_member(path)
+        assert "'alpha/__init__.py' is encrypted" in refusal(path)
 
     def test_not_a_zip_archive(self, tmp_path: Path) -> None:
         path = tmp_path / "alpha-1.0-py3-none-any.whl"
