@@ -184,6 +184,19 @@ class SafePip:
             check=False,
         )
 
+    def start(self, *args: str, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
+        """Start the command in its own session (so a test can signal its process group)."""
+        return subprocess.Popen(
+            [*_safe_pip_command(), *args],
+            cwd=self.cwd,
+            env=self.env(env),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            start_new_session=True,
+        )
+
 
 @pytest.fixture
 def safe_pip(tmp_path: Path) -> SafePip:

@@ -2,13 +2,17 @@
 
 Some requests would make pip run or fetch code outside the gateway's control: a VCS URL or
 a remote editable (source checked out and built), ``--no-binary`` for a project that may not
-build, a direct URL or local path to a source archive. These are refused up front, each with
-the flag that allows it; none is silently ignored.
+build, a direct URL or local path to a source archive, a local wheel whose metadata requires
+a URL the user did not give (pip reads that wheel itself, not through the gateway). These
+are refused up front, each with the flag or requirement that allows it; none is silently
+ignored.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+import urllib.parse
+import urllib.request
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from pathlib import Path
 
 from packaging.requirements import InvalidRequirement, Requirement
@@ -17,8 +21,9 @@ from safe_pip.errors import PolicyDenied, UsageError
 from safe_pip.models import ALL, DistKind, NameSet
 from safe_pip.requirements import RequirementLine
 from safe_pip.sources import parse_filename
+from safe_pip.wheels import read_metadata, unapproved_url_requirements, url_key
 
-__all__ = ["admit"]
+__all__ = ["admit", "approved_urls"]
 
 _VCS_PREFIXES = ("git+", "hg+", "svn+", "bzr+")
 _URL_PREFIXES = ("http://", "https://", "file:", *_VCS_PREFIXES)
@@ -38,6 +43,13 @@ def _url_of(line: RequirementLine) -> tuple[str | None, str]:
             return None, text
         return requirement.name, requirement.url or ""
     return None, text
+
+
+def approved_urls(lines: Sequence[RequirementLine]) -> frozenset[str]:
+    """:func:`~safe_pip.wheels.url_key` of every URL the user named as a requirement or
+    constraint: the only direct URLs a distribution may come from or require."""
+    locations = (_url_of(line)[1] for line in lines)
+    return frozenset(url_key(loc) for loc in locations if loc.lower().startswith(_URL_PREFIXES))
 
 
 def _problem(line: RequirementLine, allow_sdist: NameSet) -> str | None:
@@ -68,6 +80,36 @@ def _problem(line: RequirementLine, allow_sdist: NameSet) -> str | None:
     return None
 
 
+def _local_wheel(line: RequirementLine) -> Path | None:
+    if line.editable:
+        return None
+    location = _url_of(line)[1] or line.text.split(";", 1)[0].strip()
+    if location.lower().startswith("file:"):
+        location = urllib.request.url2pathname(urllib.parse.urlsplit(location).path)
+    elif "://" in location or not location.endswith(".whl"):
+        return None
+    path = Path(location).expanduser()
+    return path if path.is_file() else None
+
+
+def _local_wheel_problem(line: RequirementLine, approved: Collection[str]) -> str | None:
+    path = _local_wheel(line)
+    if path is None:
+        return None
+    try:
+        found = unapproved_url_requirements(read_metadata(path), approved)
+    except (ValueError, OSError):
+        return None  # not a wheel pip can read either; inspection refuses it if planned
+    if not found:
+        return None
+    return (
+        f"{path} ({line.origin}) requires a direct URL that no requirement of yours names: "
+        f"{', '.join(found)}. pip would fetch it by itself, outside the configured sources "
+        f"(and build it, if it is a source archive). If you trust that URL, give the "
+        f"requirement yourself ('NAME @ URL')."
+    )
+
+
 def _no_binary_problem(values: Iterable[str], allow_sdist: NameSet) -> str | None:
     asked = NameSet.from_csv(v for v in values if v != ":none:")
     if asked.everything and not allow_sdist.everything:
@@ -88,8 +130,9 @@ def _no_binary_problem(values: Iterable[str], allow_sdist: NameSet) -> str | Non
 def _refusals(
     lines: Sequence[RequirementLine], no_binary: Sequence[str], allow_sdist: NameSet
 ) -> Iterator[str]:
+    approved = approved_urls(lines)
     for line in lines:
-        problem = _problem(line, allow_sdist)
+        problem = _problem(line, allow_sdist) or _local_wheel_problem(line, approved)
         if problem:
             yield problem
     problem = _no_binary_problem(no_binary, allow_sdist)

@@ -8,7 +8,10 @@ never sees an upstream URL, a credential, or an unverified byte.
 
 Any upstream failure is *fatal*: pip would treat an error page as "no versions here" and
 carry on resolving, which is exactly a fall-through. The gateway records the first
-failure and the resolve stage stops pip as soon as it sees it.
+failure and the resolve stage stops pip as soon as it sees it. So is a wheel whose
+metadata requires a direct URL (``name @ url``) the user did not give: pip would fetch that
+URL itself, past every source and policy, and run its build backend if it is source. The
+metadata is never handed to pip, so pip never learns the URL.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ import secrets
 import shutil
 import threading
 import urllib.parse
+from collections.abc import Collection
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from http import HTTPStatus
@@ -29,10 +33,11 @@ from typing import Any
 
 from packaging.utils import canonicalize_name
 
-from safe_pip.errors import SafePipError
+from safe_pip.errors import PolicyDenied, SafePipError
 from safe_pip.fetch import Fetcher
 from safe_pip.models import DistKind, IndexFile, ServedProject, SourceSpec
 from safe_pip.selection import Compatibility, SourceSelector
+from safe_pip.wheels import read_metadata, unapproved_url_requirements
 
 __all__ = ["Gateway", "Reply", "ServedFile"]
 
@@ -52,9 +57,18 @@ class ServedFile:
 class Gateway:
     """The loopback index. Use as a context manager: it listens only while inside it."""
 
-    def __init__(self, selector: SourceSelector, fetcher: Fetcher) -> None:
+    def __init__(
+        self,
+        selector: SourceSelector,
+        fetcher: Fetcher,
+        *,
+        approved_urls: Collection[str] = frozenset(),
+    ) -> None:
+        """:param approved_urls: :func:`~safe_pip.wheels.url_key` of each direct URL the
+        user gave; a wheel requiring any other URL fails the command."""
         self.selector = selector
         self._fetcher = fetcher
+        self._approved_urls = approved_urls
         self._token = secrets.token_urlsafe(24)
         self._files: dict[str, ServedFile] = {}
         self._files_lock = threading.Lock()
@@ -220,9 +234,30 @@ class Gateway:
             return _NOT_FOUND
         if metadata:
             data = self._metadata_of(served).result()
+            self._check_requirements(served.file, data)
             return Reply(HTTPStatus.OK, "application/octet-stream", data)
         path = self._fetcher.materialize(served.file, served.source)
+        if served.file.kind is DistKind.WHEEL:
+            try:
+                data = read_metadata(path)
+            except ValueError:
+                data = b""  # not a wheel: inspection refuses it if it is ever planned
+            self._check_requirements(served.file, data)
         return Reply(HTTPStatus.OK, "application/octet-stream", path=path)
+
+    def _check_requirements(self, file: IndexFile, metadata: bytes) -> None:
+        found = unapproved_url_requirements(metadata, self._approved_urls)
+        if not found:
+            return
+        listed = "\n".join(f"  - {requirement}" for requirement in found)
+        msg = (
+            f"{file.project} {file.version} ({file.filename}) requires a direct URL that no "
+            f"requirement of yours names:\n{listed}\npip would fetch it by itself, outside "
+            f"the configured sources (and build it, if it is a source archive). Nothing was "
+            f"installed. If you trust that URL, give the requirement yourself ('NAME @ URL' "
+            f"on the command line or in a requirements file)."
+        )
+        raise PolicyDenied(msg)
 
 
 def _likely_choice(served: ServedProject, compatibility: Compatibility) -> IndexFile | None:

@@ -1,39 +1,57 @@
-"""Install: pypa/installer writes each verified wheel into the target scheme, all or nothing.
+"""Install: pypa/installer writes each verified, placed wheel into the target scheme, all or
+nothing.
 
 Replaced versions are set aside (moved, not deleted) before the new wheels are written,
 and deleted only once every wheel is in place and its RECORD written. Any failure, or an
 interrupt, removes what was written and moves the set-aside files back: the environment
-ends as it began.
+ends as it began. Every change is journaled *before* it is made, so an interrupt between
+the two leaves nothing the rollback does not know about; rollback and commit themselves
+hold SIGINT and SIGTERM until they are done.
+
+Only files an installed RECORD lists are ever removed, and of those never a file outside
+the scheme, a file another installed project owns, a symbolic link (installers write
+none), the interpreter, ``pyvenv.cfg``, or the standard library: pip copies rows of a
+wheel's own RECORD into the installed one, so those rows are claims, not facts.
 
 Bytecode is compiled by the *target* interpreter (its magic number and cache tag), in one
-batch for the whole plan, and recorded in each RECORD as pip does.
+batch for the whole plan, and recorded in each RECORD as pip does. That interpreter runs
+with ``-I -S``: the wheels just written may contain ``.pth`` files, which must not run.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
+import io
 import json
 import logging
 import os
+import secrets
 import shutil
+import signal
 import subprocess
-import tempfile
+import threading
 import warnings
-from collections.abc import Iterator, Sequence
+import zipfile
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import FrameType
 from typing import Any, BinaryIO
 
 import installer
 from installer.destinations import SchemeDictionaryDestination
-from installer.records import RecordEntry
+from installer.exceptions import InstallerError
+from installer.records import Hash, RecordEntry
 from installer.sources import WheelFile
 from installer.utils import Scheme as InstallerScheme
+from installer.utils import copyfileobj_with_hashing
 
 from safe_pip.errors import InstallError
-from safe_pip.installed import InstalledDist, find_installed
+from safe_pip.installed import InstalledDist
 from safe_pip.models import PlannedDist
+from safe_pip.placement import Layout, PlacedWheel, contained
 from safe_pip.reporting import NullReporter, Reporter
 from safe_pip.target import Scheme, TargetEnvironment
 
@@ -42,6 +60,10 @@ __all__ = ["InstallResult", "install_wheels"]
 logger = logging.getLogger(__name__)
 
 INSTALLER_NAME = b"safe-pip\n"
+
+# Failures of writing a wheel that end in a rollback and an InstallError; anything else
+# (an interrupt) is rolled back and propagates as it is.
+_WRITE_ERRORS = (OSError, ValueError, InstallerError, zipfile.BadZipFile)
 
 # Runs inside the target interpreter: compiles the listed files, prints the .pyc paths.
 _COMPILE = r"""
@@ -77,13 +99,47 @@ class InstallResult:
     scripts: tuple[Path, ...] = ()
 
 
+@contextmanager
+def _signals_held() -> Iterator[list[int]]:
+    """Hold SIGINT and SIGTERM (a second Ctrl-C) while the journal is replayed or dropped;
+    the signals received are listed for the caller."""
+    received: list[int] = []
+    if threading.current_thread() is not threading.main_thread():
+        yield received
+        return
+
+    def hold(signum: int, frame: FrameType | None) -> None:
+        received.append(signum)
+
+    previous = {sig: signal.signal(sig, hold) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield received
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler if handler is not None else signal.SIG_DFL)
+
+
+def _move(source: Path, destination: Path) -> None:
+    """Move a file so that ``destination`` only ever appears complete."""
+    try:
+        source.replace(destination)
+    except OSError as exc:
+        if exc.errno != errno.EXDEV:
+            raise
+        partial = destination.with_name(destination.name + ".partial")
+        shutil.copy2(source, partial, follow_symlinks=False)
+        partial.replace(destination)
+        source.unlink()
+
+
 @dataclass
 class _Journal:
-    """Everything a failed install must undo."""
+    """Everything a failed install must undo, each entry noted before the change it names."""
 
     created: list[Path] = field(default_factory=list)
     created_dirs: list[Path] = field(default_factory=list)
     moved: list[tuple[Path, Path]] = field(default_factory=list)
+    """``(original, backup)`` of each set-aside file."""
     backup_dirs: list[Path] = field(default_factory=list)
 
     def note_dirs(self, directory: Path) -> None:
@@ -93,20 +149,26 @@ class _Journal:
             directory = directory.parent
         self.created_dirs.extend(reversed(missing))
 
-    def rollback(self) -> None:
+    def rollback(self) -> list[str]:
+        """Undo everything; returns what could not be restored (its backup is kept)."""
         for path in reversed(self.created):
             _remove_file(path)
         for directory in reversed(self.created_dirs):
             _remove_empty_dir(directory)
+        failures = []
         for original, backup in reversed(self.moved):
-            original.parent.mkdir(parents=True, exist_ok=True)
-            shutil.move(backup, original)
-        self._drop_backups()
+            if not backup.exists():
+                continue  # noted, but interrupted before it moved
+            try:
+                original.parent.mkdir(parents=True, exist_ok=True)
+                _move(backup, original)
+            except OSError as exc:
+                failures.append(f"{original} (kept as {backup}): {exc}")
+        if not failures:
+            self.drop_backups()
+        return failures
 
-    def commit(self) -> None:
-        self._drop_backups()
-
-    def _drop_backups(self) -> None:
+    def drop_backups(self) -> None:
         for backup_dir in self.backup_dirs:
             shutil.rmtree(backup_dir, ignore_errors=True)
 
@@ -126,13 +188,13 @@ def _remove_empty_dir(path: Path) -> None:
 
 
 class _Destination(SchemeDictionaryDestination):
-    """installer's destination, journaling each write and deferring RECORD until bytecode
-    has been compiled for the whole plan."""
+    """installer's destination: journals each write, refuses to overwrite or to leave the
+    scheme, and defers RECORD until bytecode has been compiled for the whole plan."""
 
-    def __init__(self, journal: _Journal, project: str, **kwargs: Any) -> None:
+    def __init__(self, journal: _Journal, placed: PlacedWheel, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self._journal = journal
-        self._project = project
+        self._placed = placed
         self.pending: tuple[InstallerScheme, str, list[tuple[InstallerScheme, RecordEntry]]] | None
         self.pending = None
 
@@ -140,9 +202,16 @@ class _Destination(SchemeDictionaryDestination):
         self, scheme: InstallerScheme, path: str, stream: BinaryIO, is_executable: bool
     ) -> RecordEntry:
         target = self._path_with_destdir(scheme, path)
+        if target in self._placed.shared:
+            digest, size = copyfileobj_with_hashing(stream, io.BytesIO(), self.hash_algorithm)
+            return RecordEntry(path, Hash(self.hash_algorithm, digest), size)
+        project = self._placed.dist.name
+        if not contained(target, self._path_with_destdir(scheme, "")):
+            msg = f"{project}: {target} is outside the {scheme} directory. Nothing was installed."
+            raise InstallError(msg)
         if target.exists() or target.is_symlink():
             msg = (
-                f"{self._project}: installing would overwrite {target}, which is not part of "
+                f"{project}: installing would overwrite {target}, which is not part of "
                 f"the version being replaced (it belongs to another project, or to none). "
                 f"Nothing was installed; remove or uninstall whatever owns that file first."
             )
@@ -167,6 +236,8 @@ class _Destination(SchemeDictionaryDestination):
         for scheme, entry in self.pending[2]:
             if scheme in ("purelib", "platlib") and entry.path.endswith(".py"):
                 real = self._path_with_destdir(scheme, entry.path)
+                if real in self._placed.shared:
+                    continue
                 embedded = str((Path(self.scheme_dict[scheme]) / entry.path).parent)
                 jobs.append((real, embedded, scheme, entry.path))
         return jobs
@@ -184,12 +255,6 @@ class _Destination(SchemeDictionaryDestination):
                 pyc_path = f"{path.rsplit('/', 1)[0]}/{relative}" if "/" in path else relative
                 extra.append((file_scheme, RecordEntry(pyc_path.replace(os.sep, "/"), None, None)))
         super().finalize_installation(scheme, record_path, records + extra)
-
-
-def _scheme_dict(scheme: Scheme, target: TargetEnvironment, project: str) -> dict[str, str]:
-    paths = {key: str(scheme.paths[key]) for key in ("purelib", "platlib", "scripts", "data")}
-    paths["headers"] = scheme.headers_for(project, target)
-    return paths
 
 
 def _additional_metadata(dist: PlannedDist) -> dict[str, bytes]:
@@ -214,94 +279,136 @@ def _direct_url(dist: PlannedDist) -> dict[str, Any] | None:
     return None
 
 
+def _pyc_path(source: Path, cache_tag: str) -> Path:
+    """``importlib.util.cache_from_source`` for the target interpreter's cache tag."""
+    return source.parent / "__pycache__" / f"{source.stem}.{cache_tag}.pyc"
+
+
 class _Installer:
-    def __init__(self, target: TargetEnvironment, scheme: Scheme, reporter: Reporter) -> None:
+    def __init__(
+        self, target: TargetEnvironment, scheme: Scheme, layout: Layout, reporter: Reporter
+    ) -> None:
         self.target = target
         self.scheme = scheme
+        self.layout = layout
         self.reporter = reporter
         self.journal = _Journal()
         self.destinations: list[_Destination] = []
+        self.current: PlannedDist | None = None
         self.roots = self._roots()
+        self._backup_dirs: dict[Path, Path] = {}
+        self._interpreter_files = {
+            Path(os.path.realpath(path))
+            for path in (scheme.real(target.prefix / "pyvenv.cfg"), target.python)
+        }
+        self._stdlib = scheme.real(target.stdlib)
+        self._site_dirs = [scheme.real(directory) for directory in scheme.site_dirs]
 
     def _roots(self) -> list[Path]:
+        """The scheme's directories, deepest first."""
         roots = {
             Path(os.path.normpath(self.scheme.real(p))) for p in self.scheme.paths.values() if p
         }
         roots.update(self.scheme.real(d) for d in self.scheme.site_dirs)
-        return sorted(roots)
+        return sorted(roots, key=lambda root: len(root.parts), reverse=True)
 
-    def _inside_roots(self, path: Path) -> bool:
-        return any(path == root or path.is_relative_to(root) for root in self.roots)
+    def _root_of(self, path: Path) -> Path | None:
+        return next((root for root in self.roots if contained(path, root)), None)
+
+    def _protected(self, path: Path) -> bool:
+        """Files of the interpreter itself that no RECORD may claim, and links, which no
+        installer writes."""
+        if path.is_symlink() or Path(os.path.realpath(path)) in self._interpreter_files:
+            return True
+        in_site = any(path.is_relative_to(site) for site in self._site_dirs)
+        return path.is_relative_to(self._stdlib) and not in_site
+
+    def _backup_dir(self, root: Path) -> Path:
+        backup_dir = self._backup_dirs.get(root)
+        if backup_dir is None:
+            backup_dir = root / f".safe-pip-replaced-{secrets.token_hex(8)}"
+            self.journal.backup_dirs.append(backup_dir)
+            backup_dir.mkdir(mode=0o700)
+            self._backup_dirs[root] = backup_dir
+        return backup_dir
 
     def set_aside(self, dist: InstalledDist) -> None:
-        """Move an installed distribution's files out of the way (undoable)."""
-        if not dist.has_record:
-            msg = (
-                f"Cannot replace {dist.name} {dist.version} at {dist.metadata_dir}: it was "
-                f"installed without a RECORD (by a legacy tool), so its files are unknown. "
-                f"Remove it with its original tool first."
-            )
-            raise InstallError(msg)
-        backup_dir = Path(tempfile.mkdtemp(prefix=".safe-pip-replaced-", dir=dist.site_dir))
-        self.journal.backup_dirs.append(backup_dir)
+        """Move an installed distribution's files out of the way (undoable). Each goes to a
+        backup directory in its own scheme directory, so the move is a rename."""
         for path in self._files_of(dist):
-            backup = backup_dir / str(len(self.journal.moved))
-            shutil.move(path, backup)
+            root = self._root_of(path)
+            if root is None:
+                continue
+            backup = self._backup_dir(root) / str(len(self.journal.moved))
             self.journal.moved.append((path, backup))
-        for path in sorted({p.parent for p, _ in self.journal.moved}, reverse=True):
-            if path.is_relative_to(dist.site_dir) and path != dist.site_dir:
-                _remove_empty_dir(path)
+            _move(path, backup)
 
     def _files_of(self, dist: InstalledDist) -> list[Path]:
-        """The files to remove: what RECORD lists inside the scheme, plus bytecode."""
+        """The files to remove: what the installed RECORD lists that may be removed, plus
+        bytecode of its sources and anything left in its metadata directory."""
         files: dict[Path, None] = {}
         for path in dist.recorded_files():
-            if not self._inside_roots(path):
-                logger.warning("not removing %s: outside the install scheme", path)
+            if not self._removable(dist, path):
                 continue
-            if path.is_file() or path.is_symlink():
-                files[path] = None
+            files[path] = None
             if path.suffix == ".py":
                 cache_dir = path.parent / "__pycache__"
                 for pyc in cache_dir.glob(f"{path.stem}.*.pyc") if cache_dir.is_dir() else ():
                     files[pyc] = None
         for leftover in dist.metadata_dir.rglob("*"):
-            if leftover.is_file():
+            if leftover.is_file() and not leftover.is_symlink():
                 files[leftover] = None
         return list(files)
 
-    def write(self, dist: PlannedDist, wheel: Path) -> None:
+    def _removable(self, dist: InstalledDist, path: Path) -> bool:
+        if not (path.is_file() or path.is_symlink()):
+            return False
+        if self._root_of(path) is None:
+            logger.warning("%s: not removing %s, outside the install scheme", dist.name, path)
+            return False
+        if path in self.layout.kept:
+            logger.info("%s: keeping %s, another installed project owns it", dist.name, path)
+            return False
+        if self._protected(path):
+            logger.warning("%s: not removing %s, which no installer writes", dist.name, path)
+            return False
+        return True
+
+    def write(self, placed: PlacedWheel) -> None:
         destination = _Destination(
             self.journal,
-            str(dist.name),
-            scheme_dict=_scheme_dict(self.scheme, self.target, dist.name),
+            placed,
+            scheme_dict=self.scheme.install_paths(placed.dist.name, self.target),
             interpreter=str(self.target.python),
             script_kind=self.target.script_kind,
             destdir=str(self.scheme.root) if self.scheme.root else None,
         )
-        with warnings.catch_warnings(record=True) as caught, WheelFile.open(wheel) as source:
+        with warnings.catch_warnings(record=True) as caught, WheelFile.open(placed.wheel) as source:
             warnings.simplefilter("always")
-            installer.install(source, destination, _additional_metadata(dist))
+            installer.install(source, destination, _additional_metadata(placed.dist))
         for warning in caught:
-            logger.warning("%s: %s", dist.label, warning.message)
+            logger.warning("%s: %s", placed.dist.label, warning.message)
         self.destinations.append(destination)
-        self.reporter.installed(dist.label)
+        self.reporter.installed(placed.dist.label)
 
     def compile_and_record(self, compile_bytecode: bool) -> None:
+        self.current = None
         compiled: dict[Path, Path] = {}
-        if compile_bytecode:
-            compiled = self._compile()
+        if compile_bytecode and self.target.cache_tag:
+            compiled = self._compile(self.target.cache_tag)
         for destination in self.destinations:
             destination.write_record(compiled)
 
-    def _compile(self) -> dict[Path, Path]:
+    def _compile(self, cache_tag: str) -> dict[Path, Path]:
         jobs = [job for d in self.destinations for job in d.sources_to_compile()]
         if not jobs:
             return {}
+        for real, *_rest in jobs:
+            self._note_bytecode(_pyc_path(real, cache_tag))
         payload = json.dumps([[str(real), embedded] for real, embedded, _, _ in jobs])
         try:
             completed = subprocess.run(
-                [str(self.target.python), "-c", _COMPILE],
+                [str(self.target.python), "-I", "-S", "-c", _COMPILE],
                 input=payload,
                 capture_output=True,
                 text=True,
@@ -318,8 +425,41 @@ class _Installer:
         for (real, *_rest), pyc in zip(jobs, results, strict=True):
             if pyc:
                 compiled[real] = Path(pyc)
-                self.journal.created.append(Path(pyc))
+                if Path(pyc) != _pyc_path(real, cache_tag):
+                    self.journal.created.append(Path(pyc))
         return compiled
+
+    def _note_bytecode(self, pyc: Path) -> None:
+        """Journal a bytecode file before the compiler writes it; a stale one in its way
+        (no RECORD lists it) is set aside, so a rollback brings it back."""
+        root = self._root_of(pyc)
+        if root is not None and (pyc.is_file() or pyc.is_symlink()):
+            backup = self._backup_dir(root) / str(len(self.journal.moved))
+            self.journal.moved.append((pyc, backup))
+            _move(pyc, backup)
+        self.journal.note_dirs(pyc.parent)
+        self.journal.created.append(pyc)
+
+    def commit(self) -> None:
+        """Drop the set-aside files and the directories their leaving emptied."""
+        self.journal.drop_backups()
+        stops = set(self.roots)
+        for directory in sorted({p.parent for p, _ in self.journal.moved}, reverse=True):
+            while directory not in stops and self._root_of(directory) is not None:
+                try:
+                    directory.rmdir()
+                except OSError:
+                    break
+                directory = directory.parent
+
+    def failure(self, exc: BaseException, unrestored: list[str]) -> InstallError:
+        what = f"Installing {self.current.label}" if self.current else "Installing"
+        if unrestored:
+            listed = "\n".join(f"  - {line}" for line in unrestored)
+            return InstallError(
+                f"{what} failed: {exc}. These replaced files could not be put back:\n{listed}"
+            )
+        return InstallError(f"{what} failed: {exc}. The environment was restored as it was.")
 
     def scripts(self) -> list[Path]:
         found = []
@@ -332,49 +472,46 @@ class _Installer:
         return found
 
 
-@contextmanager
-def _rollback_on_failure(journal: _Journal) -> Iterator[None]:
-    try:
-        yield
-    except BaseException:
-        journal.rollback()
-        raise
-    journal.commit()
-
-
 def install_wheels(
-    items: Sequence[tuple[PlannedDist, Path]],
+    layout: Layout,
     target: TargetEnvironment,
     scheme: Scheme,
     *,
     compile_bytecode: bool = True,
-    upgrade: bool = False,
     reporter: Reporter | None = None,
 ) -> InstallResult:
-    """Install verified, inspected wheels; all of them, or none.
+    """Install placed wheels; all of them, or none.
 
-    :param upgrade: with ``--target``, replace projects already in the directory.
-    :raises InstallError: writing failed; the environment was restored.
+    :raises InstallError: writing failed; the environment was restored (or the message
+        lists what could not be).
+    :raises KeyboardInterrupt: interrupted; the environment was restored.
     """
-    work = _Installer(target, scheme, reporter or NullReporter())
-    installed_now = find_installed(scheme.real(d) for d in scheme.site_dirs)
-    done: list[PlannedDist] = []
-    replaced: list[InstalledDist] = []
-    skipped: list[PlannedDist] = []
-    with _rollback_on_failure(work.journal):
-        try:
-            for dist, wheel in items:
-                existing = installed_now.get(dist.name, [])
-                if existing and scheme.is_target_dir and not upgrade:
-                    skipped.append(dist)
-                    continue
-                for old in existing:
-                    work.set_aside(old)
-                    replaced.append(old)
-                work.write(dist, wheel)
-                done.append(dist)
-            work.compile_and_record(compile_bytecode)
-        except OSError as exc:
-            msg = f"Installing failed: {exc}. The environment was restored as it was."
-            raise InstallError(msg) from exc
-    return InstallResult(tuple(done), tuple(replaced), tuple(skipped), tuple(work.scripts()))
+    work = _Installer(target, scheme, layout, reporter or NullReporter())
+    committing = False
+    try:
+        for placed in layout.wheels:
+            work.current = placed.dist
+            for old in placed.replaces:
+                work.set_aside(old)
+            work.write(placed)
+        work.compile_and_record(compile_bytecode)
+        # The point of no return: from here on the new versions stay.
+        with _signals_held() as late:
+            committing = True
+            work.commit()
+        if late:
+            logger.warning("interrupt received after the install was complete; it stays")
+    except BaseException as exc:
+        if committing:
+            raise
+        with _signals_held():
+            unrestored = work.journal.rollback()
+        if unrestored or isinstance(exc, _WRITE_ERRORS):
+            raise work.failure(exc, unrestored) from exc
+        raise
+    return InstallResult(
+        tuple(placed.dist for placed in layout.wheels),
+        tuple(old for placed in layout.wheels for old in placed.replaces),
+        layout.skipped,
+        tuple(work.scripts()),
+    )

@@ -32,10 +32,17 @@ class InstalledDist:
         return (self.metadata_dir / "RECORD").is_file()
 
     def recorded_files(self) -> list[Path]:
-        """Absolute, normalized paths of every file its installed RECORD lists."""
+        """Absolute, normalized paths of every file its installed RECORD lists.
+
+        :raises ValueError: the RECORD is missing or unreadable.
+        """
         record = self.metadata_dir / "RECORD"
-        with record.open(encoding="utf-8", newline="") as stream:
-            rows = list(csv.reader(stream))
+        try:
+            with record.open(encoding="utf-8", newline="") as stream:
+                rows = list(csv.reader(stream))
+        except (OSError, UnicodeDecodeError, csv.Error) as exc:
+            msg = f"cannot read {record}: {exc}"
+            raise ValueError(msg) from exc
         paths = []
         for row in rows:
             if row and row[0]:

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 import sys
 import tempfile
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -19,18 +20,19 @@ from pathlib import Path
 from packaging.utils import canonicalize_name
 from packaging.version import Version
 
-from safe_pip.admission import admit
+from safe_pip.admission import admit, approved_urls
 from safe_pip.build import Builder, BuildOptions
 from safe_pip.cache import FileCache
 from safe_pip.errors import UsageError
 from safe_pip.fetch import Fetcher
 from safe_pip.gateway import Gateway
-from safe_pip.inspection import inspect_wheel
+from safe_pip.inspection import check_direct_urls, inspect_wheel
 from safe_pip.install import InstallResult, install_wheels
 from safe_pip.installed import InstalledDist, find_installed
 from safe_pip.locking import file_lock
-from safe_pip.models import Plan
+from safe_pip.models import NameSet, Plan
 from safe_pip.network import build_client
+from safe_pip.placement import lay_out
 from safe_pip.reporting import NullReporter, Reporter
 from safe_pip.requirements import RequirementLine, requirement_name
 from safe_pip.resolve import ResolveRequest, resolve, run_gated
@@ -151,7 +153,9 @@ def _policy_for(
 
 
 def _lock_path(settings: Settings, scheme: Scheme) -> Path:
-    key = hashlib.sha256(str(scheme.real(scheme.paths["purelib"])).encode()).hexdigest()[:32]
+    # The real path: the same environment reached through a symlink is the same lock.
+    purelib = os.path.realpath(scheme.real(scheme.paths["purelib"]))
+    key = hashlib.sha256(purelib.encode()).hexdigest()[:32]
     return settings.home / "locks" / f"env-{key}.lock"
 
 
@@ -169,7 +173,7 @@ def _satisfied(request: InstallRequest, plan: Plan, scheme: Scheme) -> tuple[Ins
 
 @contextmanager
 def _session(
-    settings: Settings, policy: FilePolicy | None = None
+    settings: Settings, approved: Collection[str], policy: FilePolicy | None = None
 ) -> Iterator[tuple[Gateway, Fetcher, Path]]:
     """The gateway in front of the configured sources, its fetcher, and a work directory."""
     with ExitStack() as stack:
@@ -183,7 +187,7 @@ def _session(
         selector = SourceSelector(
             upstream, settings.sources, settings.pins, policy or settings.file_policy
         )
-        gateway = stack.enter_context(Gateway(selector, fetcher))
+        gateway = stack.enter_context(Gateway(selector, fetcher, approved_urls=approved))
         yield gateway, fetcher, workdir
 
 
@@ -197,7 +201,7 @@ def run_pip_command(command: Sequence[str], request: InstallRequest, settings: S
     """
     admit(request.lines, request.no_binary, settings.file_policy.allow_sdist)
     same = request.python.resolve() == Path(sys.executable).resolve()
-    with _session(settings) as (gateway, _fetcher, workdir):
+    with _session(settings, approved_urls(request.lines)) as (gateway, _fetcher, workdir):
         return run_gated(
             [*command, *request.resolver_options],
             request.lines,
@@ -219,6 +223,7 @@ def run_install(
     reporter = reporter or NullReporter()
     timings: dict[str, float] = {}
     admit(request.lines, request.no_binary, settings.file_policy.allow_sdist)
+    approved = approved_urls(request.lines)
     with _timed(timings, "target", reporter):
         target = query_target(request.python, request.prefix)
         _check_environment(request, target)
@@ -230,7 +235,7 @@ def run_install(
             stack.enter_context(file_lock(_lock_path(settings, scheme)))
         # The gateway stays up until the install: builds fetch their requirements through it.
         policy = _policy_for(request, target, settings.file_policy)
-        gateway, fetcher, workdir = stack.enter_context(_session(settings, policy))
+        gateway, fetcher, workdir = stack.enter_context(_session(settings, approved, policy))
         with _timed(timings, "resolve", reporter):
             plan = resolve(
                 ResolveRequest(
@@ -248,6 +253,7 @@ def run_install(
         satisfied = _satisfied(request, plan, scheme)
         if request.dry_run or not plan.dists:
             return Outcome(plan, target, scheme, findings, None, satisfied, timings)
+        check_direct_urls(plan, approved)
         with _timed(timings, "fetch", reporter):
             files = fetcher.fetch_all(plan.dists, reporter)
         if any(dist.needs_build for dist in plan):
@@ -264,15 +270,29 @@ def run_install(
                     if dist.needs_build:
                         files[dist.name] = builder.build(dist, files.get(dist.name))
         with _timed(timings, "inspect", reporter):
+            inspected = []
             for dist in plan:
-                inspect_wheel(dist, files[dist.name])
+                wheel = files[dist.name]
+                info = inspect_wheel(
+                    dist, wheel, approved_urls=approved, script_kind=target.script_kind
+                )
+                inspected.append((dist, wheel, info))
+            layout = lay_out(
+                inspected,
+                target,
+                scheme,
+                upgrade=request.upgrade,
+                # An editable install of your own project works through a .pth file.
+                allow_startup_hooks=settings.allow_startup_hooks
+                | NameSet(dist.name for dist in plan if dist.editable),
+            )
         with _timed(timings, "install", reporter):
             result = install_wheels(
-                [(dist, files[dist.name]) for dist in plan],
+                layout,
                 target,
                 scheme,
                 compile_bytecode=request.compile_bytecode,
-                upgrade=request.upgrade,
                 reporter=reporter,
             )
+    findings = [*findings, *layout.findings]
     return Outcome(plan, target, scheme, findings, result, satisfied, timings)

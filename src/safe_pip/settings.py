@@ -285,6 +285,8 @@ class Settings:
     pins: tuple[Pin, ...] = ()
     file_policy: FilePolicy = field(default_factory=FilePolicy)
     trust: NameSet = field(default_factory=NameSet)
+    allow_startup_hooks: NameSet = field(default_factory=NameSet)
+    """Projects that may install code run at every interpreter start (``.pth``, ...)."""
     network: NetworkOptions = field(default_factory=NetworkOptions)
     unattended: bool = True
     verbosity: int = 0

@@ -119,6 +119,12 @@ class Scheme:
             return path
         return self.root / path.relative_to(path.anchor)
 
+    def install_paths(self, project: str, target: TargetEnvironment) -> dict[str, str]:
+        """pypa/installer's scheme dictionary for one project (``--root`` not applied)."""
+        paths = {key: str(self.paths[key]) for key in _SCHEME_KEYS}
+        paths["headers"] = self.headers_for(project, target)
+        return paths
+
     def headers_for(self, project: str, target: TargetEnvironment) -> str:
         """pip's header directory for a project."""
         if self.is_target_dir:

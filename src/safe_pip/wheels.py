@@ -1,11 +1,17 @@
-"""Small readers for wheel archives, shared by the gateway and the inspect stage."""
+"""Small readers for wheel archives and core metadata, shared by the gateway and inspection."""
 
 from __future__ import annotations
 
+import email.parser
+import email.policy
+import urllib.parse
 import zipfile
+from collections.abc import Collection
 from pathlib import Path
 
-__all__ = ["dist_info_dirs", "read_metadata"]
+from packaging.requirements import InvalidRequirement, Requirement
+
+__all__ = ["dist_info_dirs", "read_metadata", "unapproved_url_requirements", "url_key"]
 
 
 def dist_info_dirs(archive: zipfile.ZipFile) -> list[str]:
@@ -29,3 +35,33 @@ def read_metadata(path: Path) -> bytes:
     except (zipfile.BadZipFile, KeyError) as exc:
         msg = f"not a readable wheel: {exc}"
         raise ValueError(msg) from exc
+
+
+def url_key(url: str) -> str:
+    """A URL as compared for approval: without credentials and without its ``#`` fragment,
+    which pip drops from the URLs it reports."""
+    parts = urllib.parse.urlsplit(url.strip())
+    netloc = parts.netloc.rpartition("@")[2]
+    scheme, host = parts.scheme.lower(), netloc.lower()
+    return urllib.parse.urlunsplit((scheme, host, parts.path, parts.query, ""))
+
+
+def unapproved_url_requirements(metadata: bytes, approved: Collection[str]) -> list[str]:
+    """``Requires-Dist`` entries naming a URL (PEP 508 ``name @ url``) that the user did not
+    give as a requirement (``approved`` holds :func:`url_key` values).
+
+    pip fetches such a URL itself, outside every configured source, and builds it if it is
+    source. An entry that does not parse counts when it looks like a URL: pip might read it
+    differently than we do.
+    """
+    message = email.parser.BytesParser(policy=email.policy.compat32).parsebytes(metadata)
+    found = []
+    for value in message.get_all("Requires-Dist") or []:
+        text = " ".join(str(value).split())
+        try:
+            url = Requirement(text).url
+        except InvalidRequirement:
+            url = text if "://" in text or "@" in text else None
+        if url is not None and url_key(url) not in approved:
+            found.append(text)
+    return found

@@ -12,8 +12,10 @@ import base64
 import hashlib
 import io
 import json
+import stat
 import tarfile
 import textwrap
+import warnings
 import zipfile
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -56,6 +58,12 @@ class WheelSpec:
     mutate: Callable[[dict[str, bytes]], None] | None = None
     """Change the members (after RECORD is written) to make the wheel invalid."""
     record: bool = True
+    symlinks: Mapping[str, str] = field(default_factory=dict)
+    """Members stored as symbolic links (name -> link target), listed in RECORD."""
+    appended: Sequence[tuple[str, bytes]] = ()
+    """Members written after all others, even under a name already used."""
+    prefix: bytes = b""
+    """Bytes before the zip archive (a polyglot file)."""
 
     @property
     def filename(self) -> str:
@@ -87,6 +95,7 @@ def _members(spec: WheelSpec) -> dict[str, bytes]:
         }
     )
     members = {path: data.encode() if isinstance(data, str) else data for path, data in raw.items()}
+    members.update((path, target.encode()) for path, target in spec.symlinks.items())
     dist_info = spec.dist_info or f"{package}-{spec.version}.dist-info"
     members[f"{dist_info}/METADATA"] = _metadata(spec).encode()
     members[f"{dist_info}/WHEEL"] = (
@@ -109,9 +118,19 @@ def build_wheel(directory: Path, spec: WheelSpec) -> Path:
         spec.mutate(members)
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / spec.filename
-    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
-        for name, data in members.items():
-            archive.writestr(name, data)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # duplicate names, when asked for
+        with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+            for name, data in members.items():
+                info = zipfile.ZipInfo(name, date_time=(2020, 1, 1, 0, 0, 0))
+                info.compress_type = zipfile.ZIP_DEFLATED
+                mode = stat.S_IFLNK | 0o777 if name in spec.symlinks else stat.S_IFREG | 0o644
+                info.external_attr = mode << 16
+                archive.writestr(info, data)
+            for name, data in spec.appended:
+                archive.writestr(name, data)
+    if spec.prefix:
+        path.write_bytes(spec.prefix + path.read_bytes())
     return path
 
 

@@ -67,6 +67,8 @@ class PackageIndex:
     files: dict[str, list[IndexFile]] = field(default_factory=dict)
     faults: dict[str, _Fault] = field(default_factory=dict)
     file_bytes_override: dict[str, bytes] = field(default_factory=dict)
+    metadata_override: dict[str, bytes] = field(default_factory=dict)
+    """PEP 658 metadata to serve instead of the wheel's own, by wheel file name."""
     requests: list[str] = field(default_factory=list)
     _server: ThreadingHTTPServer | None = None
 
@@ -148,7 +150,7 @@ class PackageIndex:
                 )
             if self.pep658 and filename.endswith(".whl"):
                 entry["core-metadata"] = {
-                    "sha256": hashlib.sha256(_wheel_metadata(item.path)).hexdigest()
+                    "sha256": hashlib.sha256(self._metadata(item.path)).hexdigest()
                 }
             entries.append(entry)
         return entries
@@ -182,9 +184,12 @@ class PackageIndex:
             for item in items:
                 if item.path.name == real:
                     if metadata:
-                        return _wheel_metadata(item.path) if self.pep658 else None
+                        return self._metadata(item.path) if self.pep658 else None
                     return self.file_bytes_override.get(real, item.path.read_bytes())
         return None
+
+    def _metadata(self, path: Path) -> bytes:
+        return self.metadata_override.get(path.name) or _wheel_metadata(path)
 
 
 def _wheel_metadata(path: Path) -> bytes:

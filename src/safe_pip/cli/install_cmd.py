@@ -165,6 +165,9 @@ def _settings(
             cutoff=cutoff,
         ),
         trust=NameSet.from_csv([*(args.trust or []), *files.trust]),
+        allow_startup_hooks=NameSet.from_csv(
+            [*(args.allow_startup_hooks or []), *files.allow_startup_hooks]
+        ),
         network=network,
         unattended=is_unattended(args.no_input, environ, stdin_tty=sys.stdin.isatty()),
         verbosity=args.verbose - args.quiet,

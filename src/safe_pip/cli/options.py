@@ -325,6 +325,10 @@ INSTALL_OPTIONS: tuple[Option, ...] = (
     _opt("--allow-sdist", "allow_sdist", "append", _P, _GP,
          "Allow building these projects from source (NAME[,NAME] or :all:).",
          metavar="<names>"),
+    _opt("--allow-startup-hooks", "allow_startup_hooks", "append", _P, _GP,
+         "Allow these projects startup hooks, code run at every interpreter start: "
+         ".pth import lines, sitecustomize (NAME[,NAME] or :all:).",
+         metavar="<names>"),
     _opt("--min-release-age", "min_release_age", "store", _P, _GP,
          "Ignore files uploaded less than DAYS days ago.",
          metavar="<days>", type=float),

@@ -1,0 +1,207 @@
+"""End to end: the whole plan installs or nothing does, whatever fails or interrupts it, and
+concurrent runs on one environment take turns.
+
+To stop an install at its most fragile moment (every new wheel written, old versions set
+aside, no RECORD yet), the target interpreter is a wrapper that pauses when safe-pip asks
+it to compile bytecode, until the test lets it go.
+"""
+
+from __future__ import annotations
+
+import base64
+import csv
+import hashlib
+import os
+import signal
+import subprocess
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import SafePip, Venv
+from tests.support.environments import snapshot
+from tests.support.index import PackageIndex
+
+WheelFactory = Callable[..., Path]
+
+
+def _corrupt(members: dict[str, bytes]) -> None:
+    members["beta/__init__.py"] = b"print('not what RECORD says')\n"
+
+
+@pytest.fixture
+def served(index: Callable[..., PackageIndex], wheel: WheelFactory) -> PackageIndex:
+    """alpha 1.0 (beta>=1.0) and 2.0 (beta>=1.1); beta 1.0 and 1.1."""
+    server = index()
+    server.add(wheel("alpha", "1.0", requires=["beta>=1.0"]))
+    server.add(wheel("alpha", "2.0", requires=["beta>=1.1"], files={"alpha/__init__.py": "2"}))
+    server.add(wheel("beta", "1.0", entry_points={"beta-cli": "beta:main"}))
+    return server
+
+
+def _install(safe_pip: SafePip, python: Path, served: PackageIndex, *args: str) -> list[str]:
+    return ["--python", str(python), "install", "-i", served.url, "--trust", ":all:", *args]
+
+
+def _installed_first(safe_pip: SafePip, venv: Venv, served: PackageIndex) -> dict[str, str]:
+    result = safe_pip(*_install(safe_pip, venv.python, served, "alpha==1.0", "beta==1.0"))
+    assert result.returncode == 0, result.stderr
+    assert venv.installed() == {"alpha": "1.0", "beta": "1.0"}
+    return snapshot(venv.path)
+
+
+def _consistent(venv: Venv) -> None:
+    """Every installed file is the one its RECORD lists; one version per project."""
+    names = [p.name.rsplit("-", 1)[0] for p in venv.site_packages.glob("*.dist-info")]
+    assert len(names) == len(set(names)), names
+    for dist_info in venv.site_packages.glob("*.dist-info"):
+        with (dist_info / "RECORD").open(newline="") as stream:
+            for path, digest, size in csv.reader(stream):
+                target = venv.site_packages / path
+                assert target.is_file(), target
+                if digest:
+                    data = target.read_bytes()
+                    expected = base64.urlsafe_b64encode(hashlib.sha256(data).digest())
+                    assert digest == "sha256=" + expected.rstrip(b"=").decode(), target
+                    assert int(size) == len(data)
+    assert not list(venv.path.rglob(".safe-pip-replaced-*"))
+
+
+def test_a_corrupt_second_wheel_leaves_the_environment_as_it_was(
+    safe_pip: SafePip, venv: Venv, served: PackageIndex, wheel: WheelFactory
+) -> None:
+    served.add(wheel("beta", "1.1", mutate=_corrupt))
+    before = _installed_first(safe_pip, venv, served)
+    result = safe_pip(*_install(safe_pip, venv.python, served, "-U", "alpha"))
+    assert result.returncode == 3, result.stderr
+    assert "beta 1.1 (beta-1.1-py3-none-any.whl) failed inspection" in result.stderr
+    assert snapshot(venv.path) == before
+    assert venv.run("import alpha; print(alpha.__version__)").stdout == "1.0\n"
+
+
+def test_a_failure_writing_the_second_wheel_is_rolled_back(
+    safe_pip: SafePip, venv: Venv, served: PackageIndex, wheel: WheelFactory
+) -> None:
+    # beta 1.1 writes zeta/__init__.py, but "zeta" is a file: the write itself fails,
+    # after alpha 2.0 is in place and beta 1.0 set aside.
+    served.add(wheel("beta", "1.1", files={"beta/__init__.py": "", "zeta/__init__.py": ""}))
+    _installed_first(safe_pip, venv, served)
+    (venv.site_packages / "zeta").write_text("not a directory\n")
+    before = snapshot(venv.path)
+    result = safe_pip(*_install(safe_pip, venv.python, served, "-U", "alpha"))
+    assert result.returncode == 1, result.stderr
+    assert "Installing beta-1.1 failed" in result.stderr
+    assert "The environment was restored as it was." in result.stderr
+    assert "Traceback" not in result.stderr
+    assert snapshot(venv.path) == before
+    assert venv.installed() == {"alpha": "1.0", "beta": "1.0"}
+
+
+@pytest.fixture
+def launch(safe_pip: SafePip) -> Iterator[Callable[..., subprocess.Popen[str]]]:
+    """Start ``safe-pip`` in the background; whatever is still running at the end is killed."""
+    started: list[subprocess.Popen[str]] = []
+
+    def start(*args: str) -> subprocess.Popen[str]:
+        started.append(safe_pip.start(*args))
+        return started[-1]
+
+    yield start
+    for process in started:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+        process.communicate()
+
+
+@pytest.fixture
+def paused_python(tmp_path: Path, venv: Venv) -> tuple[Path, Path, Path]:
+    """``(interpreter, paused, go)``: the venv's interpreter, except that compiling bytecode
+    waits for the file ``go``, after creating ``paused``. Every call is logged to ``calls``."""
+    paused, go, calls = tmp_path / "paused", tmp_path / "go", tmp_path / "calls"
+    script = tmp_path / "paused-python"
+    script.write_text(
+        "#!/bin/sh\n"
+        f'echo "$*" >> "{calls}"\n'
+        'case "$*" in\n'
+        f'  *compileall*) : > "{paused}"\n'
+        f'    while [ ! -e "{go}" ]; do sleep 0.02; done ;;\n'
+        "esac\n"
+        f'exec "{venv.python}" "$@"\n'
+    )
+    script.chmod(0o755)
+    return script, paused, go
+
+
+def _wait_for(path: Path, process: subprocess.Popen[str], timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while not path.exists():
+        if process.poll() is not None:
+            out, err = process.communicate()
+            pytest.fail(f"safe-pip ended before pausing: {out}{err}")
+        if time.monotonic() > deadline:
+            pytest.fail("safe-pip never reached bytecode compilation")
+        time.sleep(0.02)
+
+
+@pytest.mark.parametrize(
+    "interrupt",
+    [
+        lambda process: os.killpg(process.pid, signal.SIGINT),
+        lambda process: process.send_signal(signal.SIGTERM),
+    ],
+    ids=["ctrl-c-to-the-process-group", "sigterm"],
+)
+def test_an_interrupted_install_leaves_the_environment_as_it_was(
+    safe_pip: SafePip,
+    venv: Venv,
+    served: PackageIndex,
+    wheel: WheelFactory,
+    paused_python: tuple[Path, Path, Path],
+    launch: Callable[..., subprocess.Popen[str]],
+    interrupt: Callable[[subprocess.Popen[str]], None],
+) -> None:
+    served.add(wheel("beta", "1.1", entry_points={"beta-cli": "beta:main"}))
+    before = _installed_first(safe_pip, venv, served)
+    python, paused, _go = paused_python
+    process = launch(*_install(safe_pip, python, served, "-U", "alpha"))
+    _wait_for(paused, process)
+    # Paused mid-install: the new versions are written, the old ones set aside.
+    assert (venv.site_packages / "alpha-2.0.dist-info").is_dir()
+    assert not (venv.site_packages / "alpha-1.0.dist-info" / "METADATA").exists()
+    interrupt(process)
+    _out, err = process.communicate(timeout=120)
+    assert process.returncode == 130, err
+    assert "Operation cancelled by user; the environment was left as it was." in err
+    assert "Traceback" not in err
+    assert snapshot(venv.path) == before
+    assert venv.run("import alpha; print(alpha.__version__)").stdout == "1.0\n"
+
+
+def test_concurrent_installs_into_one_environment_take_turns(
+    safe_pip: SafePip,
+    venv: Venv,
+    served: PackageIndex,
+    wheel: WheelFactory,
+    paused_python: tuple[Path, Path, Path],
+    launch: Callable[..., subprocess.Popen[str]],
+    tmp_path: Path,
+) -> None:
+    served.add(wheel("beta", "1.1"))
+    python, paused, go = paused_python
+    first = launch(*_install(safe_pip, python, served, "alpha==1.0"))
+    _wait_for(paused, first)
+    second = launch(*_install(safe_pip, python, served, "-U", "alpha"))
+    time.sleep(2)
+    calls = (tmp_path / "calls").read_text().splitlines()
+    assert sum("--dry-run" in call for call in calls) == 1, (
+        "the second run resolved while the first was installing"
+    )
+    assert second.poll() is None
+    go.touch()
+    for process in (first, second):
+        out, err = process.communicate(timeout=180)
+        assert process.returncode == 0, out + err
+    assert venv.installed() == {"alpha": "2.0", "beta": "1.1"}
+    _consistent(venv)

@@ -1,0 +1,278 @@
+"""Install: all or nothing, whatever fails or interrupts, and nothing removed that an
+installed RECORD merely claims."""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from installer.destinations import SchemeDictionaryDestination
+
+from safe_pip import install as install_module
+from safe_pip.errors import InstallError
+from safe_pip.target import Scheme, TargetEnvironment
+from tests.support.environments import fake_environment, install, snapshot
+
+WheelFactory = Callable[..., Path]
+Env = tuple[TargetEnvironment, Scheme]
+TAG = sys.implementation.cache_tag
+
+
+@pytest.fixture
+def env(tmp_path: Path) -> Env:
+    return fake_environment(tmp_path)
+
+
+def site(env: Env) -> Path:
+    return Path(env[1].paths["purelib"])
+
+
+def record_rows(env: Env, dist_info: str) -> list[str]:
+    with (site(env) / dist_info / "RECORD").open(newline="") as stream:
+        return [row[0] for row in csv.reader(stream)]
+
+
+class TestInstallWheels:
+    def test_writes_files_scripts_metadata_and_bytecode(
+        self, env: Env, wheel: WheelFactory
+    ) -> None:
+        result = install(*env, wheel("alpha", "1.0", entry_points={"alpha-cli": "alpha:main"}))
+        assert [d.label for d in result.installed] == ["alpha-1.0"]
+        assert (site(env) / "alpha" / "__init__.py").is_file()
+        assert (site(env) / "alpha" / "__pycache__" / f"__init__.{TAG}.pyc").is_file()
+        assert (site(env) / "alpha-1.0.dist-info" / "INSTALLER").read_text() == "safe-pip\n"
+        assert (site(env) / "alpha-1.0.dist-info" / "REQUESTED").exists()
+        assert result.scripts == (env[0].prefix / "bin" / "alpha-cli",)
+        rows = record_rows(env, "alpha-1.0.dist-info")
+        assert f"alpha/__pycache__/__init__.{TAG}.pyc" in rows
+        assert "../../../bin/alpha-cli" in rows
+
+    def test_an_upgrade_removes_the_old_version_and_its_empty_directories(
+        self, env: Env, wheel: WheelFactory
+    ) -> None:
+        old_files = {"alpha/__init__.py": "", "alpha/old/x.py": "x = 1\n"}
+        install(*env, wheel("alpha", "1.0", files=old_files))
+        result = install(*env, wheel("alpha", "2.0"), upgrade=True)
+        assert [old.version for old in result.replaced] == ["1.0"]
+        assert not (site(env) / "alpha" / "old").exists()
+        assert not (site(env) / "alpha-1.0.dist-info").exists()
+        assert (site(env) / "alpha-2.0.dist-info" / "RECORD").is_file()
+        assert not list(env[0].prefix.rglob(".safe-pip-replaced-*"))
+
+    def test_a_shared_identical_file_is_recorded_but_not_rewritten(
+        self, env: Env, wheel: WheelFactory
+    ) -> None:
+        namespace = {"ns/__init__.py": "__path__ = __import__('pkgutil').extend_path(x)\n"}
+        install(*env, wheel("beta", "1.0", files={**namespace, "ns/beta.py": ""}))
+        shared = site(env) / "ns" / "__init__.py"
+        before = shared.stat().st_mtime_ns
+        install(*env, wheel("gamma", "1.0", files={**namespace, "ns/gamma.py": ""}))
+        assert shared.stat().st_mtime_ns == before
+        assert "ns/__init__.py" in record_rows(env, "gamma-1.0.dist-info")
+
+
+@pytest.fixture
+def upgraded(env: Env, wheel: WheelFactory) -> Iterator[tuple[Path, Path]]:
+    """alpha 1.0 and beta 1.0 installed; alpha 2.0 and beta 2.0 ready to replace them."""
+    install(
+        *env,
+        wheel("alpha", "1.0", files={"alpha/__init__.py": "v = 1\n", "alpha/old.py": ""}),
+        wheel("beta", "1.0", entry_points={"beta-cli": "beta:main"}),
+    )
+    yield (
+        wheel("alpha", "2.0", files={"alpha/__init__.py": "v = 2\n", "alpha/new/x.py": ""}),
+        wheel("beta", "2.0", entry_points={"beta-cli": "beta:main"}),
+    )
+
+
+def fail_writing(
+    monkeypatch: pytest.MonkeyPatch, prefix: str, error: BaseException, *, after: bool = False
+) -> None:
+    """Make writing the first file under ``prefix`` raise ``error``, inside pypa/installer,
+    before the file is written or (``after``) once it is."""
+    original = SchemeDictionaryDestination.write_to_fs
+
+    def write_to_fs(self: Any, scheme: Any, path: str, *args: Any, **kwargs: Any) -> Any:
+        if path.startswith(prefix):
+            if after:
+                original(self, scheme, path, *args, **kwargs)
+            raise error
+        return original(self, scheme, path, *args, **kwargs)
+
+    monkeypatch.setattr(SchemeDictionaryDestination, "write_to_fs", write_to_fs)
+
+
+def assert_restored(
+    env: Env, error: type[BaseException], *wheels: Path, **options: Any
+) -> BaseException:
+    """Install ``wheels`` expecting ``error``; the environment must end byte for byte as it
+    began."""
+    before = snapshot(env[0].prefix)
+    with pytest.raises(error) as caught:
+        install(*env, *wheels, **options)
+    assert snapshot(env[0].prefix) == before
+    return caught.value
+
+
+class TestRollback:
+    def test_a_failure_in_the_second_wheel_restores_the_environment(
+        self,
+        env: Env,
+        upgraded: tuple[Path, Path],
+        monkeypatch: pytest.MonkeyPatch,
+    ) -> None:
+        fail_writing(monkeypatch, "beta/", OSError(28, "No space left on device"))
+        error = str(assert_restored(env, InstallError, *upgraded, upgrade=True))
+        assert "Installing beta-2.0 failed: [Errno 28] No space left on device" in error
+        assert "restored as it was" in error
+
+    @pytest.mark.parametrize(
+        ("prefix", "after"),
+        [("beta/", False), ("alpha/new/", True)],
+        ids=["before-a-write", "after-a-new-file-is-written"],
+    )
+    def test_an_interrupt_while_writing_restores_the_environment(
+        self,
+        env: Env,
+        upgraded: tuple[Path, Path],
+        monkeypatch: pytest.MonkeyPatch,
+        prefix: str,
+        after: bool,
+    ) -> None:
+        fail_writing(monkeypatch, prefix, KeyboardInterrupt(), after=after)
+        assert_restored(env, KeyboardInterrupt, *upgraded, upgrade=True)
+
+    def test_an_interrupt_while_compiling_restores_the_environment(
+        self,
+        env: Env,
+        upgraded: tuple[Path, Path],
+        monkeypatch: pytest.MonkeyPatch,
+    ) -> None:
+
+        def interrupted(*args: Any, **kwargs: Any) -> Any:
+            # The compiler has written some bytecode when the interrupt arrives.
+            (site(env) / "alpha" / "__pycache__" / f"__init__.{TAG}.pyc").write_bytes(b"x")
+            raise KeyboardInterrupt
+
+        monkeypatch.setattr(subprocess, "run", interrupted)
+        assert_restored(env, KeyboardInterrupt, *upgraded, upgrade=True)
+
+    @pytest.mark.parametrize("moved", [False, True], ids=["before-a-move", "after-a-move"])
+    def test_an_interrupt_while_setting_aside_restores_the_environment(
+        self,
+        env: Env,
+        upgraded: tuple[Path, Path],
+        monkeypatch: pytest.MonkeyPatch,
+        moved: bool,
+    ) -> None:
+        original = install_module._move
+        calls = []
+
+        def move(source: Path, destination: Path) -> None:
+            calls.append(source)
+            if len(calls) == 3:
+                if moved:
+                    original(source, destination)
+                raise KeyboardInterrupt
+            original(source, destination)
+
+        monkeypatch.setattr(install_module, "_move", move)
+        assert_restored(env, KeyboardInterrupt, *upgraded, upgrade=True)
+
+    def test_a_stale_bytecode_file_in_the_way_is_put_back(
+        self, env: Env, wheel: WheelFactory, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        stale = site(env) / "gamma" / "__pycache__" / f"__init__.{TAG}.pyc"
+        stale.parent.mkdir(parents=True)
+        stale.write_bytes(b"stale")
+        monkeypatch.setattr(
+            install_module._Destination,
+            "write_record",
+            lambda self, compiled: (_ for _ in ()).throw(OSError("disk full")),
+        )
+        assert_restored(env, InstallError, wheel("gamma", "1.0"))
+
+    def test_a_second_interrupt_does_not_stop_the_rollback(
+        self,
+        env: Env,
+        upgraded: tuple[Path, Path],
+        monkeypatch: pytest.MonkeyPatch,
+    ) -> None:
+        fail_writing(monkeypatch, "beta/", OSError("write failed"))
+        original = install_module._Journal.rollback
+
+        def rollback(self: Any) -> list[str]:
+            os.kill(os.getpid(), signal.SIGINT)
+            return original(self)
+
+        monkeypatch.setattr(install_module._Journal, "rollback", rollback)
+        assert_restored(env, InstallError, *upgraded, upgrade=True)
+        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+    def test_files_that_cannot_be_put_back_are_kept_and_named(
+        self,
+        env: Env,
+        upgraded: tuple[Path, Path],
+        monkeypatch: pytest.MonkeyPatch,
+    ) -> None:
+        fail_writing(monkeypatch, "beta/", OSError("write failed"))
+        original = install_module._move
+
+        def move(source: Path, destination: Path) -> None:
+            if ".safe-pip-replaced-" in str(source):
+                raise OSError("read-only file system")
+            original(source, destination)
+
+        monkeypatch.setattr(install_module, "_move", move)
+        with pytest.raises(InstallError) as caught:
+            install(*env, *upgraded, upgrade=True)
+        assert "could not be put back" in str(caught.value)
+        assert "alpha/__init__.py (kept as " in str(caught.value)
+        assert list(site(env).glob(".safe-pip-replaced-*/*"))
+
+
+class TestSignalsHeld:
+    def test_signals_are_held_and_reported(self) -> None:
+        with install_module._signals_held() as received:
+            os.kill(os.getpid(), signal.SIGINT)
+            os.kill(os.getpid(), signal.SIGTERM)
+        assert received == [signal.SIGINT, signal.SIGTERM]
+        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+class TestRemoval:
+    def test_only_files_an_installer_could_have_written_are_removed(
+        self, env: Env, wheel: WheelFactory, tmp_path: Path
+    ) -> None:
+        target, scheme = env
+        stdlib = target.prefix / "lib" / f"python{sys.version_info[0]}.{sys.version_info[1]}"
+        interpreter = target.prefix / "bin" / "python"
+        interpreter.write_text("the interpreter")
+        env = (dataclasses.replace(target, stdlib=stdlib, python=interpreter), scheme)
+        install(*env, wheel("alpha", "1.0"), wheel("beta", "1.0"))
+        claimed = {
+            "outside": tmp_path / "outside.txt",
+            "stdlib": stdlib / "os.py",
+            "link": site(env) / "alpha" / "link",
+        }
+        for path in claimed.values():
+            if path.name != "link":
+                path.write_text("keep me")
+        claimed["link"].symlink_to(claimed["outside"])
+        rows = [os.path.relpath(path, site(env)) for path in claimed.values()]
+        rows += ["beta/__init__.py", "../../../pyvenv.cfg", "../../../bin/python"]
+        with (site(env) / "alpha-1.0.dist-info" / "RECORD").open("a") as stream:
+            stream.writelines(f"{row},,\n" for row in rows)
+        install(*env, wheel("alpha", "2.0"), upgrade=True)
+        assert all(path.exists() or path.is_symlink() for path in claimed.values())
+        assert (site(env) / "beta" / "__init__.py").exists()
+        assert (target.prefix / "pyvenv.cfg").exists()
+        assert interpreter.read_text() == "the interpreter"

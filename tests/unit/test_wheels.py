@@ -1,0 +1,51 @@
+"""Readers of wheel archives and core metadata."""
+
+from __future__ import annotations
+
+from safe_pip.wheels import unapproved_url_requirements, url_key
+
+
+def _metadata(*requires: str) -> bytes:
+    lines = ["Metadata-Version: 2.1", "Name: alpha", "Version: 1.0"]
+    lines += [f"Requires-Dist: {requirement}" for requirement in requires]
+    return ("\n".join(lines) + "\n\n").encode()
+
+
+class TestUrlKey:
+    def test_credentials_fragment_and_host_case_do_not_matter(self) -> None:
+        assert url_key("HTTPS://user:pw@Example.COM/a/B.whl#sha256=ab") == (
+            "https://example.com/a/B.whl"
+        )
+
+    def test_paths_and_queries_do(self) -> None:
+        assert url_key("https://h/a.whl?x=1") != url_key("https://h/a.whl")
+        assert url_key("https://h/A.whl") != url_key("https://h/a.whl")
+
+
+class TestUnapprovedUrlRequirements:
+    def test_version_requirements_are_not_urls(self) -> None:
+        assert unapproved_url_requirements(_metadata("beta>=1", "gamma; extra == 'x'"), ()) == []
+
+    def test_urls_are_found_whatever_their_marker(self) -> None:
+        found = unapproved_url_requirements(
+            _metadata(
+                "beta @ https://evil.invalid/beta-1.0.tar.gz",
+                "gamma @ git+https://evil.invalid/gamma ; python_version < '3'",
+                "delta @ file:///tmp/delta-1.0-py3-none-any.whl ; extra == 'x'",
+            ),
+            (),
+        )
+        assert found == [
+            "beta @ https://evil.invalid/beta-1.0.tar.gz",
+            "gamma @ git+https://evil.invalid/gamma ; python_version < '3'",
+            "delta @ file:///tmp/delta-1.0-py3-none-any.whl ; extra == 'x'",
+        ]
+
+    def test_a_url_the_user_gave_is_approved(self) -> None:
+        url = "https://evil.invalid/beta-1.0-py3-none-any.whl"
+        metadata = _metadata(f"beta @ {url}#sha256=00")
+        assert unapproved_url_requirements(metadata, {url_key(url)}) == []
+
+    def test_an_unparsable_requirement_that_looks_like_a_url_counts(self) -> None:
+        found = unapproved_url_requirements(_metadata("beta @@ https://evil.invalid/x"), ())
+        assert found == ["beta @@ https://evil.invalid/x"]
