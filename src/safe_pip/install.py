@@ -13,9 +13,11 @@ the scheme, a file another installed project owns, a symbolic link (installers w
 none), the interpreter, ``pyvenv.cfg``, or the standard library: pip copies rows of a
 wheel's own RECORD into the installed one, so those rows are claims, not facts.
 
-Bytecode is compiled by the *target* interpreter (its magic number and cache tag), in one
-batch for the whole plan, and recorded in each RECORD as pip does. That interpreter runs
-with ``-I -S``: the wheels just written may contain ``.pth`` files, which must not run.
+Bytecode is compiled by the *target* interpreter (its magic number and cache tag), one
+process for the whole plan started before the first wheel is written and fed each wheel's
+sources as soon as it is in place, so compiling overlaps writing; it is recorded in each
+RECORD as pip does. That interpreter runs with ``-I -S``: the wheels just written may
+contain ``.pth`` files, which must not run.
 """
 
 from __future__ import annotations
@@ -51,7 +53,7 @@ from installer.utils import copyfileobj_with_hashing
 from safe_pip.errors import InstallError
 from safe_pip.installed import InstalledDist
 from safe_pip.models import PlannedDist
-from safe_pip.placement import Layout, PlacedWheel, contained
+from safe_pip.placement import Layout, PlacedWheel, RealPaths, contained
 from safe_pip.reporting import NullReporter, Reporter
 from safe_pip.target import Scheme, TargetEnvironment
 
@@ -65,25 +67,32 @@ INSTALLER_NAME = b"safe-pip\n"
 # (an interrupt) is rolled back and propagates as it is.
 _WRITE_ERRORS = (OSError, ValueError, InstallerError, zipfile.BadZipFile)
 
-# Runs inside the target interpreter: compiles the listed files, prints the .pyc paths.
+# Runs inside the target interpreter, started before the first wheel is written: each
+# stdin line is a batch of files to compile (one wheel's), compiled while later wheels are
+# still being written; at end of input it prints the .pyc path (or null) of every file.
 _COMPILE = r"""
 import compileall, importlib.util, json, os, sys
-jobs = json.load(sys.stdin)
-def one(job):
-    path, ddir = job
-    ok = compileall.compile_file(path, ddir=ddir, force=True, quiet=2)
-    return importlib.util.cache_from_source(path) if ok else None
-results = None
-if len(jobs) > 64 and (os.cpu_count() or 1) > 1 and sys.platform.startswith("linux"):
+def batch(jobs):
+    out = []
+    for path, ddir in jobs:
+        ok = compileall.compile_file(path, ddir=ddir, force=True, quiet=2)
+        out.append(importlib.util.cache_from_source(path) if ok else None)
+    return out
+pool = None
+if (os.cpu_count() or 1) > 1 and sys.platform.startswith("linux"):
     try:
         import multiprocessing
         from concurrent.futures import ProcessPoolExecutor
-        with ProcessPoolExecutor(mp_context=multiprocessing.get_context("fork")) as pool:
-            results = list(pool.map(one, jobs, chunksize=16))
+        pool = ProcessPoolExecutor(mp_context=multiprocessing.get_context("fork"))
     except (ImportError, OSError):
-        results = None
-if results is None:
-    results = [one(job) for job in jobs]
+        pool = None
+pending = []
+for line in sys.stdin:
+    jobs = json.loads(line)
+    for start in range(0, len(jobs), 32):
+        chunk = jobs[start:start + 32]
+        pending.append(pool.submit(batch, chunk) if pool else batch(chunk))
+results = [r for p in pending for r in (p if isinstance(p, list) else p.result())]
 print(json.dumps(results))
 """
 
@@ -191,10 +200,13 @@ class _Destination(SchemeDictionaryDestination):
     """installer's destination: journals each write, refuses to overwrite or to leave the
     scheme, and defers RECORD until bytecode has been compiled for the whole plan."""
 
-    def __init__(self, journal: _Journal, placed: PlacedWheel, **kwargs: Any) -> None:
+    def __init__(
+        self, journal: _Journal, placed: PlacedWheel, realpath: RealPaths, **kwargs: Any
+    ) -> None:
         super().__init__(**kwargs)
         self._journal = journal
         self._placed = placed
+        self._realpath = realpath
         self.pending: tuple[InstallerScheme, str, list[tuple[InstallerScheme, RecordEntry]]] | None
         self.pending = None
 
@@ -206,7 +218,7 @@ class _Destination(SchemeDictionaryDestination):
             digest, size = copyfileobj_with_hashing(stream, io.BytesIO(), self.hash_algorithm)
             return RecordEntry(path, Hash(self.hash_algorithm, digest), size)
         project = self._placed.dist.name
-        if not contained(target, self._path_with_destdir(scheme, "")):
+        if not contained(target, self._path_with_destdir(scheme, ""), self._realpath):
             msg = f"{project}: {target} is outside the {scheme} directory. Nothing was installed."
             raise InstallError(msg)
         if target.exists() or target.is_symlink():
@@ -295,6 +307,9 @@ class _Installer:
         self.journal = _Journal()
         self.destinations: list[_Destination] = []
         self.current: PlannedDist | None = None
+        self._realpath = RealPaths()
+        self._compiler: subprocess.Popen[str] | None = None
+        self._compile_jobs: list[tuple[Path, str, InstallerScheme, str]] = []
         self.roots = self._roots()
         self._backup_dirs: dict[Path, Path] = {}
         self._interpreter_files = {
@@ -313,7 +328,7 @@ class _Installer:
         return sorted(roots, key=lambda root: len(root.parts), reverse=True)
 
     def _root_of(self, path: Path) -> Path | None:
-        return next((root for root in self.roots if contained(path, root)), None)
+        return next((root for root in self.roots if contained(path, root, self._realpath)), None)
 
     def _protected(self, path: Path) -> bool:
         """Files of the interpreter itself that no RECORD may claim, and links, which no
@@ -378,6 +393,7 @@ class _Installer:
         destination = _Destination(
             self.journal,
             placed,
+            self._realpath,
             scheme_dict=self.scheme.install_paths(placed.dist.name, self.target),
             interpreter=str(self.target.python),
             script_kind=self.target.script_kind,
@@ -389,40 +405,73 @@ class _Installer:
         for warning in caught:
             logger.warning("%s: %s", placed.dist.label, warning.message)
         self.destinations.append(destination)
+        self._feed_compiler(destination)
         self.reporter.installed(placed.dist.label)
 
-    def compile_and_record(self, compile_bytecode: bool) -> None:
+    def start_compiler(self, compile_bytecode: bool) -> None:
+        """Start the target interpreter's compiler, so bytecode is compiled while later
+        wheels are still being written."""
+        if not compile_bytecode or not self.target.cache_tag:
+            return
+        try:
+            self._compiler = subprocess.Popen(
+                [str(self.target.python), "-I", "-S", "-c", _COMPILE],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+        except OSError as exc:
+            logger.warning(
+                "bytecode compilation is unavailable (%s); modules will compile on first import",
+                exc,
+            )
+
+    def _feed_compiler(self, destination: _Destination) -> None:
+        compiler, cache_tag = self._compiler, self.target.cache_tag
+        jobs = destination.sources_to_compile()
+        if compiler is None or compiler.stdin is None or cache_tag is None or not jobs:
+            return
+        for real, *_rest in jobs:
+            self._note_bytecode(_pyc_path(real, cache_tag))
+        self._compile_jobs.extend(jobs)
+        try:
+            compiler.stdin.write(json.dumps([[str(r), e] for r, e, _, _ in jobs]) + "\n")
+            compiler.stdin.flush()
+        except OSError:
+            pass  # the compiler died; finish_compiler() reports it
+
+    def stop_compiler(self) -> None:
+        """Kill the compiler before a rollback, so it writes nothing afterwards."""
+        if self._compiler is not None and self._compiler.poll() is None:
+            self._compiler.kill()
+            self._compiler.communicate()
+
+    def compile_and_record(self) -> None:
         self.current = None
-        compiled: dict[Path, Path] = {}
-        if compile_bytecode and self.target.cache_tag:
-            compiled = self._compile(self.target.cache_tag)
+        compiled = self._finish_compiler()
         for destination in self.destinations:
             destination.write_record(compiled)
 
-    def _compile(self, cache_tag: str) -> dict[Path, Path]:
-        jobs = [job for d in self.destinations for job in d.sources_to_compile()]
-        if not jobs:
+    def _finish_compiler(self) -> dict[Path, Path]:
+        compiler, cache_tag = self._compiler, self.target.cache_tag
+        if compiler is None or cache_tag is None:
             return {}
-        for real, *_rest in jobs:
-            self._note_bytecode(_pyc_path(real, cache_tag))
-        payload = json.dumps([[str(real), embedded] for real, embedded, _, _ in jobs])
         try:
-            completed = subprocess.run(
-                [str(self.target.python), "-I", "-S", "-c", _COMPILE],
-                input=payload,
-                capture_output=True,
-                text=True,
-                check=True,
-            )
-            results = json.loads(completed.stdout)
+            stdout, stderr = compiler.communicate()
+            if compiler.returncode != 0:
+                raise subprocess.CalledProcessError(compiler.returncode, "compile", stdout, stderr)
+            results = json.loads(stdout)
         except (OSError, subprocess.CalledProcessError, json.JSONDecodeError) as exc:
             logger.warning(
                 "bytecode compilation failed; modules will compile on first import: %s",
                 getattr(exc, "stderr", exc),
             )
+            for real, *_rest in self._compile_jobs:
+                _remove_file(_pyc_path(real, cache_tag))
             return {}
         compiled = {}
-        for (real, *_rest), pyc in zip(jobs, results, strict=True):
+        for (real, *_rest), pyc in zip(self._compile_jobs, results, strict=True):
             if pyc:
                 compiled[real] = Path(pyc)
                 if Path(pyc) != _pyc_path(real, cache_tag):
@@ -493,8 +542,11 @@ def install_wheels(
             work.current = placed.dist
             for old in placed.replaces:
                 work.set_aside(old)
+        work.start_compiler(compile_bytecode)
+        for placed in layout.wheels:
+            work.current = placed.dist
             work.write(placed)
-        work.compile_and_record(compile_bytecode)
+        work.compile_and_record()
         # The point of no return: from here on the new versions stay.
         with _signals_held() as late:
             committing = True
@@ -505,6 +557,7 @@ def install_wheels(
         if committing:
             raise
         with _signals_held():
+            work.stop_compiler()
             unrestored = work.journal.rollback()
         if unrestored or isinstance(exc, _WRITE_ERRORS):
             raise work.failure(exc, unrestored) from exc

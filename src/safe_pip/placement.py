@@ -34,7 +34,7 @@ from safe_pip.models import NameSet, PlannedDist
 from safe_pip.review import Finding, Severity
 from safe_pip.target import Scheme, TargetEnvironment
 
-__all__ = ["Layout", "PlacedWheel", "contained", "lay_out"]
+__all__ = ["Layout", "PlacedWheel", "RealPaths", "contained", "lay_out"]
 
 logger = logging.getLogger(__name__)
 
@@ -69,13 +69,28 @@ class Layout:
     """Startup hooks that were allowed, for the user to see."""
 
 
-def contained(path: Path, root: Path) -> bool:
+class RealPaths:
+    """``os.path.realpath`` of directories, remembered for one stage: thousands of files
+    share a few hundred directories. Nothing a wheel writes is a link (inspection refuses
+    them), so a directory's answer cannot change while the stage runs."""
+
+    def __init__(self) -> None:
+        self._known: dict[Path, Path] = {}
+
+    def __call__(self, directory: Path) -> Path:
+        real = self._known.get(directory)
+        if real is None:
+            real = self._known[directory] = Path(os.path.realpath(directory))
+        return real
+
+
+def contained(path: Path, root: Path, realpath: RealPaths | None = None) -> bool:
     """Whether ``path`` stays inside ``root``: by path components, and again after following
     the symbolic links already on disk (the file itself need not exist)."""
     if not path.is_relative_to(root):
         return False
-    real_parent = Path(os.path.realpath(path.parent))
-    return real_parent.is_relative_to(os.path.realpath(root))
+    real = realpath or RealPaths()
+    return real(path.parent).is_relative_to(real(root))
 
 
 def _final(scheme: Scheme, directory: str, relative: str) -> Path:
@@ -177,6 +192,7 @@ class _Placer:
         self.owners = owners
         self.hook_dirs = _HookDirs.of(target, scheme)
         self.written: dict[Path, PlannedDist] = {}
+        self.realpath = RealPaths()
 
     def place(
         self, dist: PlannedDist, wheel: Path, info: WheelInfo, replaces: Sequence[InstalledDist]
@@ -210,7 +226,7 @@ class _Placer:
         root: Path,
         replaced: set[Path],
     ) -> str | None:
-        if not contained(path, root):
+        if not contained(path, root, self.realpath):
             return f"would be written to {path}, outside {root}"
         other = self.written.get(path)
         if other is not None:

@@ -7,7 +7,6 @@ import csv
 import dataclasses
 import os
 import signal
-import subprocess
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -162,7 +161,7 @@ class TestRollback:
             (site(env) / "alpha" / "__pycache__" / f"__init__.{TAG}.pyc").write_bytes(b"x")
             raise KeyboardInterrupt
 
-        monkeypatch.setattr(subprocess, "run", interrupted)
+        monkeypatch.setattr(install_module._Installer, "_finish_compiler", interrupted)
         assert_restored(env, KeyboardInterrupt, *upgraded, upgrade=True)
 
     @pytest.mark.parametrize("moved", [False, True], ids=["before-a-move", "after-a-move"])
