@@ -52,8 +52,14 @@ Command = Callable[[Path, Path], list[str]]
 
 def _environment(cache: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PIP_", "SAFE_PIP_", "UV_"))}
-    env.update({"PIP_CONFIG_FILE": os.devnull, "SAFE_PIP_HOME": str(cache / "safe-pip-home"),
-                "CI": "1", "NO_COLOR": "1"})
+    env.update(
+        {
+            "PIP_CONFIG_FILE": os.devnull,
+            "SAFE_PIP_HOME": str(cache / "safe-pip-home"),
+            "CI": "1",
+            "NO_COLOR": "1",
+        }
+    )
     return env
 
 
@@ -61,29 +67,60 @@ def _tools(index_url: str) -> dict[str, Command]:
     bin_dir = Path(sys.executable).parent
     tools: dict[str, Command] = {
         "pip": lambda venv, cache: [
-            sys.executable, "-m", "pip", "--python", str(venv / "bin" / "python"), "install",
-            "--disable-pip-version-check", "--no-input", "--progress-bar", "off", "-q",
-            "--cache-dir", str(cache / "pip"), "--index-url", index_url,
+            sys.executable,
+            "-m",
+            "pip",
+            "--python",
+            str(venv / "bin" / "python"),
+            "install",
+            "--disable-pip-version-check",
+            "--no-input",
+            "--progress-bar",
+            "off",
+            "-q",
+            "--cache-dir",
+            str(cache / "pip"),
+            "--index-url",
+            index_url,
         ],
         "safe-pip": lambda venv, cache: [
-            str(bin_dir / "safe-pip"), "--python", str(venv / "bin" / "python"), "install",
-            "-v", "--trust", ":all:", "--progress-bar", "off", "--cache-dir",
-            str(cache / "safe-pip"), "--index-url", index_url,
+            str(bin_dir / "safe-pip"),
+            "--python",
+            str(venv / "bin" / "python"),
+            "install",
+            "-v",
+            "--trust",
+            ":all:",
+            "--progress-bar",
+            "off",
+            "--cache-dir",
+            str(cache / "safe-pip"),
+            "--index-url",
+            index_url,
         ],
     }
     uv = shutil.which("uv")
     if uv is not None:
         tools["uv"] = lambda venv, cache: [
-            uv, "pip", "install", "-q", "--python", str(venv / "bin" / "python"),
-            "--cache-dir", str(cache / "uv"), "--index-url", index_url,
+            uv,
+            "pip",
+            "install",
+            "-q",
+            "--python",
+            str(venv / "bin" / "python"),
+            "--cache-dir",
+            str(cache / "uv"),
+            "--index-url",
+            index_url,
         ]
     return tools
 
 
 def _fresh_venv(parent: Path) -> Path:
     venv = Path(tempfile.mkdtemp(dir=parent, prefix="venv-"))
-    subprocess.run([sys.executable, "-m", "venv", "--clear", "--without-pip", str(venv)],
-                   check=True)
+    subprocess.run(
+        [sys.executable, "-m", "venv", "--clear", "--without-pip", str(venv)], check=True
+    )
     return venv
 
 
@@ -96,22 +133,26 @@ def _run(command: list[str], env: dict[str, str]) -> tuple[float, str]:
     return elapsed, completed.stdout + completed.stderr
 
 
-def bench(requirements: list[str], mode: str, runs: int, tools: dict[str, Command],
-          work: Path) -> dict[str, Samples]:
+def bench(
+    requirements: list[str], mode: str, runs: int, tools: dict[str, Command], work: Path
+) -> dict[str, Samples]:
     results = {name: Samples() for name in tools}
     caches = {name: work / f"cache-{mode}-{name}" for name in tools}
     if mode == "warm":
         for name, command in tools.items():
-            _run([*command(_fresh_venv(work), caches[name]), *requirements],
-                 _environment(caches[name]))
+            _run(
+                [*command(_fresh_venv(work), caches[name]), *requirements],
+                _environment(caches[name]),
+            )
     for index in range(runs):
         order = list(tools.items())
         if index % 2:
             order.reverse()
         for name, command in order:
             cache = caches[name] if mode == "warm" else Path(tempfile.mkdtemp(dir=work))
-            elapsed, output = _run([*command(_fresh_venv(work), cache), *requirements],
-                                   _environment(cache))
+            elapsed, output = _run(
+                [*command(_fresh_venv(work), cache), *requirements], _environment(cache)
+            )
             results[name].seconds.append(elapsed)
             for stage, seconds in _STAGE_RE.findall(output):
                 results[name].stages.setdefault(stage, []).append(float(seconds))
@@ -120,9 +161,11 @@ def bench(requirements: list[str], mode: str, runs: int, tools: dict[str, Comman
 
 def _header(index_url: str) -> str:
     pip_version = version("pip")
-    return (f"{datetime.now(UTC):%Y-%m-%d}, {platform.machine()} {os.cpu_count()} cores, "
-            f"Python {platform.python_version()}, pip {pip_version}, safe-pip "
-            f"{version('safe-pip')}, index {index_url}")
+    return (
+        f"{datetime.now(UTC):%Y-%m-%d}, {platform.machine()} {os.cpu_count()} cores, "
+        f"Python {platform.python_version()}, pip {pip_version}, safe-pip "
+        f"{version('safe-pip')}, index {index_url}"
+    )
 
 
 def main() -> None:
@@ -147,8 +190,10 @@ def main() -> None:
                 medians = " | ".join(f"{results[n].median:.2f}" for n in names)
                 pip = results["pip"].median
                 ratio = " | ".join(f"{results[n].median / pip:.2f}" for n in names if n != "pip")
-                stages = ", ".join(f"{stage} {statistics.median(values):.2f}"
-                                   for stage, values in results["safe-pip"].stages.items())
+                stages = ", ".join(
+                    f"{stage} {statistics.median(values):.2f}"
+                    for stage, values in results["safe-pip"].stages.items()
+                )
                 print(f"| {set_name} | {mode} | {medians} | {ratio} | {stages} |", flush=True)
 
 
