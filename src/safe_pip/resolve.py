@@ -30,7 +30,7 @@ from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import Version
 
 from safe_pip.cache import sha256_file
-from safe_pip.errors import PolicyDenied, ResolveError, SdistRefused
+from safe_pip.errors import HashMismatch, PolicyDenied, ResolveError, SdistRefused
 from safe_pip.gateway import Gateway
 from safe_pip.models import (
     DistKind,
@@ -54,6 +54,15 @@ _MISSING_RE = re.compile(
     r"requirement) (\S+)"
 )
 _POLL_SECONDS = 0.1
+# The headings of pip's hash-checking errors (pip._internal.exceptions.hashes): pip lists
+# every offender under them, so safe-pip keeps pip's text and only changes the status.
+_HASH_ERROR_HEADS = (
+    "Hashes are required in --require-hashes mode",
+    "In --require-hashes mode, all requirements must have their versions pinned",
+    "THESE PACKAGES DO NOT MATCH THE HASHES",
+    "Can't verify hashes for these",
+)
+_UNPINNED_HEAD = _HASH_ERROR_HEADS[1]
 
 
 @dataclass(frozen=True, slots=True)
@@ -211,6 +220,8 @@ def run_gated(
         raise gateway.failure
     clean = _Cleaner(gateway, files)
     if returncode != 0:
+        if any(head in stderr for head in _HASH_ERROR_HEADS):
+            raise _hash_failure(clean(stderr), _pin_suggestions(stderr, gateway))
         raise _failure(clean(stderr) + _conflict_explanation(clean(stdout)), gateway)
     for line in clean(stderr).splitlines():
         if line.strip():
@@ -301,20 +312,60 @@ def _missing_projects(stderr: str) -> list[NormalizedName]:
     return names
 
 
+def _pip_says(stderr: str) -> str:
+    return "\n".join(
+        "  " + line.removeprefix("ERROR: ") for line in stderr.splitlines() if line.strip()
+    )
+
+
+def _pin_suggestions(raw_stderr: str, gateway: Gateway) -> list[str]:
+    """``name==version --hash=sha256:...`` for each unpinned requirement pip named, from the
+    file it chose (pip's own message gives the hash only for pinned requirements)."""
+    start = raw_stderr.find(_UNPINNED_HEAD)
+    if start < 0:
+        return []
+    section = raw_stderr[start:]
+    ends = [section.find(head) for head in _HASH_ERROR_HEADS if section.find(head) > 0]
+    section = section[: min(ends)] if ends else section
+    base = re.escape(gateway.base_url)
+    suggestions: list[str] = []
+    for match in re.finditer(base + r"/files/[0-9a-f]{64}/[^\s'\")]+", section):
+        served = gateway.lookup_url(match.group(0))
+        if served is None or served.file.sha256 is None:
+            continue
+        line = f"{served.file.project}=={served.file.version} --hash=sha256:{served.file.sha256}"
+        if line not in suggestions:
+            suggestions.append(line)
+    return suggestions
+
+
+def _hash_failure(stderr: str, suggestions: Sequence[str]) -> HashMismatch:
+    """pip refused in hash-checking mode; ``stderr`` is already cleaned."""
+    text = "Hash-checking mode refused these requirements (nothing was installed).\n"
+    text += _pip_says(stderr)
+    if suggestions:
+        text += "\nTo pin the unpinned ones to the files pip chose, use lines like these:\n"
+        text += "\n".join("    " + line for line in suggestions)
+    return HashMismatch(text)
+
+
 def _failure(stderr: str, gateway: Gateway) -> ResolveError | PolicyDenied:
     """The error for a failed resolution; ``stderr`` is already cleaned."""
     answers = gateway.selector.answers
     missing = _missing_projects(stderr)
     only_source: list[ServedProject] = []
+    unhashed: list[ServedProject] = []
     for name in missing:
         served = answers.get(name)
         if served is not None and _withheld(served, DropReason.SDIST):
             only_source.append(served)
+        elif served is not None and _withheld(served, DropReason.NO_SHA256):
+            unhashed.append(served)
     if only_source:
         return SdistRefused(_sdist_message(only_source))
-    pip_says = "\n".join(
-        "  " + line.removeprefix("ERROR: ") for line in stderr.splitlines() if line.strip()
-    )
+    if unhashed:
+        return HashMismatch(_unhashed_message(unhashed))
+    pip_says = _pip_says(stderr)
     hints = [_hint(name, answers.get(name), gateway) for name in missing]
     text = "Could not find a set of packages to install.\n" + pip_says
     hint_text = "\n".join(h for h in hints if h)
@@ -343,6 +394,19 @@ def _sdist_message(projects: Sequence[ServedProject]) -> str:
     lines.append(
         f"Nothing was installed. If you trust these projects to run code at install time, "
         f"allow them with --allow-sdist {names} (or the allow-sdist setting)."
+    )
+    return "\n".join(lines)
+
+
+def _unhashed_message(projects: Sequence[ServedProject]) -> str:
+    lines = ["These requirements can only be met by files their source lists without a sha256:"]
+    for served in projects:
+        versions = sorted({f.version for f in _withheld(served, DropReason.NO_SHA256)})
+        shown = ", ".join(str(v) for v in versions[-5:])
+        lines.append(f"  {served.page.name} {shown} (from {served.source.name})")
+    lines.append(
+        "Nothing was installed: safe-pip installs no file it cannot verify. Ask the "
+        "index's operator to list sha256 hashes (PEP 503/691), or use another source."
     )
     return "\n".join(lines)
 
