@@ -6,9 +6,6 @@ working; URLs are the upstream ones, never the gateway's, and carry no credentia
 
 from __future__ import annotations
 
-import json
-import os
-import tempfile
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
@@ -17,7 +14,7 @@ from safe_pip.install import InstallResult
 from safe_pip.models import Plan, PlannedDist
 from safe_pip.network import redact_url
 
-__all__ = ["installation_report", "write_json_atomic"]
+__all__ = ["installation_report"]
 
 
 def _download_info(dist: PlannedDist) -> dict[str, Any]:
@@ -64,17 +61,3 @@ def installation_report(plan: Plan, result: InstallResult | None) -> dict[str, A
         "install": [_item(dist) for dist in dists],
         "environment": dict(plan.environment),
     }
-
-
-def write_json_atomic(path: Path, data: Any) -> None:
-    """Write JSON to a temporary file beside ``path``, then rename it into place."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, temp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as stream:
-            json.dump(data, stream, indent=2)
-            stream.write("\n")
-        Path(temp_name).replace(path)
-    except BaseException:
-        Path(temp_name).unlink(missing_ok=True)
-        raise

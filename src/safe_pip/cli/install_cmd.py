@@ -366,7 +366,8 @@ def _warn_root(outcome: Outcome, args: argparse.Namespace, err: Console) -> None
 
 
 def _write_report(outcome: Outcome, destination: str, out: Console) -> None:
-    from safe_pip.report import installation_report, write_json_atomic
+    from safe_pip.atomic import write_json_atomic
+    from safe_pip.report import installation_report
 
     report = installation_report(outcome.plan, outcome.result)
     if destination == "-":

@@ -1,0 +1,100 @@
+"""The audit log: one JSON line per trust decision, appended, never rewritten.
+
+``audit.log`` in the safe-pip home. Each line is written with a single ``write`` on a file
+opened with ``O_APPEND``, so lines from concurrent runs interleave whole, never mixed.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TypedDict
+
+from safe_pip.errors import TrustStoreError
+
+__all__ = ["Action", "AuditEvent", "AuditLine", "AuditLog"]
+
+
+class Action(enum.Enum):
+    """What was decided about a project."""
+
+    APPROVED = "approved"
+    REFUSED = "refused"
+    INSTALLED = "installed"
+    REMOVED = "removed"
+    FORGOTTEN = "forgotten"
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEvent:
+    """One decision about one project (and, where known, one file of it)."""
+
+    decision: Action
+    project: str
+    version: str | None = None
+    source: str | None = None
+    """The source's name (never a URL with credentials)."""
+    filename: str | None = None
+    sha256: str | None = None
+    how: str | None = None
+    """How it was approved, or why it was refused."""
+
+
+class AuditLine(TypedDict):
+    """The JSON shape of one line."""
+
+    time: str
+    decision: str
+    project: str
+    version: str | None
+    source: str | None
+    filename: str | None
+    sha256: str | None
+    how: str | None
+
+
+def _line(event: AuditEvent, now: str) -> bytes:
+    line = AuditLine(
+        time=now,
+        decision=event.decision.value,
+        project=event.project,
+        version=event.version,
+        source=event.source,
+        filename=event.filename,
+        sha256=event.sha256,
+        how=event.how,
+    )
+    return (json.dumps(line, separators=(",", ":")) + "\n").encode()
+
+
+class AuditLog:
+    """The append-only log of one safe-pip home."""
+
+    def __init__(self, home: Path) -> None:
+        self.path = home / "audit.log"
+
+    def write(self, events: Iterable[AuditEvent]) -> None:
+        """Append one line per event.
+
+        :raises TrustStoreError: the log cannot be written.
+        """
+        now = datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+        lines = [_line(event, now) for event in events]
+        if not lines:
+            return
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+            try:
+                for line in lines:
+                    os.write(fd, line)
+            finally:
+                os.close(fd)
+        except OSError as exc:
+            msg = f"The audit log {self.path} cannot be written: {exc}"
+            raise TrustStoreError(msg) from exc
