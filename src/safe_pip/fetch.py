@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -16,6 +16,7 @@ from packaging.utils import NormalizedName
 
 from safe_pip.cache import FileCache, sha256_file
 from safe_pip.errors import HashMismatch, NetworkError, UnsafeWheel
+from safe_pip.hashes import HashPin, check_pins
 from safe_pip.models import IndexFile, PlannedDist, SourceSpec
 from safe_pip.reporting import NullReporter, Reporter
 from safe_pip.sources import Upstream
@@ -119,11 +120,19 @@ class Fetcher:
             return self._cache.store(chunks, expected, path.name, label=label)
 
     def fetch_all(
-        self, dists: Sequence[PlannedDist], reporter: Reporter | None = None
+        self,
+        dists: Sequence[PlannedDist],
+        reporter: Reporter | None = None,
+        pins: Mapping[NormalizedName, Sequence[HashPin]] | None = None,
     ) -> dict[NormalizedName, Path]:
         """Fetch every wheel and sdist of the plan in parallel; local projects are skipped.
 
-        :raises HashMismatch: a file's bytes differ from its sha256; no partial file is kept.
+        Each file is verified against its index's sha256 and then, cached or not, against
+        the user's ``--hash`` pins for its project.
+
+        :param pins: the user's pins by project (see :func:`safe_pip.hashes.pins_by_project`).
+        :raises HashMismatch: a file's bytes differ from its sha256 or from a pin; no partial
+            file is kept.
         :raises NetworkError: a download failed.
         """
         reporter = reporter or NullReporter()
@@ -135,6 +144,7 @@ class Fetcher:
             futures = {dist.name: pool.submit(self._fetch_one, dist, reporter) for dist in work}
             for name, future in futures.items():
                 results[name] = future.result()
+        check_pins(results, work, pins or {})
         return results
 
     def _fetch_one(self, dist: PlannedDist, reporter: Reporter) -> Path:

@@ -26,6 +26,7 @@ from safe_pip.cache import FileCache
 from safe_pip.errors import UsageError
 from safe_pip.fetch import Fetcher
 from safe_pip.gateway import Gateway
+from safe_pip.hashes import pins_by_project
 from safe_pip.inspection import check_direct_urls, inspect_wheel
 from safe_pip.install import InstallResult, install_wheels
 from safe_pip.installed import InstalledDist, find_installed
@@ -255,7 +256,8 @@ def run_install(
             return Outcome(plan, target, scheme, findings, None, satisfied, timings)
         check_direct_urls(plan, approved)
         with _timed(timings, "fetch", reporter):
-            files = fetcher.fetch_all(plan.dists, reporter)
+            pins = pins_by_project(request.lines, plan.environment)
+            files = fetcher.fetch_all(plan.dists, reporter, pins)
         if any(dist.needs_build for dist in plan):
             with _timed(timings, "build", reporter):
                 builder = Builder(

@@ -7,12 +7,13 @@ from pathlib import Path
 
 import httpx
 import pytest
-from packaging.utils import canonicalize_name
+from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import Version
 
 from safe_pip.cache import FileCache
 from safe_pip.errors import HashMismatch, NetworkError
 from safe_pip.fetch import Fetcher
+from safe_pip.hashes import HashPin
 from safe_pip.models import DistKind, IndexFile, PlannedDist
 from safe_pip.network import NetworkOptions
 from safe_pip.sources import Upstream
@@ -134,3 +135,29 @@ class TestFetchAll:
         assert paths[dist.name].read_bytes() == WHEEL
         assert paths[other.name].read_bytes() == WHEEL + b"x"
         assert paths[other.name] != local
+
+
+class TestUserPins:
+    def _dist(self) -> PlannedDist:
+        return PlannedDist(
+            canonicalize_name("demo"), Version("1.0"), DistKind.WHEEL, True, {}, file=_file()
+        )
+
+    def _pins(self, *hashes: str) -> dict[NormalizedName, tuple[HashPin, ...]]:
+        return {canonicalize_name("demo"): (HashPin("demo==1.0", "-r r.txt (line 1)", hashes),)}
+
+    def test_a_cached_file_is_checked_against_the_pins_too(self, tmp_path: Path) -> None:
+        server = _Server({"/demo.whl": httpx.Response(200, content=WHEEL)})
+        fetcher = _fetcher(tmp_path, server)
+        fetcher.fetch_all([self._dist()], pins=self._pins(f"sha256:{SHA}"))
+        with pytest.raises(HashMismatch, match=r"Expected sha256 0{64}\n\s+Got\s+" + SHA):
+            fetcher.fetch_all([self._dist()], pins=self._pins("sha256:" + "0" * 64))
+        assert server.hits == ["/demo.whl"]
+
+    def test_a_pin_of_another_algorithm_is_checked_on_the_bytes(self, tmp_path: Path) -> None:
+        server = _Server({"/demo.whl": httpx.Response(200, content=WHEEL)})
+        sha512 = hashlib.sha512(WHEEL).hexdigest()
+        paths = _fetcher(tmp_path, server).fetch_all(
+            [self._dist()], pins=self._pins("sha384:" + "1" * 96, f"sha512:{sha512}")
+        )
+        assert paths[canonicalize_name("demo")].read_bytes() == WHEEL
