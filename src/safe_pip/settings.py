@@ -3,7 +3,7 @@
 Precedence, highest first: command-line flags; ``SAFE_PIP_*`` environment variables;
 ``[tool.safe-pip]`` in the nearest ``pyproject.toml`` (or a ``safe-pip.toml``) from the
 current directory upwards; the user file ``$SAFE_PIP_HOME/config.toml``. List settings
-(``trust``, ``allow-sdist``) are the union of every layer. pip's own configuration
+(``trust``/``trusted``, ``allow-sdist``) are the union of every layer. pip's own configuration
 (pip.conf, ``PIP_*``) is read separately by :mod:`safe_pip.pipconfig` and applies to
 pip's options as pip would apply it.
 """
@@ -40,6 +40,7 @@ DEFAULT_INDEX = "https://pypi.org/simple"
 _KNOWN_KEYS = frozenset(
     {
         "trust",
+        "trusted",
         "allow-sdist",
         "min-release-age",
         "index-url",
@@ -49,7 +50,7 @@ _KNOWN_KEYS = frozenset(
         "allow-startup-hooks",
     }
 )
-_LIST_KEYS = ("trust", "allow-sdist", "allow-startup-hooks", "extra-index-url")
+_LIST_KEYS = ("trust", "trusted", "allow-sdist", "allow-startup-hooks", "extra-index-url")
 _DURATION_RE = re.compile(r"^P(\d+)D$", re.IGNORECASE)
 
 
@@ -188,7 +189,8 @@ def load_file_settings(cwd: Path, home: Path, environ: Mapping[str, str]) -> Fil
             else:
                 merged[key] = value
     return FileSettings(
-        trust=tuple(merged.get("trust", ())),
+        # ``trusted`` is the name the first-seen issue uses; both mean the same.
+        trust=(*merged.get("trust", ()), *merged.get("trusted", ())),
         allow_sdist=tuple(merged.get("allow-sdist", ())),
         allow_startup_hooks=tuple(merged.get("allow-startup-hooks", ())),
         min_release_age=merged.get("min-release-age"),
@@ -285,6 +287,10 @@ class Settings:
     pins: tuple[Pin, ...] = ()
     file_policy: FilePolicy = field(default_factory=FilePolicy)
     trust: NameSet = field(default_factory=NameSet)
+    """First-seen projects approved by ``--trust`` or by the settings (the union)."""
+    trust_flags: NameSet = field(default_factory=NameSet)
+    """The part of ``trust`` given by ``--trust`` on this command: only naming a project
+    there approves a changed source."""
     allow_startup_hooks: NameSet = field(default_factory=NameSet)
     """Projects that may install code run at every interpreter start (``.pth``, ...)."""
     network: NetworkOptions = field(default_factory=NetworkOptions)

@@ -38,6 +38,10 @@ Checked commands:
   download                    Download packages through the same gateway and policy.
   wheel                       Build wheels; only allowed projects build from source.
 
+safe-pip's own commands:
+  trust                       List, approve, remove or forget approved projects and the
+                              remembered sha256 of installed files (see "safe-pip trust").
+
 Every other pip command (list, freeze, show, uninstall, check, inspect, config, cache,
 hash, index, help, ...) is handed to pip unchanged, for the same environment.
 
@@ -110,6 +114,16 @@ def _run_checked(command: str, rest: list[str], general: list[str]) -> int:
         signal.signal(signal.SIGTERM, previous)
 
 
+def _run_trust(rest: list[str]) -> int:
+    from safe_pip.cli.trust_cmd import run_trust_command
+
+    try:
+        return run_trust_command(rest, sys.stdout, sys.stderr)
+    except SafePipError as exc:
+        sys.stderr.write(f"ERROR: {exc}\n")
+        return exc.exit_code
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run ``safe-pip`` with ``argv`` (default: ``sys.argv[1:]``) and return its exit status."""
     arguments = list(sys.argv[1:] if argv is None else argv)
@@ -125,6 +139,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return UsageError.exit_code
     if command in _CHECKED_COMMANDS:
         return _run_checked(command, rest, general)
+    if command == "trust":
+        return _run_trust(rest)
     if command == "help" and rest and rest[0] in _CHECKED_COMMANDS:
         return _run_checked(rest[0], ["--help"], general)
     from safe_pip.cli.passthrough import pip_command, run_pip

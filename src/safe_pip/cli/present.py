@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import threading
 import types
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 from safe_pip.models import DistKind, Plan, PlannedDist
-from safe_pip.review import Finding, Severity
+from safe_pip.review import Approval, Finding, Severity
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -50,14 +51,31 @@ def describe_dist(dist: PlannedDist) -> str:
     return f"{dist.label} ({kind}, {where})"
 
 
-def plan_lines(plan: Plan, findings: Sequence[Finding]) -> list[str]:
-    """The plan, one distribution per line, with its findings under it."""
+def _approval_lines(approval: Approval) -> list[str]:
+    facts = approval.facts
+    if approval.how is None:
+        status = "not approved: would be asked, or refused without a terminal"
+    else:
+        status = f"approved by {approval.how.value}"
+    what = "source changed" if facts.source_changed else "first seen"
+    lines = [f"      {what}, {status}"]
+    return lines + [f"      WARNING: {warning.message}" for warning in facts.warnings]
+
+
+def plan_lines(
+    plan: Plan, findings: Sequence[Finding], approvals: Sequence[Approval] = ()
+) -> list[str]:
+    """The plan, one distribution per line, with its first-seen status and findings under
+    it."""
     by_project: dict[str, list[Finding]] = {}
     for finding in findings:
         by_project.setdefault(finding.project, []).append(finding)
+    approval_of = {approval.facts.name: approval for approval in approvals}
     lines = []
     for dist in plan:
         lines.append(f"  {describe_dist(dist)}")
+        if dist.name in approval_of:
+            lines += _approval_lines(approval_of[dist.name])
         for finding in by_project.get(dist.name, []):
             prefix = "WARNING" if finding.severity is Severity.WARNING else "note"
             lines.append(f"      {prefix}: {finding.message}")
@@ -77,6 +95,11 @@ class PlainReporter:
 
     def __exit__(self, *exc_info: object) -> None:
         return None
+
+    @contextmanager
+    def paused(self) -> Iterator[None]:
+        """Nothing to pause: plain output has no live display."""
+        yield
 
     def _say(self, text: str, level: int = 0) -> None:
         if self._verbosity >= level:
@@ -147,6 +170,15 @@ class RichReporter:
         traceback: types.TracebackType | None,
     ) -> None:
         self._progress.stop()
+
+    @contextmanager
+    def paused(self) -> Iterator[None]:
+        """Stop the live display while the user is asked something."""
+        self._progress.stop()
+        try:
+            yield
+        finally:
+            self._progress.start()
 
     def stage(self, name: str, detail: str = "") -> None:
         """A spinner line naming the current stage."""

@@ -1,0 +1,98 @@
+"""The first-seen review on a terminal: one table of every project, then one question."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from contextlib import AbstractContextManager
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+from packaging.utils import NormalizedName
+
+from safe_pip.cli.present import format_size
+from safe_pip.review import ProjectFacts, age
+
+if TYPE_CHECKING:
+    from rich.console import Console, RenderableType
+
+__all__ = ["TerminalPrompter", "review_table"]
+
+_ALL = {"y": "y", "yes": "y", "n": "n", "no": "n", "o": "o", "one": "o", "one-by-one": "o"}
+
+
+def review_table(pending: Sequence[ProjectFacts], now: datetime) -> RenderableType:
+    """A table with everything known about each first-seen project, warnings in red."""
+    from rich.table import Table
+    from rich.text import Text
+
+    table = Table(title="Projects safe-pip has not installed before", show_lines=True)
+    for column in ("project", "source", "released", "first release", "what"):
+        table.add_column(column, overflow="fold")
+    for item in pending:
+        name = Text(f"{item.name} {item.version}", style="bold")
+        if item.suspicious:
+            name = Text(f"! {item.name} {item.version}", style="bold red")
+        what = [
+            item.summary or "(no summary)",
+            item.home_page or "(no home page)",
+            f"{'wheel' if item.wheel else 'built here from source'}, {format_size(item.size)}",
+        ]
+        what += [f"WARNING: {warning.message}" for warning in item.warnings]
+        table.add_row(
+            name,
+            item.source.name,
+            age(item.released, now),
+            age(item.first_released, now),
+            Text("\n".join(what), style="red" if item.suspicious else ""),
+        )
+    return table
+
+
+class TerminalPrompter:
+    """Asks on the terminal; progress output is paused while it asks."""
+
+    def __init__(
+        self,
+        console: Console,
+        pause: Callable[[], AbstractContextManager[object]],
+        ask: Callable[[str], str] | None = None,
+    ) -> None:
+        """:param ask: reads one answer after showing a question (default: the console)."""
+        self._console = console
+        self._pause = pause
+        self._ask = ask or self._read
+
+    def _read(self, question: str) -> str:
+        try:
+            return self._console.input(question, markup=False)
+        except EOFError:
+            return "n"
+
+    def _choice(self, question: str, choices: Mapping[str, str], default: str) -> str:
+        while True:
+            answer = self._ask(question).strip().lower() or default
+            if answer in choices:
+                return choices[answer]
+            self._console.print(f"Please answer one of: {', '.join(choices)}", markup=False)
+
+    def approve(self, pending: Sequence[ProjectFacts]) -> Mapping[NormalizedName, bool]:
+        """Show the review, then ask: all, none, or one by one."""
+        with self._pause():
+            self._console.print(review_table(pending, datetime.now(UTC)))
+            suspicious = any(item.suspicious for item in pending)
+            default = "n" if suspicious else "y"
+            hint = "y/N/o" if suspicious else "Y/n/o"
+            answer = self._choice(
+                f"Approve all {len(pending)} (y), refuse all (n), or one by one (o)? [{hint}] ",
+                _ALL,
+                default,
+            )
+            if answer != "o":
+                return {item.name: answer == "y" for item in pending}
+            return {item.name: self._one(item) for item in pending}
+
+    def _one(self, item: ProjectFacts) -> bool:
+        hint = "y/N" if item.suspicious else "Y/n"
+        question = f"Approve {item.name} {item.version} from {item.source.name}? [{hint}] "
+        yes_no = {"y": "y", "yes": "y", "n": "n", "no": "n"}
+        return self._choice(question, yes_no, "n" if item.suspicious else "y") == "y"
