@@ -17,7 +17,7 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from packaging.utils import canonicalize_name
+from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import Version
 
 from safe_pip.admission import admit, approved_urls
@@ -31,7 +31,7 @@ from safe_pip.inspection import check_direct_urls, inspect_wheel
 from safe_pip.install import InstallResult, install_wheels
 from safe_pip.installed import InstalledDist, find_installed
 from safe_pip.locking import file_lock
-from safe_pip.models import NameSet, Plan
+from safe_pip.models import NameSet, Plan, ServedProject
 from safe_pip.network import build_client
 from safe_pip.placement import lay_out
 from safe_pip.reporting import NullReporter, Reporter
@@ -49,7 +49,7 @@ from safe_pip.target import (
     query_target,
 )
 
-__all__ = ["InstallRequest", "Outcome", "run_install", "run_pip_command"]
+__all__ = ["InstallRequest", "LockResult", "Outcome", "run_install", "run_lock", "run_pip_command"]
 
 logger = logging.getLogger(__name__)
 
@@ -212,6 +212,41 @@ def run_pip_command(command: Sequence[str], request: InstallRequest, settings: S
             target_python=None if same else request.python,
             verbose=settings.verbosity,
         )
+
+
+@dataclass(frozen=True, slots=True)
+class LockResult:
+    """What ``safe-pip lock`` resolved, and what the gateway served of each project."""
+
+    plan: Plan
+    target: TargetEnvironment
+    served: dict[NormalizedName, ServedProject | None]
+    """The gateway's answers: the source and the served files of every project pip asked."""
+
+
+def run_lock(request: InstallRequest, settings: Settings) -> LockResult:
+    """Resolve for the target through the gateway, as an install would, installing nothing.
+
+    Resolves with ``--ignore-installed``, so the lock is complete whatever the target has.
+
+    :raises SafePipError: any expected failure.
+    """
+    admit(request.lines, request.no_binary, settings.file_policy.allow_sdist)
+    target = query_target(request.python, request.prefix)
+    policy = _policy_for(request, target, settings.file_policy)
+    with _session(settings, approved_urls(request.lines), policy) as (gateway, _, workdir):
+        plan = resolve(
+            ResolveRequest(
+                lines=request.lines,
+                pip_options=(*request.resolver_options, "--ignore-installed"),
+                target_python=None if _same_interpreter(target) else target.python,
+                verbose=settings.verbosity,
+            ),
+            gateway,
+            workdir,
+            settings.environ,
+        )
+        return LockResult(plan, target, gateway.selector.answers)
 
 
 def run_install(

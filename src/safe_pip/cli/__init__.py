@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 
 __all__ = ["entrypoint", "main"]
 
-_CHECKED_COMMANDS = frozenset({"install", "download", "wheel"})
+_CHECKED_COMMANDS = frozenset({"install", "download", "wheel", "lock"})
 
 _HELP = """\
 Usage:
@@ -37,6 +37,8 @@ Checked commands:
   install                     Install packages (see "safe-pip install --help").
   download                    Download packages through the same gateway and policy.
   wheel                       Build wheels; only allowed projects build from source.
+  lock                        Resolve through the same gateway and policy and write a
+                              pinned requirements file with every file's sha256.
 
 safe-pip's own commands:
   trust                       List, approve, remove or forget approved projects and the
@@ -97,6 +99,10 @@ def _run_checked(command: str, rest: list[str], general: list[str]) -> int:
     try:
         if command == "install":
             return run_install_command(argv, out, err)
+        if command == "lock":
+            from safe_pip.cli.lock_cmd import run_lock_command
+
+            return run_lock_command(argv, out, err)
         return run_pip_command_through_gateway(command, argv, out, err)
     except SafePipError as exc:
         if debug:

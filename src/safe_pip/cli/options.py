@@ -215,6 +215,10 @@ INSTALL_OPTIONS: tuple[Option, ...] = (
          metavar="<dir>"),
     _opt("--no-verify", "no_verify", "store_true", _R, _GI,
          "wheel: don't verify that built wheels are valid."),
+    _opt("-o --output", "output", "store", _O, _GI,
+         "lock: the file to write the pinned requirements to ('-', the default: standard "
+         "output).",
+         metavar="<file>"),
     # Package Selection Options
     _opt("--pre", "pre", "store_true", _R, _GS,
          "Include pre-release and development versions."),
@@ -376,8 +380,11 @@ _COMMAND_DESTS: dict[str, frozenset[str] | None] = {
     "download": _DOWNLOAD_AND_WHEEL
     | {"dest", "platforms", "python_version", "implementation", "abis"},
     "wheel": _DOWNLOAD_AND_WHEEL | {"wheel_dir", "no_verify", "editables", "config_settings"},
+    # editables are accepted so that a lock can refuse them with a clear message.
+    "lock": _DOWNLOAD_AND_WHEEL
+    | {"output", "platforms", "python_version", "implementation", "abis", "editables"},
 }
-_ONLY_FOR = {"dest": "download", "wheel_dir": "wheel", "no_verify": "wheel"}
+_ONLY_FOR = {"dest": "download", "wheel_dir": "wheel", "no_verify": "wheel", "output": "lock"}
 COMMANDS = tuple(_COMMAND_DESTS)
 
 
@@ -471,6 +478,9 @@ _DESCRIPTIONS = {
     "policy as install (no source build runs unless allowed).",
     "wheel": "Build wheels through safe-pip's gateway: only allowed projects are built from "
     "source, and their build requirements come through the gateway too.",
+    "lock": "Resolve through safe-pip's gateway and policy for the target interpreter, and "
+    "write a fully pinned requirements file with the sha256 of every acceptable file of "
+    "each version (install it with --require-hashes).",
 }
 
 

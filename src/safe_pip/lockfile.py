@@ -1,0 +1,91 @@
+"""Lock: turn a resolved plan into a fully pinned, hash-checked requirements file.
+
+Every pinned version lists the sha256 of every file of that version the gateway served
+for the target (the files that passed policy and compatibility filtering; for a
+``--platform``-style foreign target, every file of the version), so the same file can be
+installed on any machine the lock was made for, in pip's hash-checking mode. The output is
+pip's own requirements format: ``pip install --require-hashes -r`` reads it too.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from packaging.utils import NormalizedName
+from packaging.version import Version
+
+from safe_pip.errors import UsageError
+from safe_pip.models import IndexFile, Plan, PlannedDist, ServedProject, SourceSpec
+
+__all__ = ["LockedProject", "locked_projects", "render_requirements"]
+
+
+@dataclass(frozen=True, slots=True)
+class LockedProject:
+    """One pinned project: its version, its source and every acceptable file of it."""
+
+    name: NormalizedName
+    version: Version
+    source: SourceSpec
+    files: tuple[IndexFile, ...]
+
+    @property
+    def sha256s(self) -> tuple[str, ...]:
+        """The distinct sha256 digests of the files, sorted (so the output is stable)."""
+        return tuple(sorted({f.sha256.lower() for f in self.files if f.sha256}))
+
+
+def _not_lockable(dist: PlannedDist) -> UsageError:
+    where = dist.local_path or (dist.vcs.url if dist.vcs else "") or dist.filename
+    msg = (
+        f"{dist.name}: cannot lock {dist.kind.value} {where}: a lock pins projects from "
+        f"package indexes by version and hash. Publish it to an index (or a --find-links "
+        f"directory) and require it by name, or install it separately."
+    )
+    return UsageError(msg)
+
+
+def _locked(dist: PlannedDist, served: ServedProject | None) -> LockedProject:
+    if dist.file is None or dist.source is None or served is None:
+        raise _not_lockable(dist)
+    files = tuple(
+        sorted(
+            (f for f in served.served if f.version == dist.version and f.sha256),
+            key=lambda f: f.filename,
+        )
+    )
+    # The file pip chose is always among them; keep it even if the page changed meanwhile.
+    if dist.file not in files:
+        files = (*files, dist.file)
+    return LockedProject(dist.name, dist.version, served.source, files)
+
+
+def locked_projects(
+    plan: Plan, served: Mapping[NormalizedName, ServedProject | None]
+) -> tuple[LockedProject, ...]:
+    """The plan's projects with every file the gateway served of their versions, by name.
+
+    :param served: the gateway's answers (:attr:`SourceSelector.answers`).
+    :raises UsageError: a planned project is a local directory, a VCS checkout or a URL.
+    """
+    locked = [_locked(dist, served.get(dist.name)) for dist in plan]
+    return tuple(sorted(locked, key=lambda project: project.name))
+
+
+def render_requirements(projects: Sequence[LockedProject], header: Sequence[str]) -> str:
+    """The pinned requirements file: a comment header, then one hashed entry per project.
+
+    :param header: comment lines (without ``#``), e.g. the command that made the lock.
+    """
+    out = ["#"]
+    out += [f"# {line}".rstrip() for line in header]
+    out.append("#")
+    for project in projects:
+        hashes = [f"--hash=sha256:{digest}" for digest in project.sha256s]
+        out.append(f"{project.name}=={project.version} \\")
+        # The last hash ends the logical line: a comment after a "\" would end it anyway.
+        out += [f"    {value} \\" for value in hashes[:-1]]
+        out.append(f"    {hashes[-1]}")
+        out.append(f"    # from {project.source.name}")
+    return "\n".join(out) + "\n"
