@@ -142,10 +142,15 @@ def _safe_pip_command() -> list[str]:
 
 @dataclass
 class SafePip:
-    """Runs the installed ``safe-pip`` command with an isolated home and no pip config."""
+    """Runs the installed ``safe-pip`` command with an isolated home and no pip config.
+
+    Every first-seen project is approved (``SAFE_PIP_TRUST=:all:``) unless ``trust_all`` is
+    off: the commands run without a terminal, where first-seen projects are refused.
+    """
 
     home: Path
     cwd: Path
+    trust_all: bool = True
 
     def env(self, extra: dict[str, str] | None = None) -> dict[str, str]:
         env = {
@@ -162,6 +167,8 @@ class SafePip:
                 "NO_COLOR": "1",
             }
         )
+        if self.trust_all:
+            env["SAFE_PIP_TRUST"] = ":all:"
         env.update(extra or {})
         return env
 

@@ -21,6 +21,7 @@ from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import Version
 
 from safe_pip.admission import admit, approved_urls
+from safe_pip.approval import check_trust, confirm, remember
 from safe_pip.build import Builder, BuildOptions
 from safe_pip.cache import FileCache
 from safe_pip.errors import UsageError
@@ -34,10 +35,11 @@ from safe_pip.locking import file_lock
 from safe_pip.models import NameSet, Plan, ServedProject
 from safe_pip.network import build_client
 from safe_pip.placement import lay_out
+from safe_pip.prompting import Prompter
 from safe_pip.reporting import NullReporter, Reporter
 from safe_pip.requirements import RequirementLine, requirement_name
 from safe_pip.resolve import ResolveRequest, resolve, run_gated
-from safe_pip.review import Finding, review
+from safe_pip.review import Approval, Finding, review
 from safe_pip.selection import Compatibility, FilePolicy, SourceSelector
 from safe_pip.settings import Settings
 from safe_pip.sources import Upstream
@@ -91,6 +93,9 @@ class Outcome:
     satisfied: tuple[InstalledDist, ...] = ()
     """Requested projects that were already installed and needed nothing."""
     timings: dict[str, float] = field(default_factory=dict)
+    approvals: tuple[Approval, ...] = ()
+    """Every project that needed approval (first-seen or a changed source), and how it
+    was approved (a dry run leaves some unapproved)."""
 
 
 def _location_options(request: InstallRequest) -> tuple[str, ...]:
@@ -250,9 +255,15 @@ def run_lock(request: InstallRequest, settings: Settings) -> LockResult:
 
 
 def run_install(
-    request: InstallRequest, settings: Settings, reporter: Reporter | None = None
+    request: InstallRequest,
+    settings: Settings,
+    reporter: Reporter | None = None,
+    prompter: Prompter | None = None,
 ) -> Outcome:
     """Run the whole pipeline for one ``safe-pip install``.
+
+    :param prompter: asks about first-seen projects; ``None`` (or unattended settings):
+        they are refused unless approved in advance.
 
     :raises SafePipError: any expected failure; the environment is left as it was.
     """
@@ -286,10 +297,14 @@ def run_install(
                 settings.environ,
             )
         findings = review(plan)
+        trust = check_trust(plan, request.lines, settings, gateway.selector.answers)
         satisfied = _satisfied(request, plan, scheme)
         if request.dry_run or not plan.dists:
-            return Outcome(plan, target, scheme, findings, None, satisfied, timings)
+            return Outcome(
+                plan, target, scheme, findings, None, satisfied, timings, trust.approvals
+            )
         check_direct_urls(plan, approved)
+        trust = confirm(trust, settings, prompter)
         with _timed(timings, "fetch", reporter):
             pins = pins_by_project(request.lines, plan.environment)
             files = fetcher.fetch_all(plan.dists, reporter, pins)
@@ -331,5 +346,6 @@ def run_install(
                 compile_bytecode=request.compile_bytecode,
                 reporter=reporter,
             )
+        remember(trust, result)
     findings = [*findings, *layout.findings]
-    return Outcome(plan, target, scheme, findings, result, satisfied, timings)
+    return Outcome(plan, target, scheme, findings, result, satisfied, timings, trust.approvals)

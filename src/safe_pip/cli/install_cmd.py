@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from safe_pip.build import BuildOptions, parse_config_settings
 from safe_pip.cli.options import build_parser, parse_args, resolver_args
 from safe_pip.cli.present import PlainReporter, RichReporter, plan_lines
+from safe_pip.cli.prompt import TerminalPrompter
 from safe_pip.errors import UsageError
 from safe_pip.models import NameSet
 from safe_pip.network import NetworkOptions, build_client, keyring_command, redact_url
@@ -165,6 +166,7 @@ def _settings(
             cutoff=cutoff,
         ),
         trust=NameSet.from_csv([*(args.trust or []), *files.trust]),
+        trust_flags=NameSet.from_csv(args.trust or []),
         allow_startup_hooks=NameSet.from_csv(
             [*(args.allow_startup_hooks or []), *files.allow_startup_hooks]
         ),
@@ -284,7 +286,8 @@ def run_install_command(argv: Sequence[str], out: Console, err: Console) -> int:
     reporter_type = RichReporter if _progress_wanted(args, err) else PlainReporter
     reporter_console = err if reporter_type is RichReporter else out
     with reporter_type(reporter_console, settings.verbosity) as reporter:
-        outcome = run_install(request, settings, reporter)
+        prompter = None if settings.unattended else TerminalPrompter(err, reporter.paused)
+        outcome = run_install(request, settings, reporter, prompter)
     _present(outcome, args, out, err)
     if args.report:
         _write_report(outcome, args.report, out)
@@ -304,7 +307,7 @@ def _present(outcome: Outcome, args: argparse.Namespace, out: Console, err: Cons
     if args.dry_run:
         if outcome.plan.dists:
             out.print("Plan:", markup=False)
-            for line in plan_lines(outcome.plan, outcome.findings):
+            for line in plan_lines(outcome.plan, outcome.findings, outcome.approvals):
                 out.print(line, markup=False, highlight=False)
             labels = " ".join(d.label for d in outcome.plan)
             out.print(f"Would install {labels}", markup=False, highlight=False)
