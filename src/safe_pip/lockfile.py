@@ -12,13 +12,15 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import NormalizedName
 from packaging.version import Version
 
 from safe_pip.errors import UsageError
 from safe_pip.models import IndexFile, Plan, PlannedDist, ServedProject, SourceSpec
+from safe_pip.requirements import RequirementLine, requirement_name
 
-__all__ = ["LockedProject", "locked_projects", "render_requirements"]
+__all__ = ["LockedProject", "check_lockable", "locked_projects", "render_requirements"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +36,33 @@ class LockedProject:
     def sha256s(self) -> tuple[str, ...]:
         """The distinct sha256 digests of the files, sorted (so the output is stable)."""
         return tuple(sorted({f.sha256.lower() for f in self.files if f.sha256}))
+
+
+def _is_url(text: str) -> bool:
+    try:
+        return Requirement(text).url is not None
+    except InvalidRequirement:
+        return True
+
+
+def check_lockable(lines: Sequence[RequirementLine]) -> None:
+    """Refuse, before anything is resolved (or built), what a lock cannot pin.
+
+    :raises UsageError: naming every editable, local path or URL requirement.
+    """
+    refused = []
+    for line in lines:
+        if line.editable:
+            refused.append(f"the editable local project {line.text} ({line.origin})")
+        elif requirement_name(line) is None or _is_url(line.text):
+            refused.append(f"{line.text} ({line.origin})")
+    if refused:
+        msg = (
+            "safe-pip lock cannot lock " + "; ".join(refused) + ": a lock pins projects from "
+            "package indexes by version and hash. Publish them to an index (or a --find-links "
+            "directory) and require them by name, or install them separately."
+        )
+        raise UsageError(msg)
 
 
 def _not_lockable(dist: PlannedDist) -> UsageError:

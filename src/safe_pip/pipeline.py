@@ -31,6 +31,7 @@ from safe_pip.hashes import pins_by_project
 from safe_pip.inspection import check_direct_urls, inspect_wheel
 from safe_pip.install import InstallResult, install_wheels
 from safe_pip.installed import InstalledDist, find_installed
+from safe_pip.lockfile import check_lockable
 from safe_pip.locking import file_lock
 from safe_pip.models import NameSet, Plan, ServedProject
 from safe_pip.network import build_client
@@ -236,6 +237,7 @@ def run_lock(request: InstallRequest, settings: Settings) -> LockResult:
 
     :raises SafePipError: any expected failure.
     """
+    check_lockable(request.lines)
     admit(request.lines, request.no_binary, settings.file_policy.allow_sdist)
     target = query_target(request.python, request.prefix)
     policy = _policy_for(request, target, settings.file_policy)

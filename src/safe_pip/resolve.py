@@ -346,6 +346,11 @@ def _hash_failure(stderr: str, suggestions: Sequence[str]) -> HashMismatch:
     if suggestions:
         text += "\nTo pin the unpinned ones to the files pip chose, use lines like these:\n"
         text += "\n".join("    " + line for line in suggestions)
+    # pip stops at the first requirements it prepared; a lock pins and hashes all of them.
+    text += (
+        "\nsafe-pip lock -r <requirements> -o <file> writes every requirement and dependency "
+        "pinned, with their hashes."
+    )
     return HashMismatch(text)
 
 
