@@ -50,8 +50,10 @@ def _audit(safe_pip: SafePip) -> list[dict[str, str]]:
     return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
 
 
-def _install(safe_pip: SafePip, venv: Venv, index: PackageIndex, *args: str, **kw: object):
-    return safe_pip("--python", str(venv.python), "install", "-i", index.url, *args, **kw)  # type: ignore[arg-type]
+def _install(
+    safe_pip: SafePip, venv: Venv, index: PackageIndex, *args: str
+) -> subprocess.CompletedProcess[str]:
+    return safe_pip("--python", str(venv.python), "install", "-i", index.url, *args)
 
 
 def _ok(result: subprocess.CompletedProcess[str]) -> str:

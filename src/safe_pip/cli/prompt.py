@@ -15,37 +15,41 @@ from safe_pip.review import ProjectFacts, age
 if TYPE_CHECKING:
     from rich.console import Console, RenderableType
 
-__all__ = ["TerminalPrompter", "review_table"]
+__all__ = ["TerminalPrompter", "review_panels"]
 
 _ALL = {"y": "y", "yes": "y", "n": "n", "no": "n", "o": "o", "one": "o", "one-by-one": "o"}
 
 
-def review_table(pending: Sequence[ProjectFacts], now: datetime) -> RenderableType:
-    """A table with everything known about each first-seen project, warnings in red."""
-    from rich.table import Table
+def review_panels(pending: Sequence[ProjectFacts], now: datetime) -> RenderableType:
+    """One panel per first-seen project with everything known about it; suspicious ones
+    in red, their warnings first."""
+    from rich.console import Group
+    from rich.panel import Panel
     from rich.text import Text
 
-    table = Table(title="Projects safe-pip has not installed before", show_lines=True)
-    for column in ("project", "source", "released", "first release", "what"):
-        table.add_column(column, overflow="fold")
+    panels = []
     for item in pending:
-        name = Text(f"{item.name} {item.version}", style="bold")
-        if item.suspicious:
-            name = Text(f"! {item.name} {item.version}", style="bold red")
-        what = [
-            item.summary or "(no summary)",
-            item.home_page or "(no home page)",
-            f"{'wheel' if item.wheel else 'built here from source'}, {format_size(item.size)}",
-        ]
-        what += [f"WARNING: {warning.message}" for warning in item.warnings]
-        table.add_row(
-            name,
-            item.source.name,
-            age(item.released, now),
-            age(item.first_released, now),
-            Text("\n".join(what), style="red" if item.suspicious else ""),
+        text = Text()
+        for warning in item.warnings:
+            text.append(f"WARNING: {warning.message}\n", style="bold red")
+        kind = "wheel" if item.wheel else "built here from source"
+        facts = (
+            ("source", f"{item.source.name} ({item.source.url})"),
+            ("released", age(item.released, now)),
+            ("first release", age(item.first_released, now)),
+            ("file", f"{item.filename} ({kind}, {format_size(item.size)})"),
+            ("summary", item.summary or "(none)"),
+            ("home page", item.home_page or "(none)"),
         )
-    return table
+        text.append("\n".join(f"{label:<14}{value}" for label, value in facts))
+        title = f"{'! ' if item.suspicious else ''}{item.name} {item.version}"
+        panels.append(
+            Panel(
+                text, title=title, title_align="left", border_style="red" if item.suspicious else ""
+            )
+        )
+    heading = Text(f"{len(pending)} project(s) safe-pip has not installed before:", style="bold")
+    return Group(heading, *panels)
 
 
 class TerminalPrompter:
@@ -78,7 +82,7 @@ class TerminalPrompter:
     def approve(self, pending: Sequence[ProjectFacts]) -> Mapping[NormalizedName, bool]:
         """Show the review, then ask: all, none, or one by one."""
         with self._pause():
-            self._console.print(review_table(pending, datetime.now(UTC)))
+            self._console.print(review_panels(pending, datetime.now(UTC)))
             suspicious = any(item.suspicious for item in pending)
             default = "n" if suspicious else "y"
             hint = "y/N/o" if suspicious else "Y/n/o"
