@@ -27,6 +27,7 @@ from safe_pip.review import (
     decide,
     hash_pins,
     refusal_message,
+    remembered_mismatches,
     trust_review,
 )
 from safe_pip.settings import Settings
@@ -61,8 +62,21 @@ def check_trust(
     :raises HashMismatch: a file differs from the one installed before as that version.
     :raises TrustStoreError: the store is unreadable.
     """
-    store = TrustStore(settings.home)
+    store, audit = TrustStore(settings.home), AuditLog(settings.home)
     trusted = store.load()
+    changed = remembered_mismatches(plan, trusted)
+    audit.write(
+        AuditEvent(
+            Action.REFUSED,
+            dist.name,
+            str(dist.version),
+            dist.location,
+            dist.filename,
+            dist.sha256,
+            f"changed file (remembered sha256 {remembered})",
+        )
+        for dist, remembered in changed
+    )
     check_remembered(plan, trusted)
     now = datetime.now(UTC)
     approvals = decide(
@@ -71,7 +85,7 @@ def check_trust(
         settings=settings.trust,
         pins=hash_pins(lines),
     )
-    return TrustCheck(store, AuditLog(settings.home), approvals, now)
+    return TrustCheck(store, audit, approvals, now)
 
 
 def _refused(items: Iterable[ProjectFacts], why: str) -> list[AuditEvent]:

@@ -278,6 +278,9 @@ class TestRememberedHashes:
         assert hashlib.sha256(changed.read_bytes()).hexdigest() in message
         assert "safe-pip trust forget gizmo==1.0" in message
         assert "gizmo" not in second.installed()
+        refused = [line for line in _audit(safe_pip) if line["decision"] == "refused"]
+        assert [line["project"] for line in refused] == ["gizmo"]
+        assert original in refused[0]["how"]
         assert "forgot" in _ok(safe_pip("trust", "forget", "gizmo==1.0"))
         _ok(_install(safe_pip, second, served, "gizmo"))
         files = _store(safe_pip)["gizmo"]["files"]
