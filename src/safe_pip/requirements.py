@@ -36,6 +36,8 @@ __all__ = [
 _COMMENT_RE = re.compile(r"(^|\s+)#.*$")
 _ENV_VAR_RE = re.compile(r"\$\{([A-Z0-9_]+)\}")
 _SCHEME_RE = re.compile(r"^(http|https|file):", re.IGNORECASE)
+# PEP 751 names, which pip 26 reads as lock files (optionally with "[extras]" appended).
+_PYLOCK_RE = re.compile(r"(^|[/\\])pylock(\.[^/\\]+)?\.toml(\[[^\]]*\])?$")
 _PEP263_RE = re.compile(rb"coding[:=]\s*([-\w.]+)")
 _BOMS = (
     (codecs.BOM_UTF8, "utf-8"),
@@ -224,6 +226,13 @@ class _Collector:
 
     def read(self, location: str, constraint: bool, stack: tuple[str, ...]) -> None:
         kind = "constraints" if constraint else "requirements"
+        if _PYLOCK_RE.search(location):
+            msg = (
+                f"Cannot read {location}: safe-pip does not install from PEP 751 pylock.toml "
+                f"files yet. Write a hash-pinned requirements file with "
+                f"'safe-pip lock -r <requirements> -o requirements.txt' and install that."
+            )
+            raise UsageError(msg)
         content = self._load(location, kind)
         parser = _line_parser()
         for number, line in _logical_lines(content, self.environ):

@@ -325,20 +325,14 @@ class TestLock:
     ) -> None:
         # No --trust and no trust-everything default: the hashes of the lock are the approval.
         safe_pip.trust_all = False
+        fresh = make_venv(tmp_path / "fresh")
+        install = ["install", "--python", str(fresh.python), "-i", served.url]
+        unpinned = safe_pip(*install, "alpha", env={"CI": "true"})
+        assert unpinned.returncode == 3, unpinned.stderr
+        assert fresh.installed() == {}
         (safe_pip.cwd / "requirements.in").write_text("alpha\n")
         _ok(safe_pip("lock", "-i", served.url, "-r", "requirements.in", "-o", "requirements.txt"))
-        fresh = make_venv(tmp_path / "fresh")
-        result = safe_pip(
-            "install",
-            "--python",
-            str(fresh.python),
-            "-i",
-            served.url,
-            "-r",
-            "requirements.txt",
-            env={"CI": "true"},
-        )
-        _ok(result)
+        _ok(safe_pip(*install, "-r", "requirements.txt", env={"CI": "true"}))
         assert fresh.installed() == {"alpha": "1.0", "beta": "1.1"}
 
     def test_plain_pip_installs_the_lock_in_hash_checking_mode(

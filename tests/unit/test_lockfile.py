@@ -108,3 +108,10 @@ class TestRenderRequirements:
         (line,) = parse_files([str(path)], []).lines
         assert line.text == "beta==1.1"
         assert line.hashes == (f"sha256:{'a' * 64}", f"sha256:{'b' * 64}")
+
+
+class TestPylockInput:
+    @pytest.mark.parametrize("name", ["pylock.toml", "pylock.dev.toml", "pylock.toml[extra]"])
+    def test_a_pylock_file_is_refused_with_the_way_to_lock(self, tmp_path: Path, name: str) -> None:
+        with pytest.raises(UsageError, match="safe-pip lock -r <requirements>"):
+            parse_files([str(tmp_path / name)], [])
