@@ -320,6 +320,14 @@ class TestLock:
         assert "Traceback" not in result.stderr
         assert not served.asked("setuptools")
 
+    def test_lock_does_not_write_requirements_under_a_pylock_name(
+        self, safe_pip: SafePip, served: PackageIndex
+    ) -> None:
+        result = safe_pip("lock", "-i", served.url, "beta", "-o", "pylock.toml")
+        assert result.returncode == 2, result.stderr
+        assert "not PEP 751 pylock.toml" in result.stderr
+        assert not (safe_pip.cwd / "pylock.toml").exists()
+
     def test_lock_then_install_unattended_in_a_fresh_venv(
         self, safe_pip: SafePip, served: PackageIndex, tmp_path: Path
     ) -> None:

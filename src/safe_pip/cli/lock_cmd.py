@@ -65,6 +65,12 @@ def run_lock_command(argv: Sequence[str], out: Console, err: Console) -> int:
     from safe_pip.pipeline import run_lock
 
     args, settings, request = _prepare("lock", argv)
+    if args.output and Path(args.output).name.startswith("pylock."):
+        msg = (
+            f"Cannot write {args.output}: safe-pip lock writes pip's requirements format, not "
+            f"PEP 751 pylock.toml (yet). Name the output requirements.txt, for example."
+        )
+        raise UsageError(msg)
     result = run_lock(request, settings)
     projects = locked_projects(result.plan, result.served)
     text = render_requirements(projects, _header(argv, result.plan.environment))
