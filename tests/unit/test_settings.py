@@ -63,6 +63,13 @@ class TestFileSettings:
         assert settings.sources == {"corp": "https://corp/simple"}
         assert len(settings.files) == 2
 
+    def test_trusted_is_the_same_as_trust(self, tmp_path: Path) -> None:
+        (tmp_path / "pyproject.toml").write_text(
+            '[tool.safe-pip]\ntrust = ["a"]\ntrusted = ["b", "c"]\n'
+        )
+        settings = load_file_settings(tmp_path, tmp_path / "h", {"SAFE_PIP_TRUSTED": "d"})
+        assert settings.trust == ("a", "b", "c", "d")
+
     def test_pyproject_without_table_is_skipped(self, tmp_path: Path) -> None:
         (tmp_path / "pyproject.toml").write_text("[project]\nname = 'x'\n")
         (tmp_path.parent / "safe-pip.toml").write_text("")
@@ -71,7 +78,7 @@ class TestFileSettings:
     @pytest.mark.parametrize(
         ("content", "message"),
         [
-            ("trusted = ['x']\n", "unknown safe-pip setting"),
+            ("trusty = ['x']\n", "unknown safe-pip setting"),
             ("trust = 3\n", "list of strings"),
             ("min-release-age = 'soon'\n", "number of days"),
             ("[pins]\nx = 1\n", "table of strings"),
