@@ -1,8 +1,9 @@
 """Resolve: pip's resolver, run against the gateway only, decides what to install.
 
-``python -m pip [--python TARGET] install --dry-run --quiet --report - --index-url GATEWAY``
-with pip's configuration shut out: ``PIP_CONFIG_FILE=/dev/null`` and every ``PIP_*``
-variable removed (``--isolated`` alone still reads the global and site pip.conf, whose extra
+``pip install --dry-run --quiet --report - --index-url GATEWAY``, run by the target
+interpreter (as ``pip --python TARGET`` would run it, one interpreter start sooner), with
+pip's configuration shut out: ``PIP_CONFIG_FILE=/dev/null`` and every ``PIP_*`` variable
+removed (``--isolated`` alone still reads the global and site pip.conf, whose extra
 indexes would bypass the gateway). pip can only see what the gateway lets through, so it
 can never build a source distribution that was not allowed, not even to read its metadata.
 
@@ -134,6 +135,25 @@ class _Files:
         return None
 
 
+def _pip_launcher(target_python: Path | None) -> list[str]:
+    """The start of a command line that runs safe-pip's own pip for ``target_python``.
+
+    ``pip --python TARGET`` starts an interpreter only to start TARGET on pip's runner
+    script (``pip._internal.utils.misc.get_runnable_pip``, which pip's build environments
+    use the same way): starting TARGET on that script directly runs the same copy of pip in
+    the same environment and saves a whole interpreter start on every resolve. Should a
+    future pip ship no runner script, ``--python`` does the same work.
+    """
+    if target_python is None:
+        return [sys.executable, "-m", "pip"]
+    import pip
+
+    runner = Path(pip.__file__).resolve().parent / "__pip-runner__.py"
+    if runner.is_file():
+        return [str(target_python), str(runner)]
+    return [sys.executable, "-m", "pip", "--python", str(target_python)]
+
+
 def _pip_command(
     subcommand: Sequence[str],
     gateway: Gateway,
@@ -142,10 +162,8 @@ def _pip_command(
     target_python: Path | None,
     verbose: int,
 ) -> list[str]:
-    command = [sys.executable, "-m", "pip"]
-    if target_python is not None:
-        command += ["--python", str(target_python)]
-    command += [
+    command = [
+        *_pip_launcher(target_python),
         *subcommand,
         "--no-input",
         "--no-cache-dir",
