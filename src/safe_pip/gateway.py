@@ -21,29 +21,33 @@ import logging
 import os
 import secrets
 import shutil
+import sys
 import threading
 import urllib.parse
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import cached_property
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-from packaging.utils import canonicalize_name
+from packaging.markers import default_environment
+from packaging.utils import NormalizedName, canonicalize_name
 
 from safe_pip.errors import PolicyDenied, SafePipError
 from safe_pip.fetch import Fetcher
 from safe_pip.models import DistKind, IndexFile, ServedProject, SourceSpec
 from safe_pip.selection import Compatibility, SourceSelector
-from safe_pip.wheels import read_metadata, unapproved_url_requirements
+from safe_pip.wheels import dependency_names, read_metadata, unapproved_url_requirements
 
 __all__ = ["Gateway", "Reply", "ServedFile"]
 
 logger = logging.getLogger(__name__)
 
 _JSON_TYPE = "application/vnd.pypi.simple.v1+json"
+_T = TypeVar("_T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,14 +86,14 @@ class Gateway:
     # -- lifecycle -----------------------------------------------------------------------
 
     def __enter__(self) -> Gateway:
-        server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
+        server = _Server(("127.0.0.1", 0), _handler_for(self))
         server.daemon_threads = True
         self._server = server
         self._thread = threading.Thread(
             target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
         )
         self._thread.start()
-        self._prefetcher = ThreadPoolExecutor(max_workers=4, thread_name_prefix="prefetch")
+        self._prefetcher = ThreadPoolExecutor(max_workers=8, thread_name_prefix="prefetch")
         logger.debug("gateway listening on 127.0.0.1:%d", server.server_address[1])
         return self
 
@@ -162,19 +166,62 @@ class Gateway:
         if likely is not None:
             # pip asks for this file's metadata next, almost always: fetch it while pip is
             # still reading the page, so upstream latency overlaps with pip's own work.
-            self._metadata_of(ServedFile(likely, served.source))
+            future = self._metadata_of(ServedFile(likely, served.source))
+            future.add_done_callback(self._prefetch_dependencies)
+
+    def _prefetch_dependencies(self, metadata: Future[bytes]) -> None:
+        """Ask the sources about the likely choice's dependencies before pip does.
+
+        pip asks for one page at a time, each after it has read the previous metadata, so
+        a graph of N projects costs N upstream round trips in a row; asked ahead, in
+        parallel, they cost about as many as the graph is deep. Each name is still asked of
+        its sources in priority order, and an answer pip never asks for is only a cached
+        page. A failure here is left for pip's own request to meet and report.
+        """
+        if metadata.cancelled() or metadata.exception() is not None:
+            return
+        for name in dependency_names(metadata.result(), self._marker_environment):
+            if not self.selector.known(name):
+                try:
+                    self._submit(self._prefetch_project, name)
+                except RuntimeError:  # the gateway is shutting down: pip is done asking
+                    return
+
+    @cached_property
+    def _marker_environment(self) -> dict[str, str]:
+        """Markers as the target evaluates them, as far as the gateway knows the target; a
+        wrong guess costs one unneeded page, never a wrong plan."""
+        environment = {key: str(value) for key, value in default_environment().items()}
+        compatibility = self.selector.policy.compatibility
+        if compatibility is not None and compatibility.python is not None:
+            python = compatibility.python
+            environment["python_full_version"] = str(python)
+            environment["python_version"] = f"{python.major}.{python.minor}"
+        return environment
+
+    def _prefetch_project(self, name: NormalizedName) -> None:
+        try:
+            served = self.selector.select(name)
+        except SafePipError as exc:
+            logger.debug("prefetch of %s failed (pip's own request will report it): %s", name, exc)
+            return
+        if served is not None:
+            self._register(served)
 
     def _metadata_of(self, served: ServedFile) -> Future[bytes]:
         sha256 = served.file.sha256 or ""
         with self._files_lock:
             future = self._metadata.get(sha256)
             if future is None:
-                if self._prefetcher is None:
-                    msg = "the gateway is not running"
-                    raise RuntimeError(msg)
-                future = self._prefetcher.submit(self._fetcher.metadata, served.file, served.source)
+                future = self._submit(self._fetcher.metadata, served.file, served.source)
                 self._metadata[sha256] = future
             return future
+
+    def _submit(self, function: Callable[..., _T], *args: Any) -> Future[_T]:
+        if self._prefetcher is None:
+            msg = "the gateway is not running"
+            raise RuntimeError(msg)
+        return self._prefetcher.submit(function, *args)
 
     def _page(self, served: ServedProject) -> dict[str, Any]:
         files = [self._file_entry(file) for file in served.served]
@@ -287,6 +334,16 @@ class Reply:
 
 
 _NOT_FOUND = Reply(HTTPStatus.NOT_FOUND, "text/plain")
+
+
+class _Server(ThreadingHTTPServer):
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # pip is stopped the moment a source fails, often in the middle of a request: the
+        # broken connection is expected, and socketserver's default would print a traceback.
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            logger.debug("gateway: %s hung up", client_address, exc_info=True)
+            return
+        super().handle_error(request, client_address)
 
 
 def _handler_for(gateway: Gateway) -> type[BaseHTTPRequestHandler]:

@@ -160,6 +160,7 @@ class SourceSelector:
         self._pins = tuple(pins)
         self._policy = policy
         self._answers: dict[NormalizedName, ServedProject | None] = {}
+        self._asking: dict[NormalizedName, threading.Lock] = {}
         self._lock = threading.Lock()
 
     @property
@@ -188,10 +189,22 @@ class SourceSelector:
         with self._lock:
             if name in self._answers:
                 return self._answers[name]
-        answer = self._ask(name)
+            asking = self._asking.setdefault(name, threading.Lock())
+        # One question per project: pip's request waits for a prefetch of the same name
+        # rather than asking every source a second time.
+        with asking:
+            with self._lock:
+                if name in self._answers:
+                    return self._answers[name]
+            answer = self._ask(name)
+            with self._lock:
+                self._answers[name] = answer
+            return answer
+
+    def known(self, name: NormalizedName) -> bool:
+        """Whether ``name`` was asked about already (or is being asked now)."""
         with self._lock:
-            self._answers[name] = answer
-        return answer
+            return name in self._answers or name in self._asking
 
     def _ask(self, name: NormalizedName) -> ServedProject | None:
         for source in self.candidates(name):

@@ -6,12 +6,19 @@ import email.parser
 import email.policy
 import urllib.parse
 import zipfile
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from pathlib import Path
 
 from packaging.requirements import InvalidRequirement, Requirement
+from packaging.utils import NormalizedName, canonicalize_name
 
-__all__ = ["dist_info_dirs", "read_metadata", "unapproved_url_requirements", "url_key"]
+__all__ = [
+    "dependency_names",
+    "dist_info_dirs",
+    "read_metadata",
+    "unapproved_url_requirements",
+    "url_key",
+]
 
 
 def dist_info_dirs(archive: zipfile.ZipFile) -> list[str]:
@@ -54,10 +61,8 @@ def unapproved_url_requirements(metadata: bytes, approved: Collection[str]) -> l
     source. An entry that does not parse counts when it looks like a URL: pip might read it
     differently than we do.
     """
-    message = email.parser.BytesParser(policy=email.policy.compat32).parsebytes(metadata)
     found = []
-    for value in message.get_all("Requires-Dist") or []:
-        text = " ".join(str(value).split())
+    for text in _requires_dist(metadata):
         try:
             url = Requirement(text).url
         except InvalidRequirement:
@@ -65,3 +70,25 @@ def unapproved_url_requirements(metadata: bytes, approved: Collection[str]) -> l
         if url is not None and url_key(url) not in approved:
             found.append(text)
     return found
+
+
+def dependency_names(metadata: bytes, environment: Mapping[str, str]) -> list[NormalizedName]:
+    """The projects a distribution needs in ``environment``, without any extra: the names
+    pip will ask about next once it takes this distribution."""
+    names = []
+    for text in _requires_dist(metadata):
+        try:
+            requirement = Requirement(text)
+            needed = requirement.marker is None or requirement.marker.evaluate(
+                {**environment, "extra": ""}
+            )
+        except ValueError:  # unparsable, or a marker this environment cannot decide
+            continue
+        if needed:
+            names.append(canonicalize_name(requirement.name))
+    return names
+
+
+def _requires_dist(metadata: bytes) -> list[str]:
+    message = email.parser.BytesParser(policy=email.policy.compat32).parsebytes(metadata)
+    return [" ".join(str(value).split()) for value in message.get_all("Requires-Dist") or []]

@@ -3,22 +3,26 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import time
 import zipfile
 from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
+from typing import ClassVar
 
 import httpx
 import pytest
+from packaging.tags import parse_tag
 from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import Version
 
 from safe_pip.cache import FileCache
 from safe_pip.errors import SourceError
 from safe_pip.fetch import Fetcher
-from safe_pip.gateway import Gateway
+from safe_pip.gateway import Gateway, _Server
 from safe_pip.models import DistKind, IndexFile, ProjectPage, SourceSpec
 from safe_pip.network import NetworkOptions
-from safe_pip.selection import FilePolicy, SourceSelector
+from safe_pip.selection import Compatibility, FilePolicy, SourceSelector
 from safe_pip.sources import Upstream
 
 SOURCE = SourceSpec("upstream", "https://idx.example/simple", username="u", password="hunter2")
@@ -152,3 +156,120 @@ def test_an_upstream_failure_is_recorded_as_fatal(tmp_path: Path) -> None:
         assert reply.status is HTTPStatus.BAD_GATEWAY
         assert gateway.failed.is_set()
         assert isinstance(gateway.failure, SourceError)
+
+
+def _wheel_requiring(name: str, *requires: str) -> bytes:
+    buffer = io.BytesIO()
+    lines = "".join(f"Requires-Dist: {requirement}\n" for requirement in requires)
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr(f"{name}-1.0.dist-info/METADATA", f"Name: {name}\nVersion: 1.0\n{lines}")
+    return buffer.getvalue()
+
+
+class _GraphUpstream(Upstream):
+    """``app`` needs ``lib``, and ``win-only``/``extra-only`` only where pip would not ask."""
+
+    WHEELS: ClassVar[dict[str, bytes]] = {
+        "app": _wheel_requiring(
+            "app", "lib>=1", 'win-only; sys_platform == "win32"', 'extra-only; extra == "x"'
+        ),
+        "lib": _wheel_requiring("lib", "broken"),
+    }
+
+    def __init__(self, *, delay: float = 0.0) -> None:
+        def reply(request: httpx.Request) -> httpx.Response:
+            if request.url.path.endswith(".metadata"):
+                return httpx.Response(404)
+            return httpx.Response(200, content=self.WHEELS[request.url.path.strip("/")[:-4]])
+
+        super().__init__(httpx.Client(transport=httpx.MockTransport(reply)), NetworkOptions())
+        self.delay = delay
+        self.asked: list[str] = []
+
+    def project_page(self, source: SourceSpec, name: NormalizedName) -> ProjectPage | None:
+        self.asked.append(name)
+        time.sleep(self.delay)
+        if name == "broken":
+            raise SourceError("broken: the source answered 503")
+        if name not in self.WHEELS:
+            return None
+        data = self.WHEELS[name]
+        wheel = IndexFile(
+            f"{name}-1.0-py3-none-any.whl",
+            f"https://files.example/{name}.whl",
+            name,
+            Version("1.0"),
+            DistKind.WHEEL,
+            hashlib.sha256(data).hexdigest(),
+            tags=frozenset(parse_tag("py3-none-any")),
+        )
+        return ProjectPage(name, source, (wheel,))
+
+
+def _graph_gateway(upstream: _GraphUpstream, tmp_path: Path) -> Gateway:
+    policy = FilePolicy(compatibility=Compatibility.from_tags(["py3-none-any"], None))
+    selector = SourceSelector(upstream, [SOURCE], [], policy)
+    return Gateway(selector, Fetcher(upstream, FileCache(tmp_path)))
+
+
+def _wait_until_asked(upstream: _GraphUpstream, name: str) -> None:
+    deadline = time.monotonic() + 10
+    while name not in upstream.asked:
+        assert time.monotonic() < deadline, f"{name} was never prefetched: {upstream.asked}"
+        time.sleep(0.01)
+
+
+class TestDependencyPrefetch:
+    def test_dependencies_pip_will_ask_for_are_asked_ahead(self, tmp_path: Path) -> None:
+        upstream = _GraphUpstream()
+        gateway = _graph_gateway(upstream, tmp_path)
+        with gateway:
+            gateway.handle(f"/{_token(gateway)}/simple/app/")
+            # lib's own dependency shows the prefetch follows the graph, not just one level.
+            _wait_until_asked(upstream, "broken")
+            assert "lib" in gateway.selector.answers
+            assert "win-only" not in upstream.asked
+            assert "extra-only" not in upstream.asked
+
+    def test_a_prefetched_project_is_asked_of_its_sources_once(self, tmp_path: Path) -> None:
+        upstream = _GraphUpstream(delay=0.2)
+        gateway = _graph_gateway(upstream, tmp_path)
+        with gateway:
+            token = _token(gateway)
+            gateway.handle(f"/{token}/simple/app/")
+            _wait_until_asked(upstream, "lib")
+            # pip's own request arrives while the prefetch is still waiting on the source.
+            assert gateway.handle(f"/{token}/simple/lib/").status is HTTPStatus.OK
+        assert upstream.asked.count("lib") == 1
+
+    def test_a_failed_prefetch_fails_nothing_until_pip_asks(self, tmp_path: Path) -> None:
+        upstream = _GraphUpstream()
+        gateway = _graph_gateway(upstream, tmp_path)
+        with gateway:
+            token = _token(gateway)
+            gateway.handle(f"/{token}/simple/app/")
+            _wait_until_asked(upstream, "broken")
+            gateway.selector.select(canonicalize_name("lib"))
+            assert gateway.failure is None
+            assert gateway.handle(f"/{token}/simple/broken/").status is HTTPStatus.BAD_GATEWAY
+            assert isinstance(gateway.failure, SourceError)
+
+
+class TestBrokenConnections:
+    def test_a_client_hanging_up_prints_no_traceback(
+        self, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        server = _Server(("127.0.0.1", 0), BaseHTTPRequestHandler)
+        try:
+            try:
+                raise BrokenPipeError(32, "Broken pipe")
+            except BrokenPipeError:
+                server.handle_error(None, ("127.0.0.1", 1))
+            assert capsys.readouterr().err == ""
+            try:
+                raise KeyError("a bug")
+            except KeyError:
+                server.handle_error(None, ("127.0.0.1", 1))
+            assert "KeyError" in capsys.readouterr().err
+        finally:
+            server.server_close()

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from safe_pip.wheels import unapproved_url_requirements, url_key
+from typing import ClassVar
+
+from packaging.markers import default_environment
+
+from safe_pip.wheels import dependency_names, unapproved_url_requirements, url_key
 
 
 def _metadata(*requires: str) -> bytes:
@@ -49,3 +53,27 @@ class TestUnapprovedUrlRequirements:
     def test_an_unparsable_requirement_that_looks_like_a_url_counts(self) -> None:
         found = unapproved_url_requirements(_metadata("beta @@ https://evil.invalid/x"), ())
         assert found == ["beta @@ https://evil.invalid/x"]
+
+
+class TestDependencyNames:
+    ENVIRONMENT: ClassVar[dict[str, str]] = {
+        **{key: str(value) for key, value in default_environment().items()},
+        "sys_platform": "linux",
+        "python_version": "3.12",
+    }
+
+    def test_names_are_canonical_and_markers_evaluated_for_the_target(self) -> None:
+        metadata = _metadata(
+            "Charset_Normalizer<4,>=2",
+            'tomli; python_version < "3.11"',
+            'exceptiongroup; python_version >= "3.11"',
+            'pywin32; sys_platform == "win32"',
+        )
+        assert dependency_names(metadata, self.ENVIRONMENT) == [
+            "charset-normalizer",
+            "exceptiongroup",
+        ]
+
+    def test_extras_and_unreadable_entries_are_left_out(self) -> None:
+        metadata = _metadata('PySocks!=1.5.7; extra == "socks"', "not a requirement !!", "idna")
+        assert dependency_names(metadata, self.ENVIRONMENT) == ["idna"]
