@@ -420,6 +420,9 @@ class _Installer:
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
                 text=True,
+                # Its own process group: stop_compiler() must reach the helper processes it
+                # forks, which hold its output pipes open for as long as they live.
+                start_new_session=os.name == "posix",
             )
         except OSError as exc:
             logger.warning(
@@ -443,9 +446,15 @@ class _Installer:
 
     def stop_compiler(self) -> None:
         """Kill the compiler before a rollback, so it writes nothing afterwards."""
-        if self._compiler is not None and self._compiler.poll() is None:
-            self._compiler.kill()
-            self._compiler.communicate()
+        compiler = self._compiler
+        if compiler is None:
+            return
+        if os.name == "posix":
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(compiler.pid, signal.SIGKILL)
+        elif compiler.poll() is None:
+            compiler.kill()
+        compiler.communicate()
 
     def compile_and_record(self) -> None:
         self.current = None

@@ -8,6 +8,7 @@ import dataclasses
 import os
 import signal
 import sys
+import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ from installer.destinations import SchemeDictionaryDestination
 from safe_pip import install as install_module
 from safe_pip.errors import InstallError
 from safe_pip.target import Scheme, TargetEnvironment
+from tests.support.dists import WheelSpec, build_wheel
 from tests.support.environments import fake_environment, install, snapshot
 
 WheelFactory = Callable[..., Path]
@@ -275,3 +277,29 @@ class TestRemoval:
         assert (site(env) / "beta" / "__init__.py").exists()
         assert (target.prefix / "pyvenv.cfg").exists()
         assert interpreter.read_text() == "the interpreter"
+
+
+class TestCompilerShutdown:
+    def test_a_failure_while_compiling_in_parallel_stops_every_compiler_process(
+        self,
+        env: Env,
+        upgraded: tuple[Path, Path],
+        monkeypatch: pytest.MonkeyPatch,
+    ) -> None:
+        # Enough sources that the compiler hands work to helper processes before beta fails.
+        many = {f"alpha/m{index}.py": "x = 1\n" * 200 for index in range(200)}
+        big = build_wheel(upgraded[0].parent / "big", WheelSpec("alpha", "3.0", files=many))
+        fail_writing(monkeypatch, "beta/", OSError(28, "No space left on device"))
+        outcome: list[BaseException] = []
+
+        def run() -> None:
+            try:
+                install(*env, big, upgraded[1], upgrade=True)
+            except BaseException as exc:
+                outcome.append(exc)
+
+        worker = threading.Thread(target=run, daemon=True)
+        worker.start()
+        worker.join(timeout=60)
+        assert not worker.is_alive(), "the rollback hung waiting for compiler processes"
+        assert isinstance(outcome[0], InstallError)
