@@ -16,6 +16,7 @@ import pytest
 from tests.conftest import SafePip, Venv, _safe_pip_command, make_venv
 from tests.support.dists import WheelSpec, build_wheel
 from tests.support.index import PackageIndex
+from tests.support.outcomes import refused, succeeded
 
 
 @pytest.fixture
@@ -56,41 +57,29 @@ def _install(
     return safe_pip("--python", str(venv.python), "install", "-i", index.url, *args)
 
 
-def _ok(result: subprocess.CompletedProcess[str]) -> str:
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert "Traceback" not in result.stderr
-    return result.stdout + result.stderr
-
-
-def _refused(result: subprocess.CompletedProcess[str]) -> str:
-    assert result.returncode == 3, result.stdout + result.stderr
-    assert "Traceback" not in result.stderr
-    return result.stderr
-
-
 class TestUnattended:
     def test_refuses_every_first_seen_project_and_installs_nothing(
         self, strict: SafePip, venv: Venv, served: PackageIndex
     ) -> None:
-        message = _refused(_install(strict, venv, served, "widget"))
+        message = refused(_install(strict, venv, served, "widget"))
         assert "widget 1.0" in message and "gizmo 1.0" in message
         assert "--trust widget,gizmo" in message or "--trust gizmo,widget" in message
         assert "safe-pip trust add" in message and "trusted = [" in message
         assert "widget" not in venv.installed() and "gizmo" not in venv.installed()
         assert not (_home(strict) / "trust.json").exists()
-        refused = {line["project"] for line in _audit(strict) if line["decision"] == "refused"}
-        assert refused == {"widget", "gizmo"}
+        refusals = {line["project"] for line in _audit(strict) if line["decision"] == "refused"}
+        assert refusals == {"widget", "gizmo"}
 
     def test_a_typosquat_is_named_in_the_refusal(
         self, strict: SafePip, venv: Venv, served: PackageIndex
     ) -> None:
-        message = _refused(_install(strict, venv, served, "reqeusts"))
+        message = refused(_install(strict, venv, served, "reqeusts"))
         assert "reqeusts" in message and "'requests'" in message
 
     def test_dry_run_shows_the_status_and_records_nothing(
         self, strict: SafePip, venv: Venv, served: PackageIndex
     ) -> None:
-        out = _ok(
+        out = succeeded(
             _install(strict, venv, served, "--dry-run", "--trust", "gizmo", "reqeusts", "gizmo")
         )
         assert "first seen, not approved" in out
@@ -116,7 +105,7 @@ class TestApprovalRoutes:
     def test_flags(
         self, strict: SafePip, venv: Venv, served: PackageIndex, args: tuple[str, ...], how: str
     ) -> None:
-        _ok(_install(strict, venv, served, *args, "widget"))
+        succeeded(_install(strict, venv, served, *args, "widget"))
         assert venv.installed().keys() >= {"widget", "gizmo"}
         store = _store(strict)
         assert store["widget"]["how"] == how and store["gizmo"]["how"] == how
@@ -127,12 +116,12 @@ class TestApprovalRoutes:
         self, strict: SafePip, venv: Venv, served: PackageIndex, key: str
     ) -> None:
         _settings_file(strict, key)
-        _ok(_install(strict, venv, served, "widget"))
+        succeeded(_install(strict, venv, served, "widget"))
         assert _store(strict)["widget"]["how"] == "settings"
 
     def test_trust_add_beforehand(self, strict: SafePip, venv: Venv, served: PackageIndex) -> None:
-        _ok(strict("trust", "add", "widget", "gizmo"))
-        _ok(_install(strict, venv, served, "widget"))
+        succeeded(strict("trust", "add", "widget", "gizmo"))
+        succeeded(_install(strict, venv, served, "widget"))
         store = _store(strict)
         assert store["widget"]["how"] == "command"
         assert store["widget"]["source"] == served.url
@@ -144,7 +133,7 @@ class TestApprovalRoutes:
         digest = served.files["gizmo"][0].real_sha256
         requirements = strict.cwd / "requirements.txt"
         requirements.write_text(f"gizmo==1.0 --hash=sha256:{digest}\n")
-        _ok(_install(strict, venv, served, "-r", str(requirements)))
+        succeeded(_install(strict, venv, served, "-r", str(requirements)))
         assert _store(strict)["gizmo"]["how"] == "hash-pin"
         requirements.write_text(f"gizmo>=1.0 --hash=sha256:{digest}\n")
         other = make_venv(strict.home / "other")
@@ -152,14 +141,14 @@ class TestApprovalRoutes:
         # use a fresh home).
         fresh = SafePip(strict.home / "fresh", strict.cwd, trust_all=False)
         (fresh.home / "user").mkdir(parents=True)
-        _refused(_install(fresh, other, served, "-r", str(requirements)))
+        refused(_install(fresh, other, served, "-r", str(requirements)))
 
     def test_approval_is_remembered_across_environments(
         self, strict: SafePip, venv: Venv, served: PackageIndex
     ) -> None:
-        _ok(_install(strict, venv, served, "--trust", "widget,gizmo", "widget"))
+        succeeded(_install(strict, venv, served, "--trust", "widget,gizmo", "widget"))
         second = make_venv(strict.home / "second")
-        _ok(_install(strict, second, served, "widget"))
+        succeeded(_install(strict, second, served, "widget"))
         assert second.installed().keys() >= {"widget", "gizmo"}
         installed = [line for line in _audit(strict) if line["decision"] == "installed"]
         assert len(installed) == 4
@@ -234,8 +223,8 @@ class TestInteractive:
         assert status == 3, output
         assert "looks like 'requests'" in output
         assert "reqeusts" not in venv.installed() and "gizmo" not in venv.installed()
-        refused = {line["project"] for line in _audit(strict) if line["decision"] == "refused"}
-        assert refused == {"reqeusts"}
+        refusals = {line["project"] for line in _audit(strict) if line["decision"] == "refused"}
+        assert refusals == {"reqeusts"}
 
 
 class TestSourceChange:
@@ -246,17 +235,17 @@ class TestSourceChange:
         served: PackageIndex,
         index: Callable[..., PackageIndex],
     ) -> None:
-        _ok(_install(safe_pip, venv, served, "gizmo"))
+        succeeded(_install(safe_pip, venv, served, "gizmo"))
         other = index()
         other.add(served.files["gizmo"][0].path)
         second = make_venv(safe_pip.home / "second")
         # SAFE_PIP_TRUST=:all: approves names, not the source that now serves them.
-        message = _refused(_install(safe_pip, second, other, "gizmo"))
+        message = refused(_install(safe_pip, second, other, "gizmo"))
         assert served.url.rstrip("/") in message and other.url.rstrip("/") in message
         assert "dependency confusion" in message
         assert "--trust gizmo" in message
         assert "gizmo" not in second.installed()
-        _ok(_install(safe_pip, second, other, "--trust", "gizmo", "gizmo"))
+        succeeded(_install(safe_pip, second, other, "--trust", "gizmo", "gizmo"))
         assert _store(safe_pip)["gizmo"]["source"] == other.url
 
 
@@ -264,7 +253,7 @@ class TestRememberedHashes:
     def test_a_changed_file_is_refused_until_forgotten(
         self, safe_pip: SafePip, venv: Venv, served: PackageIndex
     ) -> None:
-        _ok(_install(safe_pip, venv, served, "gizmo"))
+        succeeded(_install(safe_pip, venv, served, "gizmo"))
         original = served.files["gizmo"][0].real_sha256
         assert _store(safe_pip)["gizmo"]["files"] == {
             "1.0": {"gizmo-1.0-py3-none-any.whl": original}
@@ -273,16 +262,16 @@ class TestRememberedHashes:
         served.files["gizmo"] = []
         served.add(changed)
         second = make_venv(safe_pip.home / "second")
-        message = _refused(_install(safe_pip, second, served, "gizmo"))
+        message = refused(_install(safe_pip, second, served, "gizmo"))
         assert original in message
         assert hashlib.sha256(changed.read_bytes()).hexdigest() in message
         assert "safe-pip trust forget gizmo==1.0" in message
         assert "gizmo" not in second.installed()
-        refused = [line for line in _audit(safe_pip) if line["decision"] == "refused"]
-        assert [line["project"] for line in refused] == ["gizmo"]
-        assert original in refused[0]["how"]
-        assert "forgot" in _ok(safe_pip("trust", "forget", "gizmo==1.0"))
-        _ok(_install(safe_pip, second, served, "gizmo"))
+        refusals = [line for line in _audit(safe_pip) if line["decision"] == "refused"]
+        assert [line["project"] for line in refusals] == ["gizmo"]
+        assert original in refusals[0]["how"]
+        assert "forgot" in succeeded(safe_pip("trust", "forget", "gizmo==1.0"))
+        succeeded(_install(safe_pip, second, served, "gizmo"))
         files = _store(safe_pip)["gizmo"]["files"]
         assert files == {
             "1.0": {"gizmo-1.0-py3-none-any.whl": served.files["gizmo"][0].real_sha256}
@@ -291,17 +280,17 @@ class TestRememberedHashes:
 
 class TestTrustCommand:
     def test_list_add_remove(self, safe_pip: SafePip, venv: Venv, served: PackageIndex) -> None:
-        assert "No approved projects" in _ok(safe_pip("trust", "list"))
-        _ok(_install(safe_pip, venv, served, "gizmo"))
-        added = _ok(safe_pip("trust", "add", "Widget", "gizmo"))
+        assert "No approved projects" in succeeded(safe_pip("trust", "list"))
+        succeeded(_install(safe_pip, venv, served, "gizmo"))
+        added = succeeded(safe_pip("trust", "add", "Widget", "gizmo"))
         assert "widget: approved" in added and "gizmo: already approved" in added
-        listing = _ok(safe_pip("trust", "list"))
+        listing = succeeded(safe_pip("trust", "list"))
         gizmo = next(line for line in listing.splitlines() if line.startswith("gizmo"))
         assert served.url in gizmo and "settings" in gizmo and "1.0" in gizmo
         widget = next(line for line in listing.splitlines() if line.startswith("widget"))
         assert "(not installed yet)" in widget and "command" in widget
-        assert "removed" in _ok(safe_pip("trust", "remove", "widget"))
-        assert "widget" not in _ok(safe_pip("trust", "list"))
+        assert "removed" in succeeded(safe_pip("trust", "remove", "widget"))
+        assert "widget" not in succeeded(safe_pip("trust", "list"))
         missing = safe_pip("trust", "remove", "widget")
         assert missing.returncode == 1 and "not in the trust store" in missing.stderr
         assert safe_pip("trust", "forget", "gizmo").returncode == 2
@@ -343,7 +332,7 @@ def test_credentials_never_reach_the_store_or_the_audit_log(
     private = index(auth=("alice", "pa55-w0rd-x"))
     private.add(wheel("gizmo", "1.0"))
     url = private.url_with_credentials("alice", "pa55-w0rd-x")
-    _ok(safe_pip("--python", str(venv.python), "install", "-i", url, "gizmo"))
+    succeeded(safe_pip("--python", str(venv.python), "install", "-i", url, "gizmo"))
     assert "gizmo" in _store(safe_pip)
     for path in _home(safe_pip).rglob("*"):
         if path.is_file():

@@ -12,6 +12,7 @@ import pytest
 
 from tests.conftest import SafePip, Venv, make_venv
 from tests.support.index import PackageIndex
+from tests.support.outcomes import refused, succeeded
 
 pytestmark = pytest.mark.usefixtures("safe_pip")
 
@@ -54,19 +55,6 @@ def _requirements(safe_pip: SafePip, text: str, name: str = "requirements.txt") 
     return str(path)
 
 
-def _refused(result: subprocess.CompletedProcess[str], venv: Venv) -> str:
-    assert result.returncode == 3, result.stdout + result.stderr
-    assert "Traceback" not in result.stderr
-    assert venv.installed() == {}
-    return result.stderr
-
-
-def _ok(result: subprocess.CompletedProcess[str]) -> str:
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert "Traceback" not in result.stderr
-    return result.stdout
-
-
 class TestHashCheckingMode:
     def test_a_hashed_set_installs(
         self, safe_pip: SafePip, venv: Venv, served: PackageIndex, dists: dict[str, Path]
@@ -76,14 +64,16 @@ class TestHashCheckingMode:
             f"alpha==1.0 --hash=sha256:{_sha(dists['alpha'])}\n"
             f"beta==1.0 --hash=sha256:{_sha(dists['beta-1.0'])}\n",
         )
-        _ok(_install(safe_pip, venv, served, "-r", req))
+        succeeded(_install(safe_pip, venv, served, "-r", req))
         assert venv.installed() == {"alpha": "1.0", "beta": "1.0"}
 
     def test_require_hashes_refuses_an_unpinned_requirement(
         self, safe_pip: SafePip, venv: Venv, served: PackageIndex
     ) -> None:
         req = _requirements(safe_pip, "beta>=1.0\n")
-        err = _refused(_install(safe_pip, venv, served, "--require-hashes", "-r", req), venv)
+        err = refused(
+            _install(safe_pip, venv, served, "--require-hashes", "-r", req), untouched=venv
+        )
         assert "all requirements must have their versions pinned with ==" in err
         assert f"beta>=1.0 from beta-1.1-py3-none-any.whl (from beta>=1.0 (-r {req}" in err
         assert served.url not in err
@@ -93,7 +83,7 @@ class TestHashCheckingMode:
     ) -> None:
         # One --hash in the file turns hash-checking mode on, as in pip.
         req = _requirements(safe_pip, f"alpha==1.0 --hash=sha256:{_sha(dists['alpha'])}\n")
-        err = _refused(_install(safe_pip, venv, served, "-r", req), venv)
+        err = refused(_install(safe_pip, venv, served, "-r", req), untouched=venv)
         assert "pinned with ==" in err
         assert f"beta==1.1 --hash=sha256:{_sha(dists['beta-1.1'])}" in err
 
@@ -101,7 +91,9 @@ class TestHashCheckingMode:
         self, safe_pip: SafePip, venv: Venv, served: PackageIndex, dists: dict[str, Path]
     ) -> None:
         req = _requirements(safe_pip, "alpha==1.0\nbeta==1.0\n")
-        err = _refused(_install(safe_pip, venv, served, "--require-hashes", "-r", req), venv)
+        err = refused(
+            _install(safe_pip, venv, served, "--require-hashes", "-r", req), untouched=venv
+        )
         assert "Hashes are required in --require-hashes mode" in err
         # pip names the first requirement it prepared; safe-pip lock writes them all.
         assert f"alpha==1.0 --hash=sha256:{_sha(dists['alpha'])}" in err
@@ -114,7 +106,7 @@ class TestHashCheckingMode:
             safe_pip,
             f"alpha==1.0 --hash=sha256:{_sha(dists['alpha'])}\nbeta==1.0 --hash=sha256:{WRONG}\n",
         )
-        err = _refused(_install(safe_pip, venv, served, "-r", req), venv)
+        err = refused(_install(safe_pip, venv, served, "-r", req), untouched=venv)
         assert "THESE PACKAGES DO NOT MATCH THE HASHES" in err
         assert f"Expected sha256 {WRONG}" in err
         assert f"Got        {_sha(dists['beta-1.0'])}" in err
@@ -144,7 +136,7 @@ class TestHashCheckingMode:
             outer,
             env={"BETA_VERSION": "1.0"},
         )
-        _ok(result)
+        succeeded(result)
         assert venv.installed() == {"alpha": "1.0", "beta": "1.0"}
         assert inner
 
@@ -163,7 +155,7 @@ class TestHashCheckingMode:
         self, safe_pip: SafePip, venv: Venv, served: PackageIndex, dists: dict[str, Path]
     ) -> None:
         req = _requirements(safe_pip, f"alpha==1.0 --hash=sha256:{_sha(dists['alpha'])}\n")
-        _ok(_install(safe_pip, venv, served, "--no-deps", "-r", req))
+        succeeded(_install(safe_pip, venv, served, "--no-deps", "-r", req))
         assert venv.installed() == {"alpha": "1.0"}
 
     def test_a_constraint_can_carry_a_dependency_hash(
@@ -173,7 +165,7 @@ class TestHashCheckingMode:
         constraints = _requirements(
             safe_pip, f"beta==1.0 --hash=sha256:{_sha(dists['beta-1.0'])}\n", "constraints.txt"
         )
-        _ok(_install(safe_pip, venv, served, "-r", req, "-c", constraints))
+        succeeded(_install(safe_pip, venv, served, "-r", req, "-c", constraints))
         assert venv.installed() == {"alpha": "1.0", "beta": "1.0"}
 
     @pytest.mark.parametrize("repeat_in", ["requirements", "constraints"])
@@ -196,7 +188,7 @@ class TestHashCheckingMode:
         else:
             args += ["-r", _requirements(safe_pip, text)]
             args += ["-c", _requirements(safe_pip, repeat, "constraints.txt")]
-        err = _refused(_install(safe_pip, venv, served, *args), venv)
+        err = refused(_install(safe_pip, venv, served, *args), untouched=venv)
         assert "THESE PACKAGES DO NOT MATCH THE HASHES" in err
         assert f"Got        {sha}" in err
 
@@ -211,7 +203,7 @@ class TestIndexHashes:
     ) -> None:
         served = index()
         served.add(dists["beta-1.0"], sha256=WRONG)
-        err = _refused(_install(safe_pip, venv, served, "beta"), venv)
+        err = refused(_install(safe_pip, venv, served, "beta"), untouched=venv)
         assert "does not match its sha256" in err
         assert f"Expected sha256 {WRONG}" in err
         assert f"Got        {_sha(dists['beta-1.0'])}" in err
@@ -226,7 +218,7 @@ class TestIndexHashes:
         served = index()
         served.add(dists["beta-1.0"], sha256=WRONG)
         req = _requirements(safe_pip, f"beta==1.0 --hash=sha256:{_sha(dists['beta-1.0'])}\n")
-        err = _refused(_install(safe_pip, venv, served, "-r", req), venv)
+        err = refused(_install(safe_pip, venv, served, "-r", req), untouched=venv)
         assert f"Expected sha256 {WRONG}" in err
 
     def test_a_file_listed_without_sha256_is_refused(
@@ -238,13 +230,13 @@ class TestIndexHashes:
     ) -> None:
         served = index(flavour="html")
         served.add(dists["beta-1.0"], listed_hash=False)
-        err = _refused(_install(safe_pip, venv, served, "beta"), venv)
+        err = refused(_install(safe_pip, venv, served, "beta"), untouched=venv)
         assert "beta 1.0" in err
         assert "without a sha256" in err
 
 
 def _lock(safe_pip: SafePip, served: PackageIndex, *args: str) -> str:
-    return _ok(safe_pip("lock", "-i", served.url, *args))
+    return succeeded(safe_pip("lock", "-i", served.url, *args))
 
 
 class TestLock:
@@ -283,7 +275,7 @@ class TestLock:
             "-o",
             str(out),
         )
-        _ok(result)
+        succeeded(result)
         assert "Locked 1 projects into" in result.stderr
         text = out.read_text()
         assert _sha(windows) in text
@@ -294,7 +286,9 @@ class TestLock:
     ) -> None:
         served = index(auth=("user", "s3cret"))
         served.add(dists["beta-1.0"])
-        text = _ok(safe_pip("lock", "-i", served.url_with_credentials("user", "s3cret"), "beta"))
+        text = succeeded(
+            safe_pip("lock", "-i", served.url_with_credentials("user", "s3cret"), "beta")
+        )
         assert "s3cret" not in text
         assert "beta==1.0 \\" in text
 
@@ -339,15 +333,17 @@ class TestLock:
         assert unpinned.returncode == 3, unpinned.stderr
         assert fresh.installed() == {}
         (safe_pip.cwd / "requirements.in").write_text("alpha\n")
-        _ok(safe_pip("lock", "-i", served.url, "-r", "requirements.in", "-o", "requirements.txt"))
-        _ok(safe_pip(*install, "-r", "requirements.txt", env={"CI": "true"}))
+        succeeded(
+            safe_pip("lock", "-i", served.url, "-r", "requirements.in", "-o", "requirements.txt")
+        )
+        succeeded(safe_pip(*install, "-r", "requirements.txt", env={"CI": "true"}))
         assert fresh.installed() == {"alpha": "1.0", "beta": "1.1"}
 
     def test_plain_pip_installs_the_lock_in_hash_checking_mode(
         self, safe_pip: SafePip, served: PackageIndex, tmp_path: Path
     ) -> None:
         lock = safe_pip.cwd / "requirements.txt"
-        _ok(safe_pip("lock", "-i", served.url, "alpha", "-o", str(lock)))
+        succeeded(safe_pip("lock", "-i", served.url, "alpha", "-o", str(lock)))
         fresh = make_venv(tmp_path / "fresh")
         result = subprocess.run(
             [

@@ -4,7 +4,6 @@ byte-for-byte as before and the file meant to escape exists nowhere around it.""
 
 from __future__ import annotations
 
-import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -15,6 +14,7 @@ import pytest
 from tests.conftest import SafePip, Venv
 from tests.support.environments import snapshot
 from tests.support.index import PackageIndex
+from tests.support.outcomes import refused
 
 WheelFactory = Callable[..., Path]
 
@@ -40,14 +40,6 @@ def _install(safe_pip: SafePip, venv: Venv, served: PackageIndex, *args: str) ->
     return safe_pip(
         "--python", str(venv.python), "install", "-i", served.url, "--trust", ":all:", *args
     )
-
-
-def _refused(result: subprocess.CompletedProcess[str], *expected: str) -> None:
-    assert result.returncode == 3, result.stdout + result.stderr
-    assert "Traceback" not in result.stderr
-    assert "Nothing was installed" in result.stderr
-    for text in expected:
-        assert text in result.stderr
 
 
 def _escaped_anywhere(tmp_path: Path) -> list[Path]:
@@ -171,8 +163,9 @@ def test_refused_and_nothing_written(
     if served_metadata is not None:
         served.metadata_override[path.name] = served_metadata
     before = snapshot(venv.path)
-    _refused(
+    refused(
         _install(safe_pip, venv, served, "evil"),
+        "Nothing was installed",
         "evil 1.0 (evil-1.0-py3-none-any.whl) failed inspection",
         reason,
     )
@@ -211,8 +204,9 @@ def test_overwriting_a_file_of_another_project_is_refused(
     served.add(wheel("evil", "1.0", **evil))
     assert _install(safe_pip, venv, served, "beta").returncode == 0
     before = snapshot(venv.path)
-    _refused(
+    refused(
         _install(safe_pip, venv, served, "evil"),
+        "Nothing was installed",
         "evil 1.0 (evil-1.0-py3-none-any.whl) would not stay in its place",
         reason.format(site=venv.site_packages, venv=venv.path),
     )
@@ -248,8 +242,9 @@ def test_startup_hooks_need_permission_and_never_run_during_install(
     served = index()
     served.add(wheel("evil", "1.0", files={"evil/__init__.py": "", **hooks}))
     before = snapshot(venv.path)
-    _refused(
+    refused(
         _install(safe_pip, venv, served, "evil"),
+        "Nothing was installed",
         "evil 1.0 (evil-1.0-py3-none-any.whl) installs startup hooks",
         reason,
         "--allow-startup-hooks evil",

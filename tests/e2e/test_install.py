@@ -13,6 +13,7 @@ import pytest
 
 from tests.conftest import SafePip, Venv, make_venv
 from tests.support.index import PackageIndex
+from tests.support.outcomes import succeeded
 
 pytestmark = pytest.mark.usefixtures("safe_pip")
 
@@ -32,12 +33,6 @@ def demo_index(
     return served
 
 
-def _ok(result: subprocess.CompletedProcess[str]) -> str:
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert "Traceback" not in result.stderr
-    return result.stdout
-
-
 @pytest.mark.parametrize(
     "demo_index",
     [("json", True), ("json", False), ("html", True), ("html", False)],
@@ -47,7 +42,7 @@ def _ok(result: subprocess.CompletedProcess[str]) -> str:
 def test_installs_with_dependencies_into_a_venv_without_pip(
     safe_pip: SafePip, venv: Venv, demo_index: PackageIndex
 ) -> None:
-    out = _ok(
+    out = succeeded(
         safe_pip(
             "--python",
             str(venv.python),
@@ -75,7 +70,7 @@ def test_installs_with_dependencies_into_a_venv_without_pip(
 def test_compiles_bytecode_and_records_it(
     safe_pip: SafePip, venv: Venv, demo_index: PackageIndex
 ) -> None:
-    _ok(safe_pip("install", "--python", str(venv.python), "-i", demo_index.url, "beta"))
+    succeeded(safe_pip("install", "--python", str(venv.python), "-i", demo_index.url, "beta"))
     tag = sys.implementation.cache_tag
     pyc = venv.site_packages / "beta" / "__pycache__" / f"__init__.{tag}.pyc"
     assert pyc.is_file()
@@ -86,7 +81,7 @@ def test_compiles_bytecode_and_records_it(
 def test_no_compile_writes_no_bytecode(
     safe_pip: SafePip, venv: Venv, demo_index: PackageIndex
 ) -> None:
-    _ok(
+    succeeded(
         safe_pip(
             "install", "--python", str(venv.python), "-i", demo_index.url, "--no-compile", "beta"
         )
@@ -95,7 +90,7 @@ def test_no_compile_writes_no_bytecode(
 
 
 def test_console_scripts_work(safe_pip: SafePip, venv: Venv, demo_index: PackageIndex) -> None:
-    _ok(safe_pip("--python", str(venv.python), "install", "-i", demo_index.url, "gamma"))
+    succeeded(safe_pip("--python", str(venv.python), "install", "-i", demo_index.url, "gamma"))
     script = venv.path / "bin" / "gamma-hello"
     assert script.read_text().startswith(f"#!{venv.python}")
     result = subprocess.run([str(script)], capture_output=True, text=True, check=True)
@@ -105,9 +100,9 @@ def test_console_scripts_work(safe_pip: SafePip, venv: Venv, demo_index: Package
 def test_already_satisfied_is_a_no_op(
     safe_pip: SafePip, venv: Venv, demo_index: PackageIndex
 ) -> None:
-    _ok(safe_pip("--python", str(venv.python), "install", "-i", demo_index.url, "beta==1.0"))
+    succeeded(safe_pip("--python", str(venv.python), "install", "-i", demo_index.url, "beta==1.0"))
     before = {p: p.stat().st_mtime_ns for p in venv.site_packages.rglob("*")}
-    out = _ok(safe_pip("--python", str(venv.python), "install", "-i", demo_index.url, "beta"))
+    out = succeeded(safe_pip("--python", str(venv.python), "install", "-i", demo_index.url, "beta"))
     assert "Requirement already satisfied: beta" in out
     assert "Successfully installed" not in out
     assert {p: p.stat().st_mtime_ns for p in venv.site_packages.rglob("*")} == before
@@ -116,12 +111,12 @@ def test_already_satisfied_is_a_no_op(
 def test_upgrade_removes_the_replaced_version(
     safe_pip: SafePip, venv: Venv, demo_index: PackageIndex
 ) -> None:
-    _ok(
+    succeeded(
         safe_pip(
             "--python", str(venv.python), "install", "-i", demo_index.url, "alpha==1.0", "beta==1.0"
         )
     )
-    out = _ok(
+    out = succeeded(
         safe_pip("--python", str(venv.python), "install", "-i", demo_index.url, "-U", "alpha")
     )
     assert "Successfully installed alpha-2.0 beta-1.1" in out
@@ -136,9 +131,9 @@ def test_upgrade_removes_files_only_the_old_version_had(
     served = index()
     served.add(wheel("delta", "1.0", files={"delta/__init__.py": "", "delta/old.py": "X = 1\n"}))
     served.add(wheel("delta", "2.0", files={"delta/__init__.py": ""}))
-    _ok(safe_pip("--python", str(venv.python), "install", "-i", served.url, "delta==1.0"))
+    succeeded(safe_pip("--python", str(venv.python), "install", "-i", served.url, "delta==1.0"))
     assert (venv.site_packages / "delta" / "old.py").exists()
-    _ok(safe_pip("--python", str(venv.python), "install", "-i", served.url, "-U", "delta"))
+    succeeded(safe_pip("--python", str(venv.python), "install", "-i", served.url, "-U", "delta"))
     assert not (venv.site_packages / "delta" / "old.py").exists()
     assert not list((venv.site_packages / "delta").rglob("old*"))
     assert venv.installed() == {"delta": "2.0"}
@@ -147,7 +142,7 @@ def test_upgrade_removes_files_only_the_old_version_had(
 def test_dry_run_prints_the_plan_and_installs_nothing(
     safe_pip: SafePip, venv: Venv, demo_index: PackageIndex
 ) -> None:
-    out = _ok(
+    out = succeeded(
         safe_pip(
             "--python", str(venv.python), "install", "--dry-run", "-i", demo_index.url, "alpha"
         )
@@ -159,7 +154,7 @@ def test_dry_run_prints_the_plan_and_installs_nothing(
 
 def test_target_directory(safe_pip: SafePip, tmp_path: Path, demo_index: PackageIndex) -> None:
     target = tmp_path / "target"
-    _ok(safe_pip("install", "--target", str(target), "-i", demo_index.url, "alpha", "gamma"))
+    succeeded(safe_pip("install", "--target", str(target), "-i", demo_index.url, "alpha", "gamma"))
     assert (target / "alpha" / "__init__.py").is_file()
     assert (target / "beta-1.1.dist-info" / "RECORD").is_file()
     assert (target / "bin" / "gamma-hello").is_file()
@@ -177,19 +172,19 @@ def test_target_directory_keeps_existing_projects_without_upgrade(
     safe_pip: SafePip, tmp_path: Path, demo_index: PackageIndex
 ) -> None:
     target = tmp_path / "target"
-    _ok(safe_pip("install", "--target", str(target), "-i", demo_index.url, "beta==1.0"))
+    succeeded(safe_pip("install", "--target", str(target), "-i", demo_index.url, "beta==1.0"))
     result = safe_pip("install", "--target", str(target), "-i", demo_index.url, "beta==1.1")
     assert result.returncode == 0
     assert "Specify --upgrade" in result.stderr
     assert (target / "beta-1.0.dist-info").is_dir()
-    _ok(safe_pip("install", "--target", str(target), "-U", "-i", demo_index.url, "beta==1.1"))
+    succeeded(safe_pip("install", "--target", str(target), "-U", "-i", demo_index.url, "beta==1.1"))
     assert not (target / "beta-1.0.dist-info").exists()
     assert (target / "beta-1.1.dist-info").is_dir()
 
 
 def test_prefix(safe_pip: SafePip, tmp_path: Path, demo_index: PackageIndex) -> None:
     prefix = tmp_path / "prefix"
-    _ok(safe_pip("install", "--prefix", str(prefix), "-i", demo_index.url, "beta"))
+    succeeded(safe_pip("install", "--prefix", str(prefix), "-i", demo_index.url, "beta"))
     major, minor = sys.version_info[:2]
     assert (prefix / "lib" / f"python{major}.{minor}" / "site-packages" / "beta").is_dir()
 
@@ -213,14 +208,14 @@ def test_requirements_file_with_its_own_index_line(
         "alpha==1.0 \\\n    ; python_version >= '3'\n-r more.txt\n"
     )
     (safe_pip.cwd / "more.txt").write_text("gamma  # a comment\n")
-    out = _ok(safe_pip("--python", str(venv.python), "install", "-r", "requirements.txt"))
+    out = succeeded(safe_pip("--python", str(venv.python), "install", "-r", "requirements.txt"))
     assert "Successfully installed" in out
     assert venv.installed() == {"alpha": "1.0", "beta": "1.1", "gamma": "1.0"}
 
 
 def test_constraints_file(safe_pip: SafePip, venv: Venv, demo_index: PackageIndex) -> None:
     (safe_pip.cwd / "constraints.txt").write_text("beta<1.1\n")
-    _ok(
+    succeeded(
         safe_pip(
             "--python",
             str(venv.python),
@@ -236,7 +231,7 @@ def test_constraints_file(safe_pip: SafePip, venv: Venv, demo_index: PackageInde
 
 
 def test_no_deps(safe_pip: SafePip, venv: Venv, demo_index: PackageIndex) -> None:
-    _ok(
+    succeeded(
         safe_pip(
             "--python", str(venv.python), "install", "--no-deps", "-i", demo_index.url, "alpha"
         )
@@ -250,8 +245,10 @@ def test_pre_releases_only_with_pre(
     served = index()
     served.add(wheel("omega", "1.0"))
     served.add(wheel("omega", "2.0b1"))
-    _ok(safe_pip("--python", str(venv.python), "install", "--dry-run", "-i", served.url, "omega"))
-    out = _ok(
+    succeeded(
+        safe_pip("--python", str(venv.python), "install", "--dry-run", "-i", served.url, "omega")
+    )
+    out = succeeded(
         safe_pip(
             "--python", str(venv.python), "install", "--dry-run", "--pre", "-i", served.url, "omega"
         )
@@ -263,7 +260,7 @@ def test_find_links_folder_without_index(
     safe_pip: SafePip, venv: Venv, wheel: Callable[..., Path], tmp_path: Path
 ) -> None:
     wheel("beta", "1.0")
-    _ok(
+    succeeded(
         safe_pip(
             "--python",
             str(venv.python),
@@ -285,7 +282,7 @@ def test_file_url_index(
     page = tmp_path / "simple" / "beta"
     page.mkdir(parents=True)
     (page / "index.html").write_text(f'<a href="{path.as_uri()}#sha256={digest}">x</a>')
-    _ok(
+    succeeded(
         safe_pip(
             "--python", str(venv.python), "install", "-i", (tmp_path / "simple").as_uri(), "beta"
         )
@@ -296,14 +293,16 @@ def test_file_url_index(
 def test_active_virtual_env_is_the_default_target(
     safe_pip: SafePip, venv: Venv, demo_index: PackageIndex
 ) -> None:
-    _ok(safe_pip("install", "-i", demo_index.url, "beta", env={"VIRTUAL_ENV": str(venv.path)}))
+    succeeded(
+        safe_pip("install", "-i", demo_index.url, "beta", env={"VIRTUAL_ENV": str(venv.path)})
+    )
     assert venv.installed() == {"beta": "1.1"}
 
 
 def test_report_file_describes_what_was_installed(
     safe_pip: SafePip, venv: Venv, demo_index: PackageIndex
 ) -> None:
-    _ok(
+    succeeded(
         safe_pip(
             "--python",
             str(venv.python),
@@ -379,7 +378,7 @@ def test_python_option_after_the_command(
     safe_pip: SafePip, tmp_path: Path, demo_index: PackageIndex
 ) -> None:
     other = make_venv(tmp_path / "other")
-    _ok(safe_pip("install", "-i", demo_index.url, "--python", str(other.path), "beta"))
+    succeeded(safe_pip("install", "-i", demo_index.url, "--python", str(other.path), "beta"))
     assert other.installed() == {"beta": "1.1"}
 
 
@@ -387,7 +386,7 @@ def test_root_relocates_the_whole_install(
     safe_pip: SafePip, venv: Venv, demo_index: PackageIndex, tmp_path: Path
 ) -> None:
     root = tmp_path / "root"
-    _ok(
+    succeeded(
         safe_pip(
             "--python",
             str(venv.python),
