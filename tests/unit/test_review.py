@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -138,16 +137,6 @@ class TestFacts:
         assert facts.source_changed
         assert facts.warnings[0].kind is WarningKind.SOURCE_CHANGED
         assert "corp" in facts.warnings[0].message and "pypi" in facts.warnings[0].message
-
-    def test_the_review_of_a_hundred_projects_is_fast(self) -> None:
-        files = [_file(f"p{n}", "1.0", 100) for n in range(100)]
-        plan = Plan(tuple(_dist(f) for f in files))
-        served = {f.project: _served(f) for f in files}
-        started = time.perf_counter()
-        facts = trust_review(plan, {}, served, NOW, _no_typos)
-        decide(facts, flagged=NameSet(), settings=NameSet(), pins={})
-        assert len(facts) == 100
-        assert time.perf_counter() - started < 0.1
 
 
 class TestDecide:
