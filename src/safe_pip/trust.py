@@ -50,9 +50,8 @@ class How(enum.Enum):
     SETTINGS = "settings"
     """``trust``/``trusted`` in a settings file or ``SAFE_PIP_TRUST``."""
     HASH_PIN = "hash-pin"
-    """A requirement pinned with ``==`` and ``--hash`` values that match the file."""
-    LOCK = "lock"
-    """A lock file written by ``safe-pip lock``."""
+    """A requirement pinned with ``==`` and ``--hash`` values that match the file, as in
+    every file ``safe-pip lock`` writes."""
     COMMAND = "command"
     """``safe-pip trust add``."""
     STORE = "store"

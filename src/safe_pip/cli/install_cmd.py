@@ -39,7 +39,7 @@ if TYPE_CHECKING:
 
     from safe_pip.pipeline import InstallRequest, Outcome
 
-__all__ = ["command_help", "run_install_command", "run_pip_command_through_gateway"]
+__all__ = ["command_help", "prepare", "run_install_command", "run_pip_command_through_gateway"]
 
 logger = logging.getLogger(__name__)
 
@@ -239,7 +239,7 @@ def _progress_wanted(args: argparse.Namespace, console: Console) -> bool:
     return args.progress_bar == "on" or console.is_terminal
 
 
-def _prepare(
+def prepare(
     command: str, argv: Sequence[str]
 ) -> tuple[argparse.Namespace, Settings, InstallRequest]:
     """Parse a checked command's arguments with pip's configuration, read the settings."""
@@ -268,7 +268,7 @@ def run_pip_command_through_gateway(
     """
     from safe_pip.pipeline import run_pip_command
 
-    args, settings, request = _prepare(command, argv)
+    args, settings, request = prepare(command, argv)
     output = run_pip_command([command], request, settings)
     if not args.quiet:
         out.print(output.rstrip("\n"), markup=False, highlight=False)
@@ -282,7 +282,7 @@ def run_install_command(argv: Sequence[str], out: Console, err: Console) -> int:
     """
     from safe_pip.pipeline import run_install
 
-    args, settings, request = _prepare("install", argv)
+    args, settings, request = prepare("install", argv)
     reporter_type = RichReporter if _progress_wanted(args, err) else PlainReporter
     reporter_console = err if reporter_type is RichReporter else out
     with reporter_type(reporter_console, settings.verbosity) as reporter:

@@ -8,7 +8,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from safe_pip.cli.install_cmd import _prepare
+from safe_pip.cli.install_cmd import prepare
 from safe_pip.errors import UsageError
 from safe_pip.lockfile import locked_projects, render_requirements
 from safe_pip.network import redact_url
@@ -64,7 +64,7 @@ def run_lock_command(argv: Sequence[str], out: Console, err: Console) -> int:
     """
     from safe_pip.pipeline import run_lock
 
-    args, settings, request = _prepare("lock", argv)
+    args, settings, request = prepare("lock", argv)
     if args.output and Path(args.output).name.startswith("pylock."):
         msg = (
             f"Cannot write {args.output}: safe-pip lock writes pip's requirements format, not "
