@@ -97,6 +97,17 @@ class TestRouting:
             assert gateway.handle("/simple/demo/").status is HTTPStatus.NOT_FOUND
             assert gateway.handle("/wrong-token/simple/demo/").status is HTTPStatus.NOT_FOUND
 
+    def test_listens_only_while_open_and_answers_only_behind_its_token(
+        self, gateway: Gateway
+    ) -> None:
+        with gateway, httpx.Client() as client:
+            index_url = gateway.index_url
+            assert client.get(f"{index_url}demo/").status_code == HTTPStatus.OK
+            host = index_url.split("/")[2]
+            assert client.get(f"http://{host}/simple/demo/").status_code == 404
+        with httpx.Client() as client, pytest.raises(httpx.ConnectError):
+            client.get(f"{index_url}demo/")
+
     def test_project_page_is_pep691_with_only_policy_files(self, gateway: Gateway) -> None:
         with gateway:
             reply = gateway.handle(f"/{_token(gateway)}/simple/Demo/")
