@@ -67,9 +67,14 @@ class Gateway:
         fetcher: Fetcher,
         *,
         approved_urls: Collection[str] = frozenset(),
+        follow_dependencies: bool = True,
     ) -> None:
         """:param approved_urls: :func:`~safe_pip.wheels.url_key` of each direct URL the
-        user gave; a wheel requiring any other URL fails the command."""
+        user gave; a wheel requiring any other URL fails the command.
+        :param follow_dependencies: ask about dependencies ahead of pip (not with
+            ``--no-deps``, where pip never asks and their names need not leave the machine).
+        """
+        self._follow_dependencies = follow_dependencies
         self.selector = selector
         self._fetcher = fetcher
         self._approved_urls = approved_urls
@@ -167,7 +172,8 @@ class Gateway:
             # pip asks for this file's metadata next, almost always: fetch it while pip is
             # still reading the page, so upstream latency overlaps with pip's own work.
             future = self._metadata_of(ServedFile(likely, served.source))
-            future.add_done_callback(self._prefetch_dependencies)
+            if self._follow_dependencies:
+                future.add_done_callback(self._prefetch_dependencies)
 
     def _prefetch_dependencies(self, metadata: Future[bytes]) -> None:
         """Ask the sources about the likely choice's dependencies before pip does.

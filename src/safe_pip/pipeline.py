@@ -12,7 +12,7 @@ import os
 import sys
 import tempfile
 import time
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -180,7 +180,7 @@ def _satisfied(request: InstallRequest, plan: Plan, scheme: Scheme) -> tuple[Ins
 
 @contextmanager
 def _session(
-    settings: Settings, approved: Collection[str], policy: FilePolicy | None = None
+    settings: Settings, request: InstallRequest, policy: FilePolicy | None = None
 ) -> Iterator[tuple[Gateway, Fetcher, Path]]:
     """The gateway in front of the configured sources, its fetcher, and a work directory."""
     with ExitStack() as stack:
@@ -194,8 +194,13 @@ def _session(
         selector = SourceSelector(
             upstream, settings.sources, settings.pins, policy or settings.file_policy
         )
-        gateway = stack.enter_context(Gateway(selector, fetcher, approved_urls=approved))
-        yield gateway, fetcher, workdir
+        gateway = Gateway(
+            selector,
+            fetcher,
+            approved_urls=approved_urls(request.lines),
+            follow_dependencies="--no-deps" not in request.resolver_options,
+        )
+        yield stack.enter_context(gateway), fetcher, workdir
 
 
 def run_pip_command(command: Sequence[str], request: InstallRequest, settings: Settings) -> str:
@@ -208,7 +213,7 @@ def run_pip_command(command: Sequence[str], request: InstallRequest, settings: S
     """
     admit(request.lines, request.no_binary, settings.file_policy.allow_sdist)
     same = request.python.resolve() == Path(sys.executable).resolve()
-    with _session(settings, approved_urls(request.lines)) as (gateway, _fetcher, workdir):
+    with _session(settings, request) as (gateway, _fetcher, workdir):
         return run_gated(
             [*command, *request.resolver_options],
             request.lines,
@@ -241,7 +246,7 @@ def run_lock(request: InstallRequest, settings: Settings) -> LockResult:
     admit(request.lines, request.no_binary, settings.file_policy.allow_sdist)
     target = query_target(request.python, request.prefix)
     policy = _policy_for(request, target, settings.file_policy)
-    with _session(settings, approved_urls(request.lines), policy) as (gateway, _, workdir):
+    with _session(settings, request, policy) as (gateway, _, workdir):
         plan = resolve(
             ResolveRequest(
                 lines=request.lines,
@@ -284,7 +289,7 @@ def run_install(
             stack.enter_context(file_lock(_lock_path(settings, scheme)))
         # The gateway stays up until the install: builds fetch their requirements through it.
         policy = _policy_for(request, target, settings.file_policy)
-        gateway, fetcher, workdir = stack.enter_context(_session(settings, approved, policy))
+        gateway, fetcher, workdir = stack.enter_context(_session(settings, request, policy))
         with _timed(timings, "resolve", reporter):
             plan = resolve(
                 ResolveRequest(

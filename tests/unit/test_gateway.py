@@ -217,10 +217,11 @@ class _GraphUpstream(Upstream):
         return ProjectPage(name, source, (wheel,))
 
 
-def _graph_gateway(upstream: _GraphUpstream, tmp_path: Path) -> Gateway:
+def _graph_gateway(upstream: _GraphUpstream, tmp_path: Path, *, follow: bool = True) -> Gateway:
     policy = FilePolicy(compatibility=Compatibility.from_tags(["py3-none-any"], None))
     selector = SourceSelector(upstream, [SOURCE], [], policy)
-    return Gateway(selector, Fetcher(upstream, FileCache(tmp_path)))
+    fetcher = Fetcher(upstream, FileCache(tmp_path))
+    return Gateway(selector, fetcher, follow_dependencies=follow)
 
 
 def _wait_until_asked(upstream: _GraphUpstream, name: str) -> None:
@@ -241,6 +242,21 @@ class TestDependencyPrefetch:
             assert "lib" in gateway.selector.answers
             assert "win-only" not in upstream.asked
             assert "extra-only" not in upstream.asked
+
+    def test_no_dependency_is_asked_ahead_when_pip_will_not_follow_them(
+        self, tmp_path: Path
+    ) -> None:
+        upstream = _GraphUpstream()
+        gateway = _graph_gateway(upstream, tmp_path, follow=False)
+        with gateway:
+            token = _token(gateway)
+            gateway.handle(f"/{token}/simple/app/")
+            # pip reads app's metadata, which is what sets off the asking ahead.
+            sha = hashlib.sha256(_GraphUpstream.WHEELS["app"]).hexdigest()
+            metadata = gateway.handle(f"/{token}/files/{sha}/app-1.0-py3-none-any.whl.metadata")
+            assert b"Requires-Dist: lib>=1" in metadata.body
+            time.sleep(0.3)
+        assert upstream.asked == ["app"]
 
     def test_a_prefetched_project_is_asked_of_its_sources_once(self, tmp_path: Path) -> None:
         upstream = _GraphUpstream(delay=0.2)
