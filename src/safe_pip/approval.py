@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from packaging.utils import NormalizedName
 
 from safe_pip.audit import Action, AuditEvent, AuditLog
-from safe_pip.errors import FirstSeenRefused
+from safe_pip.errors import FirstSeenRefused, TrustStoreError
 from safe_pip.install import InstallResult
 from safe_pip.models import Plan, ServedProject
 from safe_pip.prompting import Prompter
@@ -132,7 +132,23 @@ def remember(check: TrustCheck, result: InstallResult) -> None:
 
     Built wheels are remembered by the source archive that was downloaded (the plan's
     file), not by the wheel built from it, which differs from build to build.
+
+    :raises TrustStoreError: the store or the log could not be written; the message says
+        that the install itself went through.
     """
+    try:
+        _record(check, result)
+    except TrustStoreError as exc:
+        labels = " ".join(dist.label for dist in result.installed)
+        msg = (
+            f"Installed {labels}, but safe-pip could not record it: {exc} The projects stay "
+            f"installed; until they are recorded, the next install shows them as first-seen "
+            f"and has no remembered hashes to check them against."
+        )
+        raise TrustStoreError(msg) from exc
+
+
+def _record(check: TrustCheck, result: InstallResult) -> None:
     how_of = {approval.facts.name: approval.how for approval in check.approvals}
     records = [
         Remembered(
