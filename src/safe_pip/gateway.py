@@ -16,6 +16,7 @@ metadata is never handed to pip, so pip never learns the URL.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -87,6 +88,7 @@ class Gateway:
         self._thread: threading.Thread | None = None
         self._prefetcher: ThreadPoolExecutor | None = None
         self._metadata: dict[str, Future[bytes]] = {}
+        self._asked: list[NormalizedName] = []
 
     # -- lifecycle -----------------------------------------------------------------------
 
@@ -159,13 +161,36 @@ class Gateway:
         if served is None:
             return None
         self._register(served)
+        self._ask_ahead(served)
         return json.dumps(self._page(served)).encode()
+
+    @property
+    def asked(self) -> tuple[NormalizedName, ...]:
+        """The projects pip asked for, in the order it first asked."""
+        with self._files_lock:
+            return tuple(self._asked)
+
+    def page_digest(self, name: NormalizedName) -> str:
+        """A digest of everything the gateway tells pip about a project: its page, which
+        names every file with its sha256 (and so the metadata in it), less this gateway's
+        address. Files become servable as if pip had asked, but nothing is asked ahead.
+
+        :raises SourceError: a source failed.
+        """
+        served = self.selector.select(name)
+        if served is None:
+            return "unknown"
+        self._register(served)
+        page = json.dumps(self._page(served)).replace(self.base_url, "")
+        return hashlib.sha256(page.encode()).hexdigest()
 
     def _register(self, served: ServedProject) -> None:
         with self._files_lock:
             for file in served.served:
                 if file.sha256 is not None:
                     self._files[file.sha256] = ServedFile(file, served.source)
+
+    def _ask_ahead(self, served: ServedProject) -> None:
         compatibility = self.selector.policy.compatibility
         likely = _likely_choice(served, compatibility) if compatibility is not None else None
         if likely is not None:
@@ -213,6 +238,7 @@ class Gateway:
             return
         if served is not None:
             self._register(served)
+            self._ask_ahead(served)
 
     def _metadata_of(self, served: ServedFile) -> Future[bytes]:
         sha256 = served.file.sha256 or ""
@@ -271,6 +297,7 @@ class Gateway:
             return _NOT_FOUND
         try:
             if parts[1] == "simple" and len(parts) == 3:
+                self._note_asked(canonicalize_name(parts[2]))
                 body = self.project_json(parts[2])
                 return _NOT_FOUND if body is None else Reply(HTTPStatus.OK, _JSON_TYPE, body)
             if parts[1] == "files" and len(parts) == 4:
@@ -279,6 +306,11 @@ class Gateway:
             self._fail(exc)
             return Reply(HTTPStatus.BAD_GATEWAY, "text/plain", str(exc).encode())
         return _NOT_FOUND
+
+    def _note_asked(self, name: NormalizedName) -> None:
+        with self._files_lock:
+            if name not in self._asked:
+                self._asked.append(name)
 
     def _file_reply(self, sha256: str, *, metadata: bool) -> Reply:
         with self._files_lock:

@@ -39,6 +39,7 @@ from safe_pip.placement import lay_out
 from safe_pip.prompting import Prompter
 from safe_pip.reporting import NullReporter, Reporter
 from safe_pip.requirements import RequirementLine, requirement_name
+from safe_pip.resolutions import Resolutions
 from safe_pip.resolve import ResolveRequest, resolve, run_gated
 from safe_pip.review import Approval, Finding, review
 from safe_pip.selection import Compatibility, FilePolicy, SourceSelector
@@ -178,6 +179,16 @@ def _satisfied(request: InstallRequest, plan: Plan, scheme: Scheme) -> tuple[Ins
     return tuple(found)
 
 
+def _resolutions(
+    settings: Settings, request: InstallRequest, target: TargetEnvironment
+) -> Resolutions | None:
+    if _location_options(request) or settings.cache_dir is None:
+        return None
+    return Resolutions.for_question(
+        settings.cache_dir / "resolutions", request.lines, request.resolver_options, target
+    )
+
+
 @contextmanager
 def _session(
     settings: Settings, request: InstallRequest, policy: FilePolicy | None = None
@@ -298,6 +309,7 @@ def run_install(
                     target_python=None if _same_interpreter(target) else target.python,
                     location_options=_location_options(request),
                     verbose=settings.verbosity,
+                    resolutions=_resolutions(settings, request, target),
                 ),
                 gateway,
                 workdir,

@@ -43,6 +43,7 @@ from safe_pip.models import (
     VcsRef,
 )
 from safe_pip.requirements import RequirementLine
+from safe_pip.resolutions import Resolutions
 from safe_pip.sources import parse_filename
 
 __all__ = ["ResolveRequest", "pip_environment", "resolve", "run_gated"]
@@ -78,6 +79,8 @@ class ResolveRequest:
     location_options: tuple[str, ...] = ()
     """``--target``/``--prefix``/``--user``/``--root``, so pip sees what is installed there."""
     verbose: int = 0
+    resolutions: Resolutions | None = None
+    """Where this question's earlier resolution is kept, when it may be reused."""
 
 
 def pip_environment(environ: Mapping[str, str]) -> dict[str, str]:
@@ -259,6 +262,11 @@ def resolve(
     :raises SdistRefused: a requirement can only be met by a source distribution.
     :raises ResolveError: pip found no installable set.
     """
+    if request.resolutions is not None:
+        kept = request.resolutions.reuse(gateway)
+        if kept is not None:
+            logger.info("resolve: every page pip read last time is unchanged; its plan stands")
+            return _plan(kept, gateway)
     report_path = workdir / "report.json"
     output = run_gated(
         [
@@ -283,7 +291,10 @@ def resolve(
     except (OSError, json.JSONDecodeError) as exc:
         msg = f"pip's resolver produced no readable report: {exc}"
         raise ResolveError(msg) from exc
-    return _plan(report, gateway)
+    plan = _plan(report, gateway)
+    if request.resolutions is not None:
+        request.resolutions.remember(gateway, report)
+    return plan
 
 
 @dataclass(frozen=True, slots=True)

@@ -51,6 +51,12 @@ def tags():
         return [str(tag) for tag in sys_tags()]
     except Exception:
         return None
+def markers():
+    try:
+        from packaging.markers import default_environment
+        return dict(default_environment())
+    except Exception:
+        return None
 print(json.dumps({
     "executable": sys.executable,
     "prefix": sys.prefix,
@@ -62,7 +68,9 @@ print(json.dumps({
     "user_paths": paths("user"),
     "user_site_enabled": bool(site.ENABLE_USER_SITE),
     "stdlib": sysconfig.get_path("stdlib"),
+    "sys_path": sys.path[1:],
     "tags": tags(),
+    "markers": markers(),
 }))
 """
 
@@ -83,6 +91,11 @@ class TargetEnvironment:
     stdlib: Path
     tags: tuple[str, ...] | None = None
     """The wheel tags the target supports, most preferred first (``None``: unknown)."""
+    sys_path: tuple[str, ...] = ()
+    """Where the target imports from (less the script's own directory): where pip looks
+    for what is installed."""
+    markers: Mapping[str, str] | None = None
+    """The target's PEP 508 marker environment (``None``: unknown)."""
 
     @property
     def is_venv(self) -> bool:
@@ -205,6 +218,8 @@ def query_target(python: Path, prefix: str | None = None) -> TargetEnvironment:
         user_site_enabled=data["user_site_enabled"],
         stdlib=Path(data["stdlib"]),
         tags=tuple(data["tags"]) if data.get("tags") else None,
+        sys_path=tuple(data.get("sys_path", ())),
+        markers=data.get("markers"),
     )
 
 

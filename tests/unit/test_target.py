@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import platform
 import sys
 from dataclasses import replace
 from pathlib import Path
@@ -32,6 +33,10 @@ class TestQuery:
     def test_reports_this_interpreter(self, here: TargetEnvironment) -> None:
         assert here.version == tuple(sys.version_info[:3])
         assert here.cache_tag == sys.implementation.cache_tag
+        assert here.markers is not None
+        assert here.markers["python_full_version"] == platform.python_version()
+        assert set(here.sys_path) <= set(sys.path)
+        assert here.paths["purelib"] in here.sys_path
         assert Path(here.paths["purelib"]).is_dir()
 
     def test_prefix_scheme(self, tmp_path: Path) -> None:
