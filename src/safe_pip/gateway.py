@@ -157,12 +157,8 @@ class Gateway:
 
     def project_json(self, name: str) -> bytes | None:
         """The PEP 691 page for a project, or ``None`` if no source knows it."""
-        served = self.selector.select(canonicalize_name(name))
-        if served is None:
-            return None
-        self._register(served)
-        self._ask_ahead(served)
-        return json.dumps(self._page(served)).encode()
+        served = self._served(canonicalize_name(name), ahead=True)
+        return None if served is None else json.dumps(self._page(served)).encode()
 
     @property
     def asked(self) -> tuple[NormalizedName, ...]:
@@ -177,12 +173,20 @@ class Gateway:
 
         :raises SourceError: a source failed.
         """
-        served = self.selector.select(name)
+        served = self._served(name, ahead=False)
         if served is None:
             return "unknown"
-        self._register(served)
         page = json.dumps(self._page(served)).replace(self.base_url, "")
         return hashlib.sha256(page.encode()).hexdigest()
+
+    def _served(self, name: NormalizedName, *, ahead: bool) -> ServedProject | None:
+        """The project as the selector answers it, its files made servable."""
+        served = self.selector.select(name)
+        if served is not None:
+            self._register(served)
+            if ahead:
+                self._ask_ahead(served)
+        return served
 
     def _register(self, served: ServedProject) -> None:
         with self._files_lock:
@@ -232,13 +236,9 @@ class Gateway:
 
     def _prefetch_project(self, name: NormalizedName) -> None:
         try:
-            served = self.selector.select(name)
+            self._served(name, ahead=True)
         except SafePipError as exc:
             logger.debug("prefetch of %s failed (pip's own request will report it): %s", name, exc)
-            return
-        if served is not None:
-            self._register(served)
-            self._ask_ahead(served)
 
     def _metadata_of(self, served: ServedFile) -> Future[bytes]:
         sha256 = served.file.sha256 or ""
