@@ -9,6 +9,7 @@
     ├── ResolveError             1  pip's resolver found no installable set
     ├── InstallError             1  writing into the environment failed (rolled back)
     ├── TrustStoreError          1  the trust store is unreadable or locked
+    ├── OutputClosed             1  the command's output was closed (a pipe ended)
     └── PolicyDenied             3  refused by policy; nothing was installed
         ├── SdistRefused             only source distributions would satisfy
         ├── HashMismatch             a file's sha256 differs from the expected one
@@ -30,6 +31,7 @@ __all__ = [
     "HashMismatch",
     "InstallError",
     "NetworkError",
+    "OutputClosed",
     "PolicyDenied",
     "ResolveError",
     "SafePipError",
@@ -77,6 +79,10 @@ class InstallError(SafePipError):
 
 class TrustStoreError(SafePipError):
     """The trust store cannot be read or written safely."""
+
+
+class OutputClosed(SafePipError):
+    """Standard output or error was closed while the command ran."""
 
 
 class PolicyDenied(SafePipError):

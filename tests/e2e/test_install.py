@@ -324,6 +324,21 @@ def test_report_file_describes_what_was_installed(
 
 
 class TestErrors:
+    def test_closed_output_stops_with_a_message_and_installs_nothing(
+        self, safe_pip: SafePip, venv: Venv, demo_index: PackageIndex
+    ) -> None:
+        process = safe_pip.start(
+            "--python", str(venv.python), "install", "-v", "-i", demo_index.url, "alpha"
+        )
+        assert process.stdout is not None and process.stderr is not None
+        process.stdout.close()  # as `safe-pip install ... | head -1` does, at once
+        with process.stderr:
+            stderr = process.stderr.read()
+        assert process.wait(timeout=120) == 1
+        assert "safe-pip's output was closed" in stderr
+        assert "Traceback" not in stderr
+        assert venv.installed() == {}
+
     def test_unknown_project(self, safe_pip: SafePip, venv: Venv, demo_index: PackageIndex) -> None:
         result = safe_pip(
             "--python", str(venv.python), "install", "-i", demo_index.url, "no-such-project"

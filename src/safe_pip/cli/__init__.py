@@ -15,7 +15,7 @@ from types import FrameType
 from typing import TYPE_CHECKING
 
 from safe_pip.cli.options import split_command
-from safe_pip.errors import EXIT_INTERRUPTED, EXIT_OK, SafePipError, UsageError
+from safe_pip.errors import EXIT_INTERRUPTED, EXIT_OK, OutputClosed, SafePipError, UsageError
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -71,9 +71,26 @@ def _version() -> str:
 def _consoles(no_color: bool) -> tuple[Console, Console]:
     from rich.console import Console
 
+    class _Console(Console):
+        def on_broken_pipe(self) -> None:
+            # rich would exit silently; a command that stops part-way must say so (on the
+            # other stream, if that one is still open) and roll back like any failure.
+            self.quiet = True
+            stream = sys.stderr if self.stderr else sys.stdout
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, stream.fileno())
+            os.close(devnull)
+            which = "error output" if self.stderr else "output"
+            msg = (
+                f"safe-pip's {which} was closed (the command reading it ended), so safe-pip "
+                f"stopped there; an install it had not finished was rolled back. Send the "
+                f"output to a file instead."
+            )
+            raise OutputClosed(msg)
+
     return (
-        Console(no_color=no_color, highlight=False, soft_wrap=True),
-        Console(stderr=True, no_color=no_color, highlight=False, soft_wrap=True),
+        _Console(no_color=no_color, highlight=False, soft_wrap=True),
+        _Console(stderr=True, no_color=no_color, highlight=False, soft_wrap=True),
     )
 
 
