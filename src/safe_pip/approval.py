@@ -16,16 +16,15 @@ from packaging.utils import NormalizedName
 
 from safe_pip.audit import Action, AuditEvent, AuditLog
 from safe_pip.errors import FirstSeenRefused, TrustStoreError
+from safe_pip.hashes import HashPin, approving_digests
 from safe_pip.install import InstallResult
 from safe_pip.models import Plan, ServedProject
 from safe_pip.prompting import Prompter
-from safe_pip.requirements import RequirementLine
 from safe_pip.review import (
     Approval,
     ProjectFacts,
     check_remembered,
     decide,
-    hash_pins,
     refusal_message,
     remembered_mismatches,
     trust_review,
@@ -53,11 +52,13 @@ class TrustCheck:
 
 def check_trust(
     plan: Plan,
-    lines: Sequence[RequirementLine],
+    pins: Mapping[NormalizedName, Sequence[HashPin]],
     settings: Settings,
     served: Mapping[NormalizedName, ServedProject | None],
 ) -> TrustCheck:
     """Review the plan against the trust store; nothing is asked or written yet.
+
+    :param pins: the requirements' ``--hash`` pins (:func:`~safe_pip.hashes.pins_by_project`).
 
     :raises HashMismatch: a file differs from the one installed before as that version.
     :raises TrustStoreError: the store is unreadable.
@@ -77,13 +78,13 @@ def check_trust(
         )
         for dist, remembered in changed
     )
-    check_remembered(plan, trusted)
+    check_remembered(changed)
     now = datetime.now(UTC)
     approvals = decide(
         trust_review(plan, trusted, served, now),
         flagged=settings.trust_flags,
         settings=settings.trust,
-        pins=hash_pins(lines),
+        pins=approving_digests(pins),
     )
     return TrustCheck(store, audit, approvals, now)
 

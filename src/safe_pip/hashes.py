@@ -25,7 +25,7 @@ from safe_pip.models import PlannedDist
 from safe_pip.requirements import RequirementLine
 from safe_pip.sources import parse_filename
 
-__all__ = ["HashPin", "check_pins", "file_digests", "pins_by_project"]
+__all__ = ["HashPin", "approving_digests", "check_pins", "file_digests", "pins_by_project"]
 
 _MISMATCH_HEAD = (
     "THESE PACKAGES DO NOT MATCH THE HASHES FROM THE REQUIREMENTS FILE. If you have updated "
@@ -42,6 +42,9 @@ class HashPin:
     origin: str
     hashes: tuple[str, ...]
     """``algorithm:hexdigest``, lower case (as :mod:`safe_pip.requirements` normalises them)."""
+    exact: bool = False
+    """A requirement (not a constraint) pinned with ``==``/``===`` to one version: the pin
+    that approves a first-seen project."""
 
     @property
     def algorithms(self) -> frozenset[str]:
@@ -63,15 +66,32 @@ def _applies(requirement: Requirement, environment: Mapping[str, str]) -> bool:
         return True
 
 
-def _project_of(line: RequirementLine, environment: Mapping[str, str]) -> NormalizedName | None:
+def _exact(requirement: Requirement) -> bool:
+    specifiers = list(requirement.specifier)
+    return (
+        requirement.url is None
+        and len(specifiers) == 1
+        and specifiers[0].operator in ("==", "===")
+        and "*" not in specifiers[0].version
+    )
+
+
+def _pin(
+    line: RequirementLine, environment: Mapping[str, str]
+) -> tuple[NormalizedName, HashPin] | None:
+    """The project a hashed line pins, and its pin; ``None`` when it pins nothing here."""
     try:
         requirement = Requirement(line.text)
     except InvalidRequirement:
         # A bare URL or path: the file name says which project it is.
         tail = urllib.parse.urlsplit(line.text).path.rsplit("/", 1)[-1]
         parsed = parse_filename(urllib.parse.unquote(tail))
-        return parsed[0] if parsed else None
-    return canonicalize_name(requirement.name) if _applies(requirement, environment) else None
+        return (parsed[0], HashPin(line.text, line.origin, line.hashes)) if parsed else None
+    if not _applies(requirement, environment):
+        return None
+    exact = not line.constraint and _exact(requirement)
+    pin = HashPin(line.text, line.origin, line.hashes, exact=exact)
+    return canonicalize_name(requirement.name), pin
 
 
 def pins_by_project(
@@ -85,10 +105,28 @@ def pins_by_project(
     for line in lines:
         if not line.hashes or line.editable:
             continue
-        name = _project_of(line, environment)
-        if name is not None:
-            pins.setdefault(name, []).append(HashPin(line.text, line.origin, line.hashes))
+        found = _pin(line, environment)
+        if found is not None:
+            pins.setdefault(found[0], []).append(found[1])
     return {name: tuple(found) for name, found in pins.items()}
+
+
+def approving_digests(
+    pins: Mapping[NormalizedName, Sequence[HashPin]],
+) -> dict[NormalizedName, frozenset[str]]:
+    """The sha256 values of every exact pin, by project: a file matching one was approved
+    explicitly by whoever wrote the requirement."""
+    return {
+        name: frozenset(
+            value.partition(":")[2]
+            for pin in found
+            if pin.exact
+            for value in pin.hashes
+            if value.startswith("sha256:")
+        )
+        for name, found in pins.items()
+        if any(pin.exact for pin in found)
+    }
 
 
 def file_digests(path: Path, algorithms: Iterable[str]) -> dict[str, str]:

@@ -316,7 +316,8 @@ def run_install(
                 settings.environ,
             )
         findings = review(plan)
-        trust = check_trust(plan, request.lines, settings, gateway.selector.answers)
+        pins = pins_by_project(request.lines, plan.environment)
+        trust = check_trust(plan, pins, settings, gateway.selector.answers)
         satisfied = _satisfied(request, plan, scheme)
         if request.dry_run or not plan.dists:
             return Outcome(
@@ -325,7 +326,6 @@ def run_install(
         check_direct_urls(plan, approved)
         trust = confirm(trust, settings, prompter)
         with _timed(timings, "fetch", reporter):
-            pins = pins_by_project(request.lines, plan.environment)
             files = fetcher.fetch_all(plan.dists, reporter, pins)
         if any(dist.needs_build for dist in plan):
             with _timed(timings, "build", reporter):

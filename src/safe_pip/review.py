@@ -7,19 +7,17 @@ may). Nothing here prints or prompts.
 from __future__ import annotations
 
 import enum
-from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
-from packaging.requirements import InvalidRequirement, Requirement
-from packaging.utils import NormalizedName, canonicalize_name
+from packaging.utils import NormalizedName
 from packaging.version import Version
 
 from safe_pip.errors import HashMismatch
 from safe_pip.models import NameSet, Plan, PlannedDist, ServedProject, SourceSpec
 from safe_pip.network import redact_url
-from safe_pip.requirements import RequirementLine
 from safe_pip.trust import How, TrustedProject
 
 __all__ = [
@@ -37,7 +35,6 @@ __all__ = [
     "check_remembered",
     "decide",
     "describe_facts",
-    "hash_pins",
     "refusal_message",
     "remembered_mismatches",
     "review",
@@ -285,25 +282,6 @@ def trust_review(
     return tuple(facts)
 
 
-def hash_pins(lines: Iterable[RequirementLine]) -> dict[NormalizedName, frozenset[str]]:
-    """The sha256 values of requirements pinned with ``==`` and carrying ``--hash``."""
-    pins: dict[NormalizedName, frozenset[str]] = {}
-    for line in lines:
-        if line.constraint or line.editable or not line.hashes:
-            continue
-        try:
-            requirement = Requirement(line.text)
-        except InvalidRequirement:
-            continue
-        specifiers = list(requirement.specifier)
-        exact = len(specifiers) == 1 and specifiers[0].operator in ("==", "===")
-        if exact and requirement.url is None and "*" not in specifiers[0].version:
-            digests = {h.partition(":")[2] for h in line.hashes if h.startswith("sha256:")}
-            name = canonicalize_name(requirement.name)
-            pins[name] = pins.get(name, frozenset()) | digests
-    return pins
-
-
 def decide(
     facts: Sequence[ProjectFacts],
     *,
@@ -315,7 +293,7 @@ def decide(
 
     :param flagged: ``--trust`` of this command.
     :param settings: ``trust``/``trusted`` of the settings files and environment.
-    :param pins: :func:`hash_pins` of the requirements.
+    :param pins: :func:`~safe_pip.hashes.approving_digests` of the requirements.
 
     A changed source is only approved by naming the project in ``--trust`` (``:all:``,
     a setting or a hash pin approve a name, not the source that now serves it).
@@ -354,12 +332,12 @@ def remembered_mismatches(
     return found
 
 
-def check_remembered(plan: Plan, trusted: Mapping[NormalizedName, TrustedProject]) -> None:
+def check_remembered(found: Sequence[tuple[PlannedDist, str]]) -> None:
     """Refuse files that differ from the ones installed before under the same name.
 
+    :param found: :func:`remembered_mismatches` of the plan.
     :raises HashMismatch: naming every such file.
     """
-    found = remembered_mismatches(plan, trusted)
     if not found:
         return
     listed = "\n".join(

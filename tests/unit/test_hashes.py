@@ -8,7 +8,13 @@ from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import Version
 
 from safe_pip.errors import HashMismatch
-from safe_pip.hashes import HashPin, check_pins, file_digests, pins_by_project
+from safe_pip.hashes import (
+    HashPin,
+    approving_digests,
+    check_pins,
+    file_digests,
+    pins_by_project,
+)
 from safe_pip.models import DistKind, PlannedDist
 from safe_pip.requirements import RequirementLine
 
@@ -27,6 +33,18 @@ def _dist(tmp_path: Path) -> tuple[PlannedDist, dict[NormalizedName, Path]]:
 
 def _line(text: str, *hashes: str, constraint: bool = False) -> RequirementLine:
     return RequirementLine(text, "-r r.txt (line 1)", hashes=hashes, constraint=constraint)
+
+
+class TestApprovingDigests:
+    def test_exact_pins_with_hashes_only(self) -> None:
+        lines = [
+            RequirementLine("demo==1.0", "r.txt", hashes=("sha256:aa", "sha512:bb")),
+            RequirementLine("loose>=1", "r.txt", hashes=("sha256:cc",)),
+            RequirementLine("wild==1.*", "r.txt", hashes=("sha256:dd",)),
+            RequirementLine("nohash==1", "r.txt"),
+            RequirementLine("con==1", "c.txt", hashes=("sha256:ee",), constraint=True),
+        ]
+        assert approving_digests(pins_by_project(lines, LINUX)) == {"demo": frozenset({"aa"})}
 
 
 class TestPinsByProject:

@@ -22,15 +22,14 @@ from safe_pip.models import (
     ServedProject,
     SourceSpec,
 )
-from safe_pip.requirements import RequirementLine
 from safe_pip.review import (
     ProjectFacts,
     Suspicion,
     WarningKind,
     check_remembered,
     decide,
-    hash_pins,
     refusal_message,
+    remembered_mismatches,
     trust_review,
 )
 from safe_pip.trust import How, TrustedProject
@@ -188,24 +187,12 @@ class TestDecide:
         assert approval.how is How.FLAG
 
 
-class TestHashPins:
-    def test_exact_pins_with_hashes_only(self) -> None:
-        lines = [
-            RequirementLine("demo==1.0", "r.txt", hashes=("sha256:aa", "sha512:bb")),
-            RequirementLine("loose>=1", "r.txt", hashes=("sha256:cc",)),
-            RequirementLine("wild==1.*", "r.txt", hashes=("sha256:dd",)),
-            RequirementLine("nohash==1", "r.txt"),
-            RequirementLine("con==1", "c.txt", hashes=("sha256:ee",), constraint=True),
-        ]
-        assert hash_pins(lines) == {"demo": frozenset({"aa"})}
-
-
 class TestRemembered:
     def test_a_changed_file_is_refused_with_the_forget_hint(self) -> None:
         dist = _dist(_file("demo", "1.0", 100))
         trusted = {dist.name: _known("demo", files={"1.0": {dist.filename: "0" * 64}})}
         with pytest.raises(HashMismatch) as caught:
-            check_remembered(Plan((dist,)), trusted)
+            check_remembered(remembered_mismatches(Plan((dist,)), trusted))
         assert "safe-pip trust forget demo==1.0" in str(caught.value)
         assert "re-uploaded or substituted" in str(caught.value)
 
@@ -213,8 +200,8 @@ class TestRemembered:
         dist = _dist(_file("demo", "1.0", 100))
         same = {dist.name: _known("demo", files={"1.0": {dist.filename: dist.sha256 or ""}})}
         other = {dist.name: _known("demo", files={"0.9": {dist.filename: "0" * 64}})}
-        check_remembered(Plan((dist,)), same)
-        check_remembered(Plan((dist,)), other)
+        check_remembered(remembered_mismatches(Plan((dist,)), same))
+        check_remembered(remembered_mismatches(Plan((dist,)), other))
 
 
 class TestRefusalMessage:
