@@ -11,11 +11,11 @@ import json
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import TypedDict
 
 from safe_pip.errors import TrustStoreError
+from safe_pip.trust import utc_now
 
 __all__ = ["Action", "AuditEvent", "AuditLine", "AuditLog"]
 
@@ -83,7 +83,7 @@ class AuditLog:
 
         :raises TrustStoreError: the log cannot be written.
         """
-        now = datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+        now = utc_now()
         lines = [_line(event, now) for event in events]
         if not lines:
             return

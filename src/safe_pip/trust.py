@@ -34,6 +34,7 @@ __all__ = [
     "StoreDocument",
     "TrustStore",
     "TrustedProject",
+    "utc_now",
 ]
 
 STORE_VERSION = 1
@@ -108,7 +109,8 @@ class Remembered:
     how: How
 
 
-def _now() -> str:
+def utc_now() -> str:
+    """The current time as the store and the audit log write it: ISO 8601, UTC, seconds."""
     return datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
@@ -191,7 +193,7 @@ class TrustStore:
             added = [name for name in wanted if name not in projects]
             for name in added:
                 projects[name] = ProjectRecord(
-                    source=None, source_url=None, approved_at=_now(), how=how.value, files={}
+                    source=None, source_url=None, approved_at=utc_now(), how=how.value, files={}
                 )
             return added
 
@@ -226,7 +228,7 @@ def _record(projects: dict[str, ProjectRecord], installed: Sequence[Remembered])
             record = ProjectRecord(
                 source=item.source.name,
                 source_url=_source_url(item.source),
-                approved_at=_now(),
+                approved_at=utc_now(),
                 how=item.how.value,
                 files=record["files"] if record is not None else {},
             )
