@@ -12,15 +12,21 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import NormalizedName
 from packaging.version import Version
 
 from safe_pip.errors import UsageError
 from safe_pip.models import IndexFile, Plan, PlannedDist, ServedProject, SourceSpec
-from safe_pip.requirements import RequirementLine, requirement_name
+from safe_pip.requirements import RequirementLine, names_index_project
 
 __all__ = ["LockedProject", "check_lockable", "locked_projects", "render_requirements"]
+
+
+_ONLY_INDEX_PROJECTS = (
+    "a lock pins projects from package indexes by version and hash. Publish such a project "
+    "to an index (or a --find-links directory) and require it by name, or install it "
+    "separately."
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,13 +44,6 @@ class LockedProject:
         return tuple(sorted({f.sha256.lower() for f in self.files if f.sha256}))
 
 
-def _is_url(text: str) -> bool:
-    try:
-        return Requirement(text).url is not None
-    except InvalidRequirement:
-        return True
-
-
 def check_lockable(lines: Sequence[RequirementLine]) -> None:
     """Refuse, before anything is resolved (or built), what a lock cannot pin.
 
@@ -54,24 +53,16 @@ def check_lockable(lines: Sequence[RequirementLine]) -> None:
     for line in lines:
         if line.editable:
             refused.append(f"the editable local project {line.text} ({line.origin})")
-        elif requirement_name(line) is None or _is_url(line.text):
+        elif not names_index_project(line):
             refused.append(f"{line.text} ({line.origin})")
     if refused:
-        msg = (
-            "safe-pip lock cannot lock " + "; ".join(refused) + ": a lock pins projects from "
-            "package indexes by version and hash. Publish them to an index (or a --find-links "
-            "directory) and require them by name, or install them separately."
-        )
+        msg = f"safe-pip lock cannot lock {'; '.join(refused)}: {_ONLY_INDEX_PROJECTS}"
         raise UsageError(msg)
 
 
 def _not_lockable(dist: PlannedDist) -> UsageError:
     where = dist.local_path or (dist.vcs.url if dist.vcs else "") or dist.filename
-    msg = (
-        f"{dist.name}: cannot lock {dist.kind.value} {where}: a lock pins projects from "
-        f"package indexes by version and hash. Publish it to an index (or a --find-links "
-        f"directory) and require it by name, or install it separately."
-    )
+    msg = f"{dist.name}: cannot lock {dist.kind.value} {where}: {_ONLY_INDEX_PROJECTS}"
     return UsageError(msg)
 
 

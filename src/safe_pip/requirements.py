@@ -29,6 +29,7 @@ __all__ = [
     "FileOptions",
     "ParsedRequirements",
     "RequirementLine",
+    "names_index_project",
     "parse_files",
     "requirement_name",
 ]
@@ -383,6 +384,17 @@ def parse_files(
     for location in constraint_files:
         collector.read(location, True, (_absolute(location),))
     return ParsedRequirements(lines=tuple(collector.lines), options=collector.file_options())
+
+
+def names_index_project(line: RequirementLine) -> bool:
+    """Whether the line asks for a project by name from the sources (not a path, a URL,
+    ``name @ url`` or an editable)."""
+    if line.editable:
+        return False
+    try:
+        return Requirement(line.text).url is None
+    except InvalidRequirement:
+        return False
 
 
 def requirement_name(line: RequirementLine) -> str | None:

@@ -25,11 +25,9 @@ from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
-from packaging.requirements import InvalidRequirement, Requirement
-
 from safe_pip.atomic import write_json_atomic
 from safe_pip.gateway import Gateway
-from safe_pip.requirements import RequirementLine
+from safe_pip.requirements import RequirementLine, names_index_project
 from safe_pip.target import TargetEnvironment
 
 __all__ = ["Resolutions"]
@@ -132,14 +130,7 @@ def _seen_whole(lines: Sequence[RequirementLine], options: Sequence[str]) -> boo
     """Whether the key covers everything pip would read besides the index pages."""
     if any(option.startswith(_UNSEEN_OPTIONS) for option in options):
         return False
-    for line in lines:
-        try:
-            requirement = Requirement(line.text)
-        except InvalidRequirement:
-            return False
-        if line.editable or requirement.url is not None:
-            return False
-    return True
+    return all(names_index_project(line) for line in lines)
 
 
 def _installed(sys_path: Sequence[str]) -> list[str]:
