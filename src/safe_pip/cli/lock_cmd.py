@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from safe_pip.atomic import write_text_atomic
 from safe_pip.cli.install_cmd import prepare
 from safe_pip.errors import UsageError
 from safe_pip.lockfile import locked_projects, render_requirements
@@ -44,14 +43,10 @@ def _header(argv: Sequence[str], environment: Mapping[str, str]) -> list[str]:
     ]
 
 
-def _write_atomic(path: Path, text: str) -> None:
+def _write(path: Path, text: str) -> None:
     """Write the whole file or nothing: a failed lock never leaves half a file behind."""
-    directory = path.parent if str(path.parent) else Path()
     try:
-        fd, temp = tempfile.mkstemp(dir=directory, prefix=f".{path.name}.", suffix=".tmp")
-        with os.fdopen(fd, "w", encoding="utf-8") as out:
-            out.write(text)
-        Path(temp).replace(path)
+        write_text_atomic(path, text)
     except OSError as exc:
         msg = f"Cannot write the lock file {path}: {exc.strerror or exc}"
         raise UsageError(msg) from exc
@@ -78,7 +73,7 @@ def run_lock_command(argv: Sequence[str], out: Console, err: Console) -> int:
         out.file.write(text)
         out.file.flush()
         return 0
-    _write_atomic(Path(args.output), text)
+    _write(Path(args.output), text)
     if not args.quiet:
         names = " ".join(f"{p.name}=={p.version}" for p in projects)
         err.print(

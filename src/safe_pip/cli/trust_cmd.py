@@ -99,7 +99,7 @@ def _add(store: TrustStore, audit: AuditLog, names: list[str], out: TextIO) -> i
 
 def _remove(store: TrustStore, audit: AuditLog, names: list[str], out: TextIO, err: TextIO) -> int:
     removed = store.remove(names)
-    audit.write(AuditEvent(Action.REMOVED, name, how="command") for name in removed)
+    audit.write(AuditEvent(Action.REMOVED, name, how=How.COMMAND.value) for name in removed)
     missing = sorted({canonicalize_name(n) for n in names} - set(removed))
     for name in removed:
         out.write(f"{name}: removed; it is first-seen again\n")
@@ -129,7 +129,9 @@ def _forget(store: TrustStore, audit: AuditLog, specs: list[str], out: TextIO, e
             status = EXIT_FAILED
             continue
         audit.write(
-            AuditEvent(Action.FORGOTTEN, name, str(version), None, filename, sha256, "command")
+            AuditEvent(
+                Action.FORGOTTEN, name, str(version), None, filename, sha256, How.COMMAND.value
+            )
             for filename, sha256 in sorted(dropped.items())
         )
         files = ", ".join(sorted(dropped))
