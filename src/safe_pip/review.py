@@ -76,7 +76,7 @@ def review(plan: Plan) -> Sequence[Finding]:
     return [finding for dist in plan for check in checks if (finding := check(dist))]
 
 
-# -- first-seen approval (issue 6) ---------------------------------------------------------
+# -- first-seen approval --------------------------------------------------------------------
 
 NEW_PROJECT_DAYS = 30
 """A project whose first release is younger than this is flagged."""

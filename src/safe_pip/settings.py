@@ -189,7 +189,7 @@ def load_file_settings(cwd: Path, home: Path, environ: Mapping[str, str]) -> Fil
             else:
                 merged[key] = value
     return FileSettings(
-        # ``trusted`` is the name the first-seen issue uses; both mean the same.
+        # ``trusted`` reads better in a project's settings; both names mean the same.
         trust=(*merged.get("trust", ()), *merged.get("trusted", ())),
         allow_sdist=tuple(merged.get("allow-sdist", ())),
         allow_startup_hooks=tuple(merged.get("allow-startup-hooks", ())),
