@@ -143,6 +143,11 @@ class ProjectFacts:
     """The store's record when the project was approved before (its source changed)."""
 
     @property
+    def kind(self) -> str:
+        """How it arrives, in words."""
+        return "wheel" if self.wheel else "built here from source"
+
+    @property
     def suspicious(self) -> bool:
         """Whether any warning applies: the interactive default is then no."""
         return bool(self.warnings)
@@ -366,9 +371,8 @@ def age(moment: datetime | None, now: datetime) -> str:
 
 def describe_facts(item: ProjectFacts, now: datetime) -> str:
     """One line: version, source, kind, release and first-release dates."""
-    kind = "wheel" if item.wheel else "built here from source"
     return (
-        f"{item.name} {item.version} from {item.source.name} ({kind}; released "
+        f"{item.name} {item.version} from {item.source.name} ({item.kind}; released "
         f"{age(item.released, now)}; first release {age(item.first_released, now)})"
     )
 

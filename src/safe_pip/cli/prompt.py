@@ -17,7 +17,8 @@ if TYPE_CHECKING:
 
 __all__ = ["TerminalPrompter", "review_panels"]
 
-_ALL = {"y": "y", "yes": "y", "n": "n", "no": "n", "o": "o", "one": "o", "one-by-one": "o"}
+_YES_NO = {"y": "y", "yes": "y", "n": "n", "no": "n"}
+_ALL = {**_YES_NO, "o": "o", "one": "o", "one-by-one": "o"}
 
 
 def review_panels(pending: Sequence[ProjectFacts], now: datetime) -> RenderableType:
@@ -32,12 +33,11 @@ def review_panels(pending: Sequence[ProjectFacts], now: datetime) -> RenderableT
         text = Text()
         for warning in item.warnings:
             text.append(f"WARNING: {warning.message}\n", style="bold red")
-        kind = "wheel" if item.wheel else "built here from source"
         facts = (
             ("source", f"{item.source.name} ({item.source.url})"),
             ("released", age(item.released, now)),
             ("first release", age(item.first_released, now)),
-            ("file", f"{item.filename} ({kind}, {format_size(item.size)})"),
+            ("file", f"{item.filename} ({item.kind}, {format_size(item.size)})"),
             ("summary", item.summary or "(none)"),
             ("home page", item.home_page or "(none)"),
         )
@@ -98,5 +98,4 @@ class TerminalPrompter:
     def _one(self, item: ProjectFacts) -> bool:
         hint = "y/N" if item.suspicious else "Y/n"
         question = f"Approve {item.name} {item.version} from {item.source.name}? [{hint}] "
-        yes_no = {"y": "y", "yes": "y", "n": "n", "no": "n"}
-        return self._choice(question, yes_no, "n" if item.suspicious else "y") == "y"
+        return self._choice(question, _YES_NO, "n" if item.suspicious else "y") == "y"
