@@ -25,8 +25,9 @@ from typing import Any
 from safe_pip.errors import InstallError, PolicyDenied, UsageError
 from safe_pip.gateway import Gateway
 from safe_pip.models import DistKind, PlannedDist, VcsRef
+from safe_pip.pip_process import pip_environment
 from safe_pip.requirements import RequirementLine
-from safe_pip.resolve import pip_environment, run_gated
+from safe_pip.resolve import run_gated
 from safe_pip.target import TargetEnvironment
 
 __all__ = ["BuildOptions", "Builder"]

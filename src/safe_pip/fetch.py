@@ -89,14 +89,17 @@ class Fetcher:
     def metadata(self, file: IndexFile, source: SourceSpec | None) -> bytes:
         """The core metadata of a wheel, as cheaply as it can be had safely.
 
-        From the cached wheel if it is there; else the source's PEP 658 ``.metadata`` file
-        (verified when the source gave its hash, and compared with the wheel by the
-        inspect stage either way); else the whole wheel, verified.
+        From the cached wheel if it is there; else the PEP 658 ``.metadata`` file the
+        source lists (verified when the source gave its hash, and compared with the wheel
+        by the inspect stage either way); else the whole wheel, verified. A source that
+        lists no metadata file is not asked for one: the miss can cost more than the wheel.
         """
         if file.sha256 is not None:
             cached = self._cache.lookup(file.sha256, file.filename)
             if cached is not None:
                 return _wheel_metadata(cached, file)
+        if not file.core_metadata:
+            return _wheel_metadata(self.materialize(file, source), file)
         data = self._upstream.read_optional(source, file.url + ".metadata")
         if data is not None:
             if file.core_metadata_sha256 is not None:

@@ -234,6 +234,13 @@ class Gateway:
             environment["python_version"] = f"{python.major}.{python.minor}"
         return environment
 
+    def ask_ahead(self, names: Collection[NormalizedName]) -> None:
+        """Ask the sources about projects pip is about to ask for, while pip starts: its
+        first request then finds the answer (and the likely metadata) waiting."""
+        for name in names:
+            if not self.selector.known(name):
+                self._submit(self._prefetch_project, name)
+
     def _prefetch_project(self, name: NormalizedName) -> None:
         try:
             self._served(name, ahead=True)

@@ -35,6 +35,7 @@ from safe_pip.lockfile import check_lockable
 from safe_pip.locking import file_lock
 from safe_pip.models import NameSet, Plan, ServedProject
 from safe_pip.network import build_client
+from safe_pip.pip_process import PipAhead
 from safe_pip.placement import lay_out
 from safe_pip.prompting import Prompter
 from safe_pip.reporting import NullReporter, Reporter
@@ -246,10 +247,14 @@ class LockResult:
     """The gateway's answers: the source and the served files of every project pip asked."""
 
 
-def run_lock(request: InstallRequest, settings: Settings) -> LockResult:
+def run_lock(
+    request: InstallRequest, settings: Settings, ahead: PipAhead | None = None
+) -> LockResult:
     """Resolve for the target through the gateway, as an install would, installing nothing.
 
     Resolves with ``--ignore-installed``, so the lock is complete whatever the target has.
+
+    :param ahead: a pip already started for ``request.python``, to resolve in.
 
     :raises SafePipError: any expected failure.
     """
@@ -264,6 +269,7 @@ def run_lock(request: InstallRequest, settings: Settings) -> LockResult:
                 pip_options=(*request.resolver_options, "--ignore-installed"),
                 target_python=None if _same_interpreter(target) else target.python,
                 verbose=settings.verbosity,
+                ahead=ahead,
             ),
             gateway,
             workdir,
@@ -277,11 +283,13 @@ def run_install(
     settings: Settings,
     reporter: Reporter | None = None,
     prompter: Prompter | None = None,
+    ahead: PipAhead | None = None,
 ) -> Outcome:
     """Run the whole pipeline for one ``safe-pip install``.
 
     :param prompter: asks about first-seen projects; ``None`` (or unattended settings):
         they are refused unless approved in advance.
+    :param ahead: a pip already started for ``request.python``, to resolve in.
 
     :raises SafePipError: any expected failure; the environment is left as it was.
     """
@@ -310,6 +318,7 @@ def run_install(
                     location_options=_location_options(request),
                     verbose=settings.verbosity,
                     resolutions=_resolutions(settings, request, target),
+                    ahead=ahead,
                 ),
                 gateway,
                 workdir,

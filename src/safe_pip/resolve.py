@@ -42,15 +42,15 @@ from safe_pip.models import (
     ServedProject,
     VcsRef,
 )
+from safe_pip.pip_process import PipAhead, pip_environment, pip_launcher
 from safe_pip.requirements import RequirementLine
 from safe_pip.resolutions import Resolutions
 from safe_pip.sources import parse_filename
 
-__all__ = ["ResolveRequest", "pip_environment", "resolve", "run_gated"]
+__all__ = ["ResolveRequest", "resolve", "run_gated"]
 
 logger = logging.getLogger(__name__)
 
-_PROXY_VARIABLES = frozenset({"http_proxy", "https_proxy", "all_proxy", "no_proxy", "ftp_proxy"})
 _MISSING_RE = re.compile(
     r"(?:No matching distribution found for|Could not find a version that satisfies the "
     r"requirement) (\S+)"
@@ -81,23 +81,8 @@ class ResolveRequest:
     verbose: int = 0
     resolutions: Resolutions | None = None
     """Where this question's earlier resolution is kept, when it may be reused."""
-
-
-def pip_environment(environ: Mapping[str, str]) -> dict[str, str]:
-    """The environment for a pip subprocess that must see only the gateway.
-
-    Every ``PIP_*`` variable goes (the index ones would bypass the gateway; the rest were
-    read by safe-pip and are passed on as options), and so do proxy variables: pip talks
-    only to 127.0.0.1, and a proxy there would see the gateway's secret path.
-    """
-    env = {
-        key: value
-        for key, value in environ.items()
-        if not key.startswith("PIP_") and key.lower() not in _PROXY_VARIABLES
-    }
-    env["PIP_CONFIG_FILE"] = os.devnull
-    env["PYTHONUNBUFFERED"] = "1"
-    return env
+    ahead: PipAhead | None = None
+    """A pip already started for the target, to run the resolver in."""
 
 
 def _write_lines(path: Path, lines: Sequence[RequirementLine]) -> None:
@@ -138,35 +123,10 @@ class _Files:
         return None
 
 
-def _pip_launcher(target_python: Path | None) -> list[str]:
-    """The start of a command line that runs safe-pip's own pip for ``target_python``.
-
-    ``pip --python TARGET`` starts an interpreter only to start TARGET on pip's runner
-    script (``pip._internal.utils.misc.get_runnable_pip``, which pip's build environments
-    use the same way): starting TARGET on that script directly runs the same copy of pip in
-    the same environment and saves a whole interpreter start on every resolve. Should a
-    future pip ship no runner script, ``--python`` does the same work.
-    """
-    if target_python is None:
-        return [sys.executable, "-m", "pip"]
-    import pip
-
-    runner = Path(pip.__file__).resolve().parent / "__pip-runner__.py"
-    if runner.is_file():
-        return [str(target_python), str(runner)]
-    return [sys.executable, "-m", "pip", "--python", str(target_python)]
-
-
-def _pip_command(
-    subcommand: Sequence[str],
-    gateway: Gateway,
-    files: _Files,
-    *,
-    target_python: Path | None,
-    verbose: int,
+def _pip_arguments(
+    subcommand: Sequence[str], gateway: Gateway, files: _Files, *, verbose: int
 ) -> list[str]:
-    command = [
-        *_pip_launcher(target_python),
+    arguments = [
         *subcommand,
         "--no-input",
         "--no-cache-dir",
@@ -181,14 +141,23 @@ def _pip_command(
         str(files.constraints),
     ]
     if verbose > 1:
-        command += ["-v"] * (verbose - 1)
-    return command
+        arguments += ["-v"] * (verbose - 1)
+    return arguments
 
 
-def _run(command: list[str], gateway: Gateway, environ: Mapping[str, str]) -> tuple[int, str, str]:
-    """Run pip, stopping it the moment the gateway records an upstream failure."""
+def _start(
+    target_python: Path | None,
+    arguments: list[str],
+    environ: Mapping[str, str],
+    ahead: PipAhead | None,
+) -> subprocess.Popen[str]:
+    python = target_python or Path(sys.executable)
+    process = ahead.take(python, environ, arguments) if ahead is not None else None
+    if process is not None:
+        return process
+    command = [*pip_launcher(target_python), *arguments]
     logger.debug("resolver: %s", " ".join(command))
-    process = subprocess.Popen(
+    return subprocess.Popen(
         command,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -196,6 +165,10 @@ def _run(command: list[str], gateway: Gateway, environ: Mapping[str, str]) -> tu
         env=pip_environment(environ),
         text=True,
     )
+
+
+def _run(process: subprocess.Popen[str], gateway: Gateway) -> tuple[int, str, str]:
+    """Wait for pip, stopping it the moment the gateway records an upstream failure."""
     try:
         while True:
             try:
@@ -224,6 +197,7 @@ def run_gated(
     *,
     target_python: Path | None = None,
     verbose: int = 0,
+    ahead: PipAhead | None = None,
 ) -> str:
     """Run a pip subcommand that sees the gateway and nothing else; return its output.
 
@@ -235,8 +209,8 @@ def run_gated(
     :raises ResolveError: pip failed.
     """
     files = _Files.write(workdir, lines)
-    command = _pip_command(subcommand, gateway, files, target_python=target_python, verbose=verbose)
-    returncode, stdout, stderr = _run(command, gateway, environ)
+    arguments = _pip_arguments(subcommand, gateway, files, verbose=verbose)
+    returncode, stdout, stderr = _run(_start(target_python, arguments, environ, ahead), gateway)
     if gateway.failure is not None:
         raise gateway.failure
     clean = _Cleaner(gateway, files)
@@ -266,7 +240,10 @@ def resolve(
         kept = request.resolutions.reuse(gateway)
         if kept is not None:
             logger.info("resolve: every page pip read last time is unchanged; its plan stands")
+            if request.ahead is not None:
+                request.ahead.close()
             return _plan(kept, gateway)
+    gateway.ask_ahead(_first_asked(request.lines))
     report_path = workdir / "report.json"
     output = run_gated(
         [
@@ -283,6 +260,7 @@ def resolve(
         os.environ if environ is None else environ,
         target_python=request.target_python,
         verbose=request.verbose,
+        ahead=request.ahead,
     )
     for line in output.splitlines():
         logger.debug("pip: %s", line)
@@ -295,6 +273,22 @@ def resolve(
     if request.resolutions is not None:
         request.resolutions.remember(gateway, report)
     return plan
+
+
+def _first_asked(lines: Sequence[RequirementLine]) -> list[NormalizedName]:
+    """The projects pip asks about first: those requirement lines name by name alone (a
+    line with a marker may not apply to the target, and then pip never asks)."""
+    names = []
+    for line in lines:
+        if line.constraint or line.editable:
+            continue
+        try:
+            requirement = Requirement(line.text)
+        except InvalidRequirement:
+            continue
+        if requirement.url is None and requirement.marker is None:
+            names.append(canonicalize_name(requirement.name))
+    return names
 
 
 @dataclass(frozen=True, slots=True)

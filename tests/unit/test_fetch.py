@@ -110,8 +110,14 @@ class TestMetadata:
 
     def test_falls_back_to_the_whole_wheel(self, tmp_path: Path) -> None:
         server = _Server({"/demo.whl": httpx.Response(200, content=WHEEL)})
-        assert _fetcher(tmp_path, server).metadata(_file(), None).startswith(b"Name: demo")
+        listed = _file(core_metadata=True)
+        assert _fetcher(tmp_path, server).metadata(listed, None).startswith(b"Name: demo")
         assert server.hits == ["/demo.whl.metadata", "/demo.whl"]
+
+    def test_asks_for_no_metadata_file_the_source_does_not_list(self, tmp_path: Path) -> None:
+        server = _Server({"/demo.whl": httpx.Response(200, content=WHEEL)})
+        assert _fetcher(tmp_path, server).metadata(_file(), None).startswith(b"Name: demo")
+        assert server.hits == ["/demo.whl"]
 
 
 class TestFetchAll:

@@ -1,12 +1,8 @@
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
-import pip
 import pytest
 from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import Version
@@ -28,11 +24,8 @@ from safe_pip.resolve import (
     _conflict_explanation,
     _failure,
     _Files,
-    _pip_launcher,
     _plan,
-    pip_environment,
 )
-from tests.conftest import make_venv
 
 BASE = "http://127.0.0.1:4242/tok"
 SOURCE = SourceSpec("corp", "https://corp.example/simple")
@@ -136,20 +129,6 @@ class TestPlan:
             _plan({"version": "2"}, _Gateway())  # type: ignore[arg-type]
 
 
-class TestPipEnvironment:
-    def test_pip_configuration_and_proxies_are_shut_out(self) -> None:
-        env = pip_environment(
-            {
-                "PIP_INDEX_URL": "https://evil",
-                "PIP_EXTRA_INDEX_URL": "x",
-                "HTTPS_PROXY": "http://p",
-                "no_proxy": "*",
-                "PATH": "/bin",
-            }
-        )
-        assert env == {"PATH": "/bin", "PIP_CONFIG_FILE": os.devnull, "PYTHONUNBUFFERED": "1"}
-
-
 class TestMessages:
     def test_gateway_addresses_and_temporary_files_are_rewritten(self, tmp_path: Path) -> None:
         files = _Files.write(tmp_path, [RequirementLine("demo==1.0", "-r req.txt (line 3)")])
@@ -192,28 +171,3 @@ class TestFailure:
         )
         assert isinstance(error, ResolveError)
         assert "No source knows a project named 'ghost' (asked: corp)" in str(error)
-
-
-class TestPipLauncher:
-    def test_the_target_interpreter_runs_our_own_pip(self, tmp_path: Path) -> None:
-        # A bare venv has no pip: the launcher must bring ours, and run it in that venv.
-        venv = make_venv(tmp_path / "venv")
-        completed = subprocess.run(
-            [*_pip_launcher(venv.python), "debug"],
-            capture_output=True,
-            text=True,
-            check=True,
-            timeout=60,
-        )
-        assert f"sys.executable: {venv.python}\n" in completed.stdout
-        assert f"from {Path(pip.__file__).parent}" in completed.stdout
-
-    def test_without_a_target_pip_runs_in_this_interpreter(self) -> None:
-        assert _pip_launcher(None) == [sys.executable, "-m", "pip"]
-
-    def test_falls_back_to_pip_python_without_a_runner_script(
-        self, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-    ) -> None:
-        monkeypatch.setattr(pip, "__file__", str(tmp_path / "pip" / "__init__.py"))
-        target = tmp_path / "python"
-        assert _pip_launcher(target) == [sys.executable, "-m", "pip", "--python", str(target)]

@@ -10,19 +10,23 @@ import os
 import signal
 import sys
 from collections.abc import Sequence
+from contextlib import ExitStack
 from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING
 
-from safe_pip.cli.options import split_command
+from safe_pip.cli.options import locate, split_command
 from safe_pip.errors import EXIT_INTERRUPTED, EXIT_OK, OutputClosed, SafePipError, UsageError
 
 if TYPE_CHECKING:
     from rich.console import Console
 
+    from safe_pip.pip_process import PipAhead
+
 __all__ = ["entrypoint", "main"]
 
 _CHECKED_COMMANDS = frozenset({"install", "download", "wheel", "lock"})
+_RESOLVING_COMMANDS = frozenset({"install", "lock"})
 
 _HELP = """\
 Usage:
@@ -98,28 +102,48 @@ def _interrupt(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt
 
 
-def _run_checked(command: str, rest: list[str], general: list[str]) -> int:
-    from safe_pip.cli.install_cmd import (
-        command_help,
-        run_install_command,
-        run_pip_command_through_gateway,
-    )
+def _pip_ahead(command: str, argv: list[str]) -> PipAhead | None:
+    """pip, started now for the target of a command that resolves: it imports itself
+    while safe-pip imports its own modules and reads its settings."""
+    if command not in _RESOLVING_COMMANDS:
+        return None
+    from safe_pip.pip_process import PipAhead
 
+    try:
+        _, python = locate(command, argv, os.environ)
+    except UsageError:
+        return None  # the command itself reports it
+    return PipAhead.start(python, os.environ)
+
+
+def _run_checked(command: str, rest: list[str], general: list[str]) -> int:
     argv = [*general, *rest]
-    no_color = "--no-color" in argv or bool(os.environ.get("NO_COLOR"))
-    out, err = _consoles(no_color)
     if "-h" in rest or "--help" in rest:
+        from safe_pip.cli.install_cmd import command_help
+
+        out, _ = _consoles(_no_color(argv))
         out.print(command_help(command), markup=False, highlight=False)
         return EXIT_OK
+    with ExitStack() as stack:
+        ahead = _pip_ahead(command, argv)
+        if ahead is not None:
+            stack.enter_context(ahead)
+        return _run_guarded(command, argv, ahead)
+
+
+def _run_guarded(command: str, argv: list[str], ahead: PipAhead | None) -> int:
+    from safe_pip.cli.install_cmd import run_install_command, run_pip_command_through_gateway
+
+    out, err = _consoles(_no_color(argv))
     debug = "--debug" in argv
     previous = signal.signal(signal.SIGTERM, _interrupt)
     try:
         if command == "install":
-            return run_install_command(argv, out, err)
+            return run_install_command(argv, out, err, ahead)
         if command == "lock":
             from safe_pip.cli.lock_cmd import run_lock_command
 
-            return run_lock_command(argv, out, err)
+            return run_lock_command(argv, out, err, ahead)
         return run_pip_command_through_gateway(command, argv, out, err)
     except SafePipError as exc:
         if debug:
@@ -135,6 +159,10 @@ def _run_checked(command: str, rest: list[str], general: list[str]) -> int:
         return EXIT_INTERRUPTED
     finally:
         signal.signal(signal.SIGTERM, previous)
+
+
+def _no_color(argv: list[str]) -> bool:
+    return "--no-color" in argv or bool(os.environ.get("NO_COLOR"))
 
 
 def _run_trust(rest: list[str]) -> int:

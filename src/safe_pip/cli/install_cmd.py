@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from safe_pip.build import BuildOptions, parse_config_settings
-from safe_pip.cli.options import build_parser, parse_args, resolver_args
+from safe_pip.cli.options import build_parser, locate, parse_args, resolver_args
 from safe_pip.cli.present import PlainReporter, RichReporter, plan_lines
 from safe_pip.cli.prompt import TerminalPrompter
 from safe_pip.errors import UsageError
@@ -32,11 +32,12 @@ from safe_pip.settings import (
     load_file_settings,
     release_cutoff,
 )
-from safe_pip.target import find_interpreter, site_prefix_of
+from safe_pip.target import site_prefix_of
 
 if TYPE_CHECKING:
     from rich.console import Console
 
+    from safe_pip.pip_process import PipAhead
     from safe_pip.pipeline import InstallRequest, Outcome
 
 __all__ = ["command_help", "prepare", "run_install_command", "run_pip_command_through_gateway"]
@@ -244,8 +245,7 @@ def prepare(
 ) -> tuple[argparse.Namespace, Settings, InstallRequest]:
     """Parse a checked command's arguments with pip's configuration, read the settings."""
     environ = dict(os.environ)
-    first = parse_args(command, argv)
-    python = find_interpreter(first.python, environ)
+    first, python = locate(command, argv, environ)
     pip_config = load_pip_config(command, environ, site_prefix_of(python), isolated=first.isolated)
     args = parse_args(command, argv, pip_config)
     home = default_home(environ)
@@ -275,7 +275,9 @@ def run_pip_command_through_gateway(
     return 0
 
 
-def run_install_command(argv: Sequence[str], out: Console, err: Console) -> int:
+def run_install_command(
+    argv: Sequence[str], out: Console, err: Console, ahead: PipAhead | None = None
+) -> int:
     """Parse ``install`` arguments, run the pipeline, present the outcome.
 
     :raises SafePipError: for the caller to present.
@@ -287,7 +289,7 @@ def run_install_command(argv: Sequence[str], out: Console, err: Console) -> int:
     reporter_console = err if reporter_type is RichReporter else out
     with reporter_type(reporter_console, settings.verbosity) as reporter:
         prompter = None if settings.unattended else TerminalPrompter(err, reporter.paused)
-        outcome = run_install(request, settings, reporter, prompter)
+        outcome = run_install(request, settings, reporter, prompter, ahead)
     _present(outcome, args, out, err)
     if args.report:
         _write_report(outcome, args.report, out)

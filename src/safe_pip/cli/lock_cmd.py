@@ -15,6 +15,8 @@ from safe_pip.network import redact_url
 if TYPE_CHECKING:
     from rich.console import Console
 
+    from safe_pip.pip_process import PipAhead
+
 __all__ = ["run_lock_command"]
 
 
@@ -52,7 +54,9 @@ def _write(path: Path, text: str) -> None:
         raise UsageError(msg) from exc
 
 
-def run_lock_command(argv: Sequence[str], out: Console, err: Console) -> int:
+def run_lock_command(
+    argv: Sequence[str], out: Console, err: Console, ahead: PipAhead | None = None
+) -> int:
     """Parse ``lock`` arguments, resolve through the gateway, write the lock file.
 
     :raises SafePipError: for the caller to present.
@@ -66,7 +70,7 @@ def run_lock_command(argv: Sequence[str], out: Console, err: Console) -> int:
             f"PEP 751 pylock.toml (yet). Name the output requirements.txt, for example."
         )
         raise UsageError(msg)
-    result = run_lock(request, settings)
+    result = run_lock(request, settings, ahead)
     projects = locked_projects(result.plan, result.served)
     text = render_requirements(projects, _header(argv, result.plan.environment))
     if args.output in (None, "-"):

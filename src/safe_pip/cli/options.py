@@ -12,16 +12,19 @@ import argparse
 import enum
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, NoReturn
 
 from safe_pip.errors import UsageError
 from safe_pip.pipconfig import normalize_key
+from safe_pip.target import find_interpreter
 
 __all__ = [
     "COMMANDS",
     "INSTALL_OPTIONS",
     "Stage",
     "build_parser",
+    "locate",
     "markdown_tables",
     "options_for",
     "parse_args",
@@ -526,6 +529,17 @@ def parse_args(
             default: Any = [] if option.action == "append" else None
             setattr(args, option.dest, _DEFAULTS.get(option.dest, default))
     return args
+
+
+def locate(
+    command: str, argv: Sequence[str], environ: Mapping[str, str]
+) -> tuple[argparse.Namespace, Path]:
+    """The arguments before pip's configuration is read, and the interpreter they name.
+
+    :raises UsageError: bad arguments, or no such interpreter.
+    """
+    first = parse_args(command, argv)
+    return first, find_interpreter(first.python, environ)
 
 
 _STAGE_NAMES = {

@@ -1,0 +1,173 @@
+"""Starting pip: the command line for a target interpreter, its environment, and a pip
+started ahead of need.
+
+pip spends most of the time before its first request importing itself (about a fifth of
+a second). :class:`PipAhead` starts pip in the target interpreter as soon as the command
+line names that interpreter, importing pip's install machinery while safe-pip reads its
+settings and opens the gateway; the arguments follow on the process's standard input
+once they are known. This module imports only the standard library, so that the start
+comes before safe-pip's own imports.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import subprocess
+import sys
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+__all__ = ["PipAhead", "pip_environment", "pip_launcher"]
+
+logger = logging.getLogger(__name__)
+
+_PROXY_VARIABLES = frozenset({"http_proxy", "https_proxy", "all_proxy", "no_proxy", "ftp_proxy"})
+
+# Run by the target interpreter, with the path of pip's runner script as its argument. It
+# sets up what running the runner script would (the script's directory first on sys.path,
+# and this copy of pip found whatever the target has installed), imports what an install
+# imports, and then runs the runner itself on the arguments it is sent: one JSON list on a
+# line, after which standard input is /dev/null, as for any pip run. No line, no run. An
+# import that fails here fails again, and is reported, when the runner script runs.
+_AHEAD = """\
+import json, os, runpy, sys
+from importlib.machinery import PathFinder
+runner = sys.argv[1]
+if sys.path and sys.path[0] == "" and not getattr(sys.flags, "safe_path", False):
+    sys.path[0] = os.path.dirname(runner)
+root = os.path.dirname(os.path.dirname(runner))
+class _ThisPip:
+    @staticmethod
+    def find_spec(fullname, path=None, target=None):
+        return PathFinder.find_spec(fullname, [root], target) if fullname == "pip" else None
+sys.meta_path.insert(0, _ThisPip)
+try:
+    import pip._internal.cli.main, pip._internal.commands.install
+    import pip._internal.resolution.resolvelib.resolver, pip._internal.operations.prepare
+except Exception:
+    pass
+line = sys.stdin.readline()
+if not line:
+    sys.exit(0)
+null = os.open(os.devnull, os.O_RDONLY)
+os.dup2(null, 0)
+os.close(null)
+sys.argv = [runner, *json.loads(line)]
+runpy.run_path(runner, run_name="__main__")
+"""
+
+
+def pip_environment(environ: Mapping[str, str]) -> dict[str, str]:
+    """The environment for a pip subprocess that must see only the gateway.
+
+    Every ``PIP_*`` variable goes (the index ones would bypass the gateway; the rest were
+    read by safe-pip and are passed on as options), and so do proxy variables: pip talks
+    only to 127.0.0.1, and a proxy there would see the gateway's secret path.
+    """
+    env = {
+        key: value
+        for key, value in environ.items()
+        if not key.startswith("PIP_") and key.lower() not in _PROXY_VARIABLES
+    }
+    env["PIP_CONFIG_FILE"] = os.devnull
+    env["PYTHONUNBUFFERED"] = "1"
+    return env
+
+
+def _runner_script() -> Path | None:
+    import pip
+
+    runner = Path(pip.__file__).resolve().parent / "__pip-runner__.py"
+    return runner if runner.is_file() else None
+
+
+def pip_launcher(target_python: Path | None) -> list[str]:
+    """The start of a command line that runs safe-pip's own pip for ``target_python``.
+
+    ``pip --python TARGET`` starts an interpreter only to start TARGET on pip's runner
+    script (``pip._internal.utils.misc.get_runnable_pip``, which pip's build environments
+    use the same way): starting TARGET on that script directly runs the same copy of pip in
+    the same environment and saves a whole interpreter start on every resolve. Should a
+    future pip ship no runner script, ``--python`` does the same work.
+    """
+    if target_python is None:
+        return [sys.executable, "-m", "pip"]
+    runner = _runner_script()
+    if runner is not None:
+        return [str(target_python), str(runner)]
+    return [sys.executable, "-m", "pip", "--python", str(target_python)]
+
+
+class PipAhead:
+    """pip, started in an interpreter before its arguments are known; used once at most.
+
+    Use it as a context manager: a pip that was never given its arguments is stopped on
+    exit.
+    """
+
+    def __init__(self, python: Path, env: dict[str, str], process: subprocess.Popen[str]):
+        self.python = python
+        self._env = env
+        self._process: subprocess.Popen[str] | None = process
+
+    @classmethod
+    def start(cls, python: Path, environ: Mapping[str, str]) -> PipAhead | None:
+        """Start pip in ``python`` with the environment a pip run gets from ``environ``;
+        ``None`` when that cannot be done (the caller starts pip the ordinary way)."""
+        runner = _runner_script()
+        if runner is None:
+            return None
+        env = pip_environment(environ)
+        try:
+            process = subprocess.Popen(
+                [str(python), "-c", _AHEAD, str(runner)],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                env=env,
+                text=True,
+            )
+        except OSError:
+            return None
+        return cls(python, env, process)
+
+    def take(
+        self, python: Path, environ: Mapping[str, str], arguments: Sequence[str]
+    ) -> subprocess.Popen[str] | None:
+        """The waiting pip, now running ``arguments``: if it runs in ``python`` with the
+        environment a pip run gets from ``environ``, and has not been taken or ended."""
+        if python != self.python or pip_environment(environ) != self._env:
+            self.close()
+        process, self._process = self._process, None
+        if process is None:
+            return None
+        if process.stdin is None or process.poll() is not None:
+            process.communicate()
+            return None
+        try:
+            process.stdin.write(json.dumps(list(arguments)) + "\n")
+            process.stdin.close()
+        except OSError:
+            process.kill()
+            process.communicate()
+            return None
+        # Its standard input is spent, as if it had been started with its arguments.
+        process.stdin = None
+        logger.debug("resolver: pip started ahead runs %s", " ".join(arguments))
+        return process
+
+    def close(self) -> None:
+        """Stop pip if nobody took it."""
+        process, self._process = self._process, None
+        if process is None:
+            return
+        process.kill()
+        process.communicate()
+
+    def __enter__(self) -> PipAhead:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
