@@ -48,12 +48,12 @@ from installer.exceptions import InstallerError
 from installer.records import Hash, RecordEntry
 from installer.sources import WheelFile
 from installer.utils import Scheme as InstallerScheme
-from installer.utils import copyfileobj_with_hashing
+from installer.utils import copyfileobj_with_hashing, make_file_executable
 
 from safe_pip.errors import InstallError
 from safe_pip.installed import InstalledDist
 from safe_pip.models import PlannedDist
-from safe_pip.placement import Layout, PlacedWheel, RealPaths, contained
+from safe_pip.placement import Layout, PlacedWheel, RealPaths, contained, final_path, within
 from safe_pip.reporting import NullReporter, Reporter
 from safe_pip.target import Scheme, TargetEnvironment
 
@@ -150,6 +150,16 @@ class _Journal:
     moved: list[tuple[Path, Path]] = field(default_factory=list)
     """``(original, backup)`` of each set-aside file."""
     backup_dirs: list[Path] = field(default_factory=list)
+    _made: set[Path] = field(default_factory=set)
+    """Directories :meth:`make_dirs` already made or found; thousands of files share them."""
+
+    def make_dirs(self, directory: Path) -> None:
+        """Make ``directory`` and its missing parents, each journaled first."""
+        if directory in self._made:
+            return
+        self.note_dirs(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        self._made.add(directory)
 
     def note_dirs(self, directory: Path) -> None:
         missing = []
@@ -201,36 +211,64 @@ class _Destination(SchemeDictionaryDestination):
     scheme, and defers RECORD until bytecode has been compiled for the whole plan."""
 
     def __init__(
-        self, journal: _Journal, placed: PlacedWheel, realpath: RealPaths, **kwargs: Any
+        self,
+        journal: _Journal,
+        placed: PlacedWheel,
+        scheme: Scheme,
+        realpath: RealPaths,
+        **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self._journal = journal
         self._placed = placed
+        self._scheme = scheme
         self._realpath = realpath
+        self._roots: dict[str, Path] = {}
+        self._compile: list[tuple[Path, str, InstallerScheme, str]] | None = None
         self.pending: tuple[InstallerScheme, str, list[tuple[InstallerScheme, RecordEntry]]] | None
         self.pending = None
+
+    def _final(self, scheme: InstallerScheme, path: str) -> Path:
+        return final_path(self._scheme, self.scheme_dict[scheme], path)
+
+    def _root(self, scheme: InstallerScheme) -> Path:
+        root = self._roots.get(scheme)
+        if root is None:
+            root = self._roots[scheme] = self._final(scheme, "")
+        return root
 
     def write_to_fs(
         self, scheme: InstallerScheme, path: str, stream: BinaryIO, is_executable: bool
     ) -> RecordEntry:
-        target = self._path_with_destdir(scheme, path)
+        target = self._final(scheme, path)
         if target in self._placed.shared:
             digest, size = copyfileobj_with_hashing(stream, io.BytesIO(), self.hash_algorithm)
             return RecordEntry(path, Hash(self.hash_algorithm, digest), size)
         project = self._placed.dist.name
-        if not contained(target, self._path_with_destdir(scheme, ""), self._realpath):
+        if not contained(target, self._root(scheme), self._realpath):
             msg = f"{project}: {target} is outside the {scheme} directory. Nothing was installed."
             raise InstallError(msg)
-        if target.exists() or target.is_symlink():
-            msg = (
-                f"{project}: installing would overwrite {target}, which is not part of "
-                f"the version being replaced (it belongs to another project, or to none). "
-                f"Nothing was installed; remove or uninstall whatever owns that file first."
-            )
-            raise InstallError(msg)
-        self._journal.note_dirs(target.parent)
+        if os.path.lexists(target):
+            raise self._overwrite(target)
+        self._journal.make_dirs(target.parent)
         self._journal.created.append(target)
-        return super().write_to_fs(scheme, path, stream, is_executable)
+        try:
+            # Exclusive creation: a file that appeared since the check is not written over.
+            with target.open("xb") as written:
+                digest, size = copyfileobj_with_hashing(stream, written, self.hash_algorithm)
+        except FileExistsError:
+            self._journal.created.pop()
+            raise self._overwrite(target) from None
+        if is_executable:
+            make_file_executable(target)
+        return RecordEntry(path, Hash(self.hash_algorithm, digest), size)
+
+    def _overwrite(self, target: Path) -> InstallError:
+        return InstallError(
+            f"{self._placed.dist.name}: installing would overwrite {target}, which is not "
+            f"part of the version being replaced (it belongs to another project, or to "
+            f"none). Nothing was installed; remove or uninstall whatever owns that file first."
+        )
 
     def finalize_installation(
         self,
@@ -244,15 +282,15 @@ class _Destination(SchemeDictionaryDestination):
         """``(real path, embedded dir, scheme, record path)`` of each .py file written."""
         if self.pending is None:
             return []
-        jobs = []
-        for scheme, entry in self.pending[2]:
-            if scheme in ("purelib", "platlib") and entry.path.endswith(".py"):
-                real = self._path_with_destdir(scheme, entry.path)
-                if real in self._placed.shared:
-                    continue
-                embedded = str((Path(self.scheme_dict[scheme]) / entry.path).parent)
-                jobs.append((real, embedded, scheme, entry.path))
-        return jobs
+        if self._compile is None:
+            self._compile = []
+            for scheme, entry in self.pending[2]:
+                if scheme in ("purelib", "platlib") and entry.path.endswith(".py"):
+                    real = self._final(scheme, entry.path)
+                    if real not in self._placed.shared:
+                        embedded = str((Path(self.scheme_dict[scheme]) / entry.path).parent)
+                        self._compile.append((real, embedded, scheme, entry.path))
+        return self._compile
 
     def write_record(self, compiled: dict[Path, Path]) -> None:
         """Write RECORD, listing the compiled bytecode files too."""
@@ -335,8 +373,8 @@ class _Installer:
         installer writes."""
         if path.is_symlink() or Path(os.path.realpath(path)) in self._interpreter_files:
             return True
-        in_site = any(path.is_relative_to(site) for site in self._site_dirs)
-        return path.is_relative_to(self._stdlib) and not in_site
+        in_site = any(within(path, site) for site in self._site_dirs)
+        return within(path, self._stdlib) and not in_site
 
     def _backup_dir(self, root: Path) -> Path:
         backup_dir = self._backup_dirs.get(root)
@@ -393,6 +431,7 @@ class _Installer:
         destination = _Destination(
             self.journal,
             placed,
+            self.scheme,
             self._realpath,
             scheme_dict=self.scheme.install_paths(placed.dist.name, self.target),
             interpreter=str(self.target.python),

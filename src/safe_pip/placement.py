@@ -34,7 +34,7 @@ from safe_pip.models import NameSet, PlannedDist
 from safe_pip.review import Finding, Severity
 from safe_pip.target import Scheme, TargetEnvironment
 
-__all__ = ["Layout", "PlacedWheel", "RealPaths", "contained", "lay_out"]
+__all__ = ["Layout", "PlacedWheel", "RealPaths", "contained", "final_path", "lay_out", "within"]
 
 logger = logging.getLogger(__name__)
 
@@ -84,20 +84,27 @@ class RealPaths:
         return real
 
 
+def within(path: Path, root: Path) -> bool:
+    """``path.is_relative_to(root)`` for absolute paths, compared as strings: pathlib's
+    comparison cost seconds on installs of many thousand files."""
+    text, prefix = str(path), str(root)
+    return text == prefix or text.startswith(prefix if prefix.endswith(os.sep) else prefix + os.sep)
+
+
 def contained(path: Path, root: Path, realpath: RealPaths | None = None) -> bool:
     """Whether ``path`` stays inside ``root``: by path components, and again after following
     the symbolic links already on disk (the file itself need not exist)."""
-    if not path.is_relative_to(root):
+    if not within(path, root):
         return False
     real = realpath or RealPaths()
-    return real(path.parent).is_relative_to(real(root))
+    return within(real(path.parent), real(root))
 
 
-def _final(scheme: Scheme, directory: str, relative: str) -> Path:
+def final_path(scheme: Scheme, directory: str, relative: str) -> Path:
     """Where pypa/installer writes ``relative`` of a scheme directory (``--root`` applied)."""
     # abspath, not resolve(): installer normalizes without following links, and
     # contained() judges the links separately.
-    return scheme.real(os.path.abspath(Path(directory) / relative))  # noqa: PTH100
+    return scheme.real(os.path.abspath(os.path.join(directory, relative)))  # noqa: PTH100, PTH118
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,24 +121,24 @@ class _HookDirs:
 
     @classmethod
     def of(cls, target: TargetEnvironment, scheme: Scheme) -> _HookDirs:
-        site = {_final(scheme, scheme.paths[key], "") for key in ("purelib", "platlib")}
+        site = {final_path(scheme, scheme.paths[key], "") for key in ("purelib", "platlib")}
         site.update(scheme.real(directory) for directory in scheme.site_dirs)
         stdlib = {
-            _final(scheme, target.paths[key], "")
+            final_path(scheme, target.paths[key], "")
             for key in ("stdlib", "platstdlib")
             if target.paths.get(key)
         }
         imports = sorted(site | stdlib, key=lambda path: len(path.parts), reverse=True)
-        return cls(frozenset(site), tuple(imports), _final(scheme, scheme.paths["data"], ""))
+        return cls(frozenset(site), tuple(imports), final_path(scheme, scheme.paths["data"], ""))
 
     def reasons(self, entry: WheelEntry, path: Path) -> Iterator[str]:
         """Why a file at ``path`` would run code whenever the interpreter starts."""
         if entry.runs_code and path.parent in self.site:
             yield f"{path}: a .pth file with an import line, run at every interpreter start"
         for directory in self.imports:
-            if not path.is_relative_to(directory):
+            if not within(path, directory):
                 continue
-            top = path.relative_to(directory).parts[0]
+            top = str(path)[len(str(directory)) :].lstrip(os.sep).split(os.sep, 1)[0]
             if top.split(".", 1)[0] in _CUSTOMIZE:
                 yield f"{path}: imported by site at every interpreter start"
             if entry.scheme == "data" and directory != self.data:
@@ -199,15 +206,15 @@ class _Placer:
     ) -> tuple[PlacedWheel, list[str], list[str]]:
         """The placed wheel, its problems, and its startup hooks."""
         paths = self.scheme.install_paths(dist.name, self.target)
-        files = tuple(_final(self.scheme, paths[e.scheme], e.path) for e in info.entries)
+        files = tuple(final_path(self.scheme, paths[e.scheme], e.path) for e in info.entries)
+        roots = {key: final_path(self.scheme, directory, "") for key, directory in paths.items()}
         replaced = _replaced_files(replaces)
         problems: list[str] = []
         hooks: list[str] = []
         shared: set[Path] = set()
         for entry, path in zip(info.entries, files, strict=True):
             shown = entry.member or f"{entry.scheme}/{entry.path}"
-            root = _final(self.scheme, paths[entry.scheme], "")
-            problem = self._problem(dist, wheel, entry, path, root, replaced)
+            problem = self._problem(dist, wheel, entry, path, roots[entry.scheme], replaced)
             if problem is not None:
                 problems.append(f"{shown}: {problem}")
             elif path in self.owners:

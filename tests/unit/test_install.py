@@ -11,10 +11,10 @@ import sys
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import pytest
-from installer.destinations import SchemeDictionaryDestination
+from installer.utils import copyfileobj_with_hashing
 
 from safe_pip import install as install_module
 from safe_pip.errors import InstallError
@@ -97,18 +97,18 @@ def upgraded(env: Env, wheel: WheelFactory) -> Iterator[tuple[Path, Path]]:
 def fail_writing(
     monkeypatch: pytest.MonkeyPatch, prefix: str, error: BaseException, *, after: bool = False
 ) -> None:
-    """Make writing the first file under ``prefix`` raise ``error``, inside pypa/installer,
-    before the file is written or (``after``) once it is."""
-    original = SchemeDictionaryDestination.write_to_fs
+    """Make writing the first file under ``prefix`` (of its scheme directory) raise
+    ``error``, once the file is opened or (``after``) once its bytes are written."""
+    original = copyfileobj_with_hashing
 
-    def write_to_fs(self: Any, scheme: Any, path: str, *args: Any, **kwargs: Any) -> Any:
-        if path.startswith(prefix):
+    def copy(source: BinaryIO, destination: BinaryIO, algorithm: str) -> tuple[str, int]:
+        if f"/{prefix}" in str(getattr(destination, "name", "")):
             if after:
-                original(self, scheme, path, *args, **kwargs)
+                original(source, destination, algorithm)
             raise error
-        return original(self, scheme, path, *args, **kwargs)
+        return original(source, destination, algorithm)
 
-    monkeypatch.setattr(SchemeDictionaryDestination, "write_to_fs", write_to_fs)
+    monkeypatch.setattr(install_module, "copyfileobj_with_hashing", copy)
 
 
 def assert_restored(
