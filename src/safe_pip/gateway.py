@@ -96,8 +96,10 @@ class Gateway:
         server = _Server(("127.0.0.1", 0), _handler_for(self))
         server.daemon_threads = True
         self._server = server
+        # shutdown() waits for the serving loop's next look at the clock: every command
+        # that ends waits up to this long.
         self._thread = threading.Thread(
-            target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+            target=server.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True
         )
         self._thread.start()
         self._prefetcher = ThreadPoolExecutor(max_workers=8, thread_name_prefix="prefetch")

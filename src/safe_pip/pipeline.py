@@ -13,9 +13,11 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import Version
@@ -53,6 +55,9 @@ from safe_pip.target import (
     choose_scheme,
     query_target,
 )
+
+if TYPE_CHECKING:
+    import httpx
 
 __all__ = ["InstallRequest", "LockResult", "Outcome", "run_install", "run_lock", "run_pip_command"]
 
@@ -191,8 +196,24 @@ def _resolutions(
 
 
 @contextmanager
+def _client(settings: Settings) -> Iterator[Future[httpx.Client]]:
+    """The upstream client, built in the background: loading the certificates takes tens
+    of milliseconds, which the target query hides."""
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="client") as pool:
+        future = pool.submit(build_client, settings.network, settings.environ)
+        try:
+            yield future
+        finally:
+            if future.exception() is None:
+                future.result().close()
+
+
+@contextmanager
 def _session(
-    settings: Settings, request: InstallRequest, policy: FilePolicy | None = None
+    settings: Settings,
+    request: InstallRequest,
+    client: Future[httpx.Client],
+    policy: FilePolicy | None = None,
 ) -> Iterator[tuple[Gateway, Fetcher, Path]]:
     """The gateway in front of the configured sources, its fetcher, and a work directory."""
     with ExitStack() as stack:
@@ -200,8 +221,7 @@ def _session(
             stack.enter_context(tempfile.TemporaryDirectory(prefix="safe-pip-cache-"))
         )
         workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="safe-pip-")))
-        client = stack.enter_context(build_client(settings.network, settings.environ))
-        upstream = Upstream(client, settings.network)
+        upstream = Upstream(client.result(), settings.network)
         fetcher = Fetcher(upstream, FileCache(cache_root), retries=settings.network.retries)
         selector = SourceSelector(
             upstream, settings.sources, settings.pins, policy or settings.file_policy
@@ -225,7 +245,8 @@ def run_pip_command(command: Sequence[str], request: InstallRequest, settings: S
     """
     admit(request.lines, request.no_binary, settings.file_policy.allow_sdist)
     same = request.python.resolve() == Path(sys.executable).resolve()
-    with _session(settings, request) as (gateway, _fetcher, workdir):
+    with _client(settings) as client, _session(settings, request, client) as session:
+        gateway, _fetcher, workdir = session
         return run_gated(
             [*command, *request.resolver_options],
             request.lines,
@@ -260,9 +281,11 @@ def run_lock(
     """
     check_lockable(request.lines)
     admit(request.lines, request.no_binary, settings.file_policy.allow_sdist)
-    target = query_target(request.python, request.prefix)
-    policy = _policy_for(request, target, settings.file_policy)
-    with _session(settings, request, policy) as (gateway, _, workdir):
+    with ExitStack() as stack:
+        client = stack.enter_context(_client(settings))
+        target = query_target(request.python, request.prefix)
+        policy = _policy_for(request, target, settings.file_policy)
+        gateway, _, workdir = stack.enter_context(_session(settings, request, client, policy))
         plan = resolve(
             ResolveRequest(
                 lines=request.lines,
@@ -297,18 +320,19 @@ def run_install(
     timings: dict[str, float] = {}
     admit(request.lines, request.no_binary, settings.file_policy.allow_sdist)
     approved = approved_urls(request.lines)
-    with _timed(timings, "target", reporter):
-        target = query_target(request.python, request.prefix)
-        _check_environment(request, target)
-        scheme = choose_scheme(
-            target, user=request.user, target_dir=request.target_dir, root=request.root
-        )
     with ExitStack() as stack:
+        client = stack.enter_context(_client(settings))
+        with _timed(timings, "target", reporter):
+            target = query_target(request.python, request.prefix)
+            _check_environment(request, target)
+            scheme = choose_scheme(
+                target, user=request.user, target_dir=request.target_dir, root=request.root
+            )
         if not request.dry_run:
             stack.enter_context(file_lock(_lock_path(settings, scheme)))
         # The gateway stays up until the install: builds fetch their requirements through it.
         policy = _policy_for(request, target, settings.file_policy)
-        gateway, fetcher, workdir = stack.enter_context(_session(settings, request, policy))
+        gateway, fetcher, workdir = stack.enter_context(_session(settings, request, client, policy))
         with _timed(timings, "resolve", reporter):
             plan = resolve(
                 ResolveRequest(
