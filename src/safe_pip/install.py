@@ -31,7 +31,6 @@ import os
 import secrets
 import shutil
 import signal
-import subprocess
 import threading
 import warnings
 import zipfile
@@ -50,6 +49,7 @@ from installer.sources import WheelFile
 from installer.utils import Scheme as InstallerScheme
 from installer.utils import copyfileobj_with_hashing, make_file_executable
 
+from safe_pip.bytecode import COMPILED_SCHEMES, Compiler, CompilerFailed, pyc_path
 from safe_pip.errors import InstallError
 from safe_pip.installed import InstalledDist
 from safe_pip.models import PlannedDist
@@ -66,35 +66,6 @@ INSTALLER_NAME = b"safe-pip\n"
 # Failures of writing a wheel that end in a rollback and an InstallError; anything else
 # (an interrupt) is rolled back and propagates as it is.
 _WRITE_ERRORS = (OSError, ValueError, InstallerError, zipfile.BadZipFile)
-
-# Runs inside the target interpreter, started before the first wheel is written: each
-# stdin line is a batch of files to compile (one wheel's), compiled while later wheels are
-# still being written; at end of input it prints the .pyc path (or null) of every file.
-_COMPILE = r"""
-import compileall, importlib.util, json, os, sys
-def batch(jobs):
-    out = []
-    for path, ddir in jobs:
-        ok = compileall.compile_file(path, ddir=ddir, force=True, quiet=2)
-        out.append(importlib.util.cache_from_source(path) if ok else None)
-    return out
-pool = None
-if (os.cpu_count() or 1) > 1 and sys.platform.startswith("linux"):
-    try:
-        import multiprocessing
-        from concurrent.futures import ProcessPoolExecutor
-        pool = ProcessPoolExecutor(mp_context=multiprocessing.get_context("fork"))
-    except (ImportError, OSError):
-        pool = None
-pending = []
-for line in sys.stdin:
-    jobs = json.loads(line)
-    for start in range(0, len(jobs), 32):
-        chunk = jobs[start:start + 32]
-        pending.append(pool.submit(batch, chunk) if pool else batch(chunk))
-results = [r for p in pending for r in (p if isinstance(p, list) else p.result())]
-print(json.dumps(results))
-"""
 
 
 @dataclass(frozen=True, slots=True)
@@ -228,6 +199,10 @@ class _Destination(SchemeDictionaryDestination):
         self.pending: tuple[InstallerScheme, str, list[tuple[InstallerScheme, RecordEntry]]] | None
         self.pending = None
 
+    @property
+    def project(self) -> str:
+        return self._placed.dist.name
+
     def _final(self, scheme: InstallerScheme, path: str) -> Path:
         return final_path(self._scheme, self.scheme_dict[scheme], path)
 
@@ -285,7 +260,7 @@ class _Destination(SchemeDictionaryDestination):
         if self._compile is None:
             self._compile = []
             for scheme, entry in self.pending[2]:
-                if scheme in ("purelib", "platlib") and entry.path.endswith(".py"):
+                if scheme in COMPILED_SCHEMES and entry.path.endswith(".py"):
                     real = self._final(scheme, entry.path)
                     if real not in self._placed.shared:
                         embedded = str((Path(self.scheme_dict[scheme]) / entry.path).parent)
@@ -329,14 +304,14 @@ def _direct_url(dist: PlannedDist) -> dict[str, Any] | None:
     return None
 
 
-def _pyc_path(source: Path, cache_tag: str) -> Path:
-    """``importlib.util.cache_from_source`` for the target interpreter's cache tag."""
-    return source.parent / "__pycache__" / f"{source.stem}.{cache_tag}.pyc"
-
-
 class _Installer:
     def __init__(
-        self, target: TargetEnvironment, scheme: Scheme, layout: Layout, reporter: Reporter
+        self,
+        target: TargetEnvironment,
+        scheme: Scheme,
+        layout: Layout,
+        reporter: Reporter,
+        compiler: Compiler | None,
     ) -> None:
         self.target = target
         self.scheme = scheme
@@ -346,8 +321,7 @@ class _Installer:
         self.destinations: list[_Destination] = []
         self.current: PlannedDist | None = None
         self._realpath = RealPaths()
-        self._compiler: subprocess.Popen[str] | None = None
-        self._compile_jobs: list[tuple[Path, str, InstallerScheme, str]] = []
+        self.compiler = compiler
         self.roots = self._roots()
         self._backup_dirs: dict[Path, Path] = {}
         self._interpreter_files = {
@@ -447,53 +421,21 @@ class _Installer:
         self._feed_compiler(destination)
         self.reporter.installed(placed.dist.label)
 
-    def start_compiler(self, compile_bytecode: bool) -> None:
-        """Start the target interpreter's compiler, so bytecode is compiled while later
-        wheels are still being written."""
-        if not compile_bytecode or not self.target.cache_tag:
-            return
-        try:
-            self._compiler = subprocess.Popen(
-                [str(self.target.python), "-I", "-S", "-c", _COMPILE],
-                stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                text=True,
-                # Its own process group: stop_compiler() must reach the helper processes it
-                # forks, which hold its output pipes open for as long as they live.
-                start_new_session=os.name == "posix",
-            )
-        except OSError as exc:
-            logger.warning(
-                "bytecode compilation is unavailable (%s); modules will compile on first import",
-                exc,
-            )
-
     def _feed_compiler(self, destination: _Destination) -> None:
-        compiler, cache_tag = self._compiler, self.target.cache_tag
+        compiler, cache_tag = self.compiler, self.target.cache_tag
         jobs = destination.sources_to_compile()
-        if compiler is None or compiler.stdin is None or cache_tag is None or not jobs:
+        if compiler is None or cache_tag is None or not jobs:
             return
         for real, *_rest in jobs:
-            self._note_bytecode(_pyc_path(real, cache_tag))
-        self._compile_jobs.extend(jobs)
-        try:
-            compiler.stdin.write(json.dumps([[str(r), e] for r, e, _, _ in jobs]) + "\n")
-            compiler.stdin.flush()
-        except OSError:
-            pass  # the compiler died; finish_compiler() reports it
+            self._note_bytecode(pyc_path(real, cache_tag))
+        compiler.modules_written(
+            destination.project, [(scheme, path, real, ddir) for real, ddir, scheme, path in jobs]
+        )
 
     def stop_compiler(self) -> None:
         """Kill the compiler before a rollback, so it writes nothing afterwards."""
-        compiler = self._compiler
-        if compiler is None:
-            return
-        if os.name == "posix":
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(compiler.pid, signal.SIGKILL)
-        elif compiler.poll() is None:
-            compiler.kill()
-        compiler.communicate()
+        if self.compiler is not None:
+            self.compiler.stop()
 
     def compile_and_record(self) -> None:
         self.current = None
@@ -502,28 +444,24 @@ class _Installer:
             destination.write_record(compiled)
 
     def _finish_compiler(self) -> dict[Path, Path]:
-        compiler, cache_tag = self._compiler, self.target.cache_tag
+        compiler, cache_tag = self.compiler, self.target.cache_tag
         if compiler is None or cache_tag is None:
             return {}
         try:
-            stdout, stderr = compiler.communicate()
-            if compiler.returncode != 0:
-                raise subprocess.CalledProcessError(compiler.returncode, "compile", stdout, stderr)
-            results = json.loads(stdout)
-        except (OSError, subprocess.CalledProcessError, json.JSONDecodeError) as exc:
+            results = compiler.finish()
+        except CompilerFailed as exc:
             logger.warning(
-                "bytecode compilation failed; modules will compile on first import: %s",
-                getattr(exc, "stderr", exc),
+                "bytecode compilation failed; modules will compile on first import: %s", exc
             )
-            for real, *_rest in self._compile_jobs:
-                _remove_file(_pyc_path(real, cache_tag))
+            for real in compiler.written:
+                _remove_file(pyc_path(real, cache_tag))
             return {}
         compiled = {}
-        for (real, *_rest), pyc in zip(self._compile_jobs, results, strict=True):
-            if pyc:
-                compiled[real] = Path(pyc)
-                if Path(pyc) != _pyc_path(real, cache_tag):
-                    self.journal.created.append(Path(pyc))
+        for real, pyc in zip(compiler.written, results, strict=True):
+            if pyc is not None:
+                compiled[real] = pyc
+                if pyc != pyc_path(real, cache_tag):
+                    self.journal.created.append(pyc)
         return compiled
 
     def _note_bytecode(self, pyc: Path) -> None:
@@ -574,23 +512,24 @@ def install_wheels(
     target: TargetEnvironment,
     scheme: Scheme,
     *,
-    compile_bytecode: bool = True,
+    compiler: Compiler | None = None,
     reporter: Reporter | None = None,
 ) -> InstallResult:
     """Install placed wheels; all of them, or none.
+
+    :param compiler: gives the written modules their bytecode (``None``: none).
 
     :raises InstallError: writing failed; the environment was restored (or the message
         lists what could not be).
     :raises KeyboardInterrupt: interrupted; the environment was restored.
     """
-    work = _Installer(target, scheme, layout, reporter or NullReporter())
+    work = _Installer(target, scheme, layout, reporter or NullReporter(), compiler)
     committing = False
     try:
         for placed in layout.wheels:
             work.current = placed.dist
             for old in placed.replaces:
                 work.set_aside(old)
-        work.start_compiler(compile_bytecode)
         for placed in layout.wheels:
             work.current = placed.dist
             work.write(placed)

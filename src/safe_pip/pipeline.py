@@ -25,6 +25,7 @@ from packaging.version import Version
 from safe_pip.admission import admit, approved_urls
 from safe_pip.approval import check_trust, confirm, remember
 from safe_pip.build import Builder, BuildOptions
+from safe_pip.bytecode import compiling
 from safe_pip.cache import FileCache
 from safe_pip.errors import UsageError
 from safe_pip.fetch import Fetcher
@@ -373,6 +374,7 @@ def run_install(
                 for dist in plan:
                     if dist.needs_build:
                         files[dist.name] = builder.build(dist, files.get(dist.name))
+        compiler = stack.enter_context(compiling(target)) if request.compile_bytecode else None
         with _timed(timings, "inspect", reporter):
             inspected = []
             for dist in plan:
@@ -381,6 +383,10 @@ def run_install(
                     dist, wheel, approved_urls=approved, script_kind=target.script_kind
                 )
                 inspected.append((dist, wheel, info))
+                if compiler is not None:
+                    compiler.compile_wheel(
+                        dist.name, wheel, info, scheme.install_paths(dist.name, target)
+                    )
             layout = lay_out(
                 inspected,
                 target,
@@ -391,13 +397,7 @@ def run_install(
                 | NameSet(dist.name for dist in plan if dist.editable),
             )
         with _timed(timings, "install", reporter):
-            result = install_wheels(
-                layout,
-                target,
-                scheme,
-                compile_bytecode=request.compile_bytecode,
-                reporter=reporter,
-            )
+            result = install_wheels(layout, target, scheme, compiler=compiler, reporter=reporter)
         remember(trust, result)
     findings = [*findings, *layout.findings]
     return Outcome(plan, target, scheme, findings, result, satisfied, timings, trust.approvals)

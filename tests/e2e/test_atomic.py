@@ -133,14 +133,16 @@ def paused_python(tmp_path: Path, venv: Venv) -> tuple[Path, Path, Path]:
     return script, paused, go
 
 
-def _wait_for(path: Path, process: subprocess.Popen[str], timeout: float = 120) -> None:
+def _wait_for(
+    reached: Callable[[], bool], process: subprocess.Popen[str], what: str, timeout: float = 120
+) -> None:
     deadline = time.monotonic() + timeout
-    while not path.exists():
+    while not reached():
         if process.poll() is not None:
             out, err = process.communicate()
-            pytest.fail(f"safe-pip ended before pausing: {out}{err}")
+            pytest.fail(f"safe-pip ended before {what}: {out}{err}")
         if time.monotonic() > deadline:
-            pytest.fail("safe-pip never reached bytecode compilation")
+            pytest.fail(f"safe-pip never reached {what}")
         time.sleep(0.02)
 
 
@@ -165,10 +167,18 @@ def test_an_interrupted_install_leaves_the_environment_as_it_was(
     before = _installed_first(safe_pip, venv, served)
     python, paused, _go = paused_python
     process = launch(*_install(safe_pip, python, served, "-U", "alpha"))
-    _wait_for(paused, process)
-    # Paused mid-install: the new versions are written, the old ones set aside.
-    assert (venv.site_packages / "alpha-2.0.dist-info").is_dir()
-    assert not (venv.site_packages / "alpha-1.0.dist-info" / "METADATA").exists()
+    _wait_for(paused.exists, process, "bytecode compilation")
+    site = venv.site_packages
+    # The compiler is held, so the install stops with the new versions written and the old
+    # ones set aside, waiting for bytecode before anything is committed.
+    _wait_for(
+        lambda: (
+            (site / "alpha-2.0.dist-info" / "METADATA").exists()
+            and not (site / "alpha-1.0.dist-info" / "METADATA").exists()
+        ),
+        process,
+        "writing the new version",
+    )
     interrupt(process)
     _out, err = process.communicate(timeout=120)
     assert process.returncode == 130, err
@@ -189,7 +199,7 @@ def test_concurrent_installs_into_one_environment_take_turns(
     served.add(wheel("beta", "1.1"))
     python, paused, go = paused_python
     first = launch(*_install(safe_pip, python, served, "alpha==1.0"))
-    _wait_for(paused, first)
+    _wait_for(paused.exists, first, "bytecode compilation")
     asked = len(served.requests)
     second = launch(*_install(safe_pip, python, served, "-U", "alpha"))
     time.sleep(2)

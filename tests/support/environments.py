@@ -8,11 +8,13 @@ import hashlib
 import os
 import sys
 from collections.abc import Sequence
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
 from packaging.utils import parse_wheel_filename
 
+from safe_pip.bytecode import compiling
 from safe_pip.inspection import inspect_wheel
 from safe_pip.install import InstallResult, install_wheels
 from safe_pip.models import DistKind, NameSet, PlannedDist
@@ -102,14 +104,20 @@ def install(
     compile_bytecode: bool = True,
 ) -> InstallResult:
     """Inspect, place and install wheels as the pipeline does."""
-    inspected = []
-    for wheel in wheels:
-        dist = planned(wheel)
-        inspected.append((dist, wheel, inspect_wheel(dist, wheel)))
-    layout = lay_out(
-        inspected, target, scheme, upgrade=upgrade, allow_startup_hooks=allow_startup_hooks
-    )
-    return install_wheels(layout, target, scheme, compile_bytecode=compile_bytecode)
+    with compiling(target) if compile_bytecode else nullcontext() as compiler:
+        inspected = []
+        for wheel in wheels:
+            dist = planned(wheel)
+            info = inspect_wheel(dist, wheel)
+            inspected.append((dist, wheel, info))
+            if compiler is not None:
+                compiler.compile_wheel(
+                    dist.name, wheel, info, scheme.install_paths(dist.name, target)
+                )
+        layout = lay_out(
+            inspected, target, scheme, upgrade=upgrade, allow_startup_hooks=allow_startup_hooks
+        )
+        return install_wheels(layout, target, scheme, compiler=compiler)
 
 
 def snapshot(root: Path) -> dict[str, str]:
