@@ -13,11 +13,9 @@ the scheme, a file another installed project owns, a symbolic link (installers w
 none), the interpreter, ``pyvenv.cfg``, or the standard library: pip copies rows of a
 wheel's own RECORD into the installed one, so those rows are claims, not facts.
 
-Bytecode is compiled by the *target* interpreter (its magic number and cache tag), one
-process for the whole plan started before the first wheel is written and fed each wheel's
-sources as soon as it is in place, so compiling overlaps writing; it is recorded in each
-RECORD as pip does. That interpreter runs with ``-I -S``: the wheels just written may
-contain ``.pth`` files, which must not run.
+Each written module gets its bytecode from the plan's :class:`~safe_pip.bytecode.Compiler`
+as soon as its wheel is in place; the bytecode files are journaled like any other file and
+recorded in each RECORD, as pip does.
 """
 
 from __future__ import annotations

@@ -141,6 +141,14 @@ def _json_yanked(value: Any) -> str | None:
     return None
 
 
+def _absolute(page_url: str, url: str) -> str:
+    """A file URL made absolute against its page. Index pages mostly give absolute URLs,
+    and urljoin() was a third of the time spent reading a page of thousands of files."""
+    if url.startswith(("https://", "http://")):
+        return url
+    return urllib.parse.urljoin(page_url, url)
+
+
 def parse_json_page(data: bytes, page_url: str, project: NormalizedName) -> list[IndexFile]:
     """Files of a PEP 691 JSON project page.
 
@@ -159,7 +167,7 @@ def parse_json_page(data: bytes, page_url: str, project: NormalizedName) -> list
         made = _make_file(
             project,
             str(entry["filename"]),
-            urllib.parse.urljoin(page_url, str(entry["url"])),
+            _absolute(page_url, str(entry["url"])),
             sha256=(entry.get("hashes") or {}).get("sha256"),
             requires_python=entry.get("requires-python"),
             yanked=_json_yanked(entry.get("yanked")),

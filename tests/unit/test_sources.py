@@ -70,6 +70,13 @@ class TestParseJson:
         assert file.upload_time is not None and file.upload_time.year == 2024
         assert file.core_metadata and file.core_metadata_sha256 == "b" * 64
 
+    @pytest.mark.parametrize(
+        "url", ["https://files.example/p/demo.whl", "http://files.example/p/demo.whl"]
+    )
+    def test_absolute_urls_are_kept(self, url: str) -> None:
+        (file,) = parse_json_page(self._page(url=url), "https://idx.example/simple/demo/", NAME)
+        assert file.url == url
+
     def test_yanked_true_means_empty_reason(self) -> None:
         (file,) = parse_json_page(self._page(yanked=True), "https://x/simple/demo/", NAME)
         assert file.yanked == ""

@@ -1,0 +1,137 @@
+"""Bytecode: compiled ahead from the wheels, written exactly as compileall would write it,
+and no module code run."""
+
+from __future__ import annotations
+
+import dataclasses
+import marshal
+import py_compile
+import sys
+from pathlib import Path
+
+import pytest
+
+from safe_pip.bytecode import compiling, pyc_path
+from safe_pip.inspection import inspect_wheel
+from safe_pip.target import Scheme, TargetEnvironment
+from tests.support.dists import WheelSpec, build_wheel
+from tests.support.environments import fake_environment, install, planned
+
+Env = tuple[TargetEnvironment, Scheme]
+TAG = sys.implementation.cache_tag
+FILES = {
+    "alpha/__init__.py": "from alpha.core import value\n",
+    "alpha/core.py": "value = 1\n\ndef twice():\n    return value * 2\n",
+    "alpha/broken.py": "def (:\n",
+}
+
+
+@pytest.fixture
+def env(tmp_path: Path) -> Env:
+    return fake_environment(tmp_path)
+
+
+def _site(env: Env) -> Path:
+    return Path(env[1].paths["purelib"])
+
+
+def _as_compileall_writes(
+    source: Path, tmp_path: Path, mode: py_compile.PycInvalidationMode
+) -> bytes:
+    expected = tmp_path / "expected.pyc"
+    py_compile.compile(
+        str(source), str(expected), str(source), doraise=True, invalidation_mode=mode
+    )
+    return expected.read_bytes()
+
+
+@pytest.mark.parametrize(
+    ("epoch", "mode"),
+    [
+        (None, py_compile.PycInvalidationMode.TIMESTAMP),
+        ("1700000000", py_compile.PycInvalidationMode.CHECKED_HASH),
+    ],
+    ids=["timestamp", "source-date-epoch-hash"],
+)
+def test_bytecode_compiled_ahead_is_what_compileall_writes(
+    env: Env,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    epoch: str | None,
+    mode: py_compile.PycInvalidationMode,
+) -> None:
+    if epoch is None:
+        monkeypatch.delenv("SOURCE_DATE_EPOCH", raising=False)
+    else:
+        monkeypatch.setenv("SOURCE_DATE_EPOCH", epoch)
+    install(*env, build_wheel(tmp_path / "dists", WheelSpec("alpha", "1.0", files=FILES)))
+    for module in ("__init__", "core"):
+        source = _site(env) / "alpha" / f"{module}.py"
+        written = pyc_path(source, TAG).read_bytes()
+        assert written == _as_compileall_writes(source, tmp_path, mode)
+
+
+def test_modules_are_compiled_from_the_wheel_before_they_are_written(
+    env: Env, tmp_path: Path
+) -> None:
+    target, scheme = env
+    files = {"alpha/__init__.py": "value = 'from the wheel'\n"}
+    wheel = build_wheel(tmp_path / "dists", WheelSpec("alpha", "1.0", files=files))
+    dist = planned(wheel)
+    source = _site(env) / "alpha" / "__init__.py"
+    source.parent.mkdir()
+    source.write_text("value = 'on the disk'\n")
+    with compiling(target) as compiler:
+        assert compiler is not None
+        scheme_dirs = scheme.install_paths(dist.name, target)
+        compiler.compile_wheel(dist.name, wheel, inspect_wheel(dist, wheel), scheme_dirs)
+        compiler.modules_written(
+            dist.name, [("purelib", "alpha/__init__.py", source, str(source.parent))]
+        )
+        [pyc] = compiler.finish()
+    assert pyc is not None
+    code = marshal.loads(pyc.read_bytes()[16:])  # noqa: S302 (bytecode this test just made)
+    assert "from the wheel" in code.co_consts
+
+
+def test_a_module_that_does_not_compile_gets_no_bytecode(env: Env, tmp_path: Path) -> None:
+    result = install(*env, build_wheel(tmp_path / "dists", WheelSpec("alpha", "1.0", files=FILES)))
+    assert result.installed
+    assert not pyc_path(_site(env) / "alpha" / "broken.py", TAG).exists()
+    assert pyc_path(_site(env) / "alpha" / "core.py", TAG).is_file()
+
+
+def test_a_module_not_compiled_ahead_is_compiled_from_the_written_file(
+    env: Env, tmp_path: Path
+) -> None:
+    target, _ = env
+    source = _site(env) / "beta.py"
+    source.write_text("value = 2\n")
+    with compiling(target) as compiler:
+        assert compiler is not None
+        compiler.modules_written("beta", [("purelib", "beta.py", source, str(source.parent))])
+        assert compiler.finish() == [pyc_path(source, TAG)]
+    assert pyc_path(source, TAG).read_bytes() == _as_compileall_writes(
+        source, tmp_path, py_compile.PycInvalidationMode.TIMESTAMP
+    )
+
+
+def test_compiling_runs_no_code_of_the_modules(env: Env, tmp_path: Path) -> None:
+    marker = tmp_path / "ran"
+    files = {"alpha/__init__.py": f"open({str(marker)!r}, 'w').close()\n"}
+    install(*env, build_wheel(tmp_path / "dists", WheelSpec("alpha", "1.0", files=files)))
+    assert pyc_path(_site(env) / "alpha" / "__init__.py", TAG).is_file()
+    assert not marker.exists()
+
+
+def test_a_target_without_a_bytecode_cache_gets_no_compiler(env: Env) -> None:
+    target = dataclasses.replace(env[0], cache_tag=None)
+    with compiling(target) as compiler:
+        assert compiler is None
+
+
+def test_an_unfinished_compiler_is_stopped(env: Env) -> None:
+    with compiling(env[0]) as compiler:
+        assert compiler is not None
+        process = compiler._process
+    assert process.returncode is not None
