@@ -23,6 +23,7 @@ from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import Version
 
 from safe_pip.admission import admit, approved_urls
+from safe_pip.ahead import Ahead
 from safe_pip.approval import check_trust, confirm, remember
 from safe_pip.build import Builder, BuildOptions
 from safe_pip.bytecode import compiling
@@ -38,7 +39,6 @@ from safe_pip.lockfile import check_lockable
 from safe_pip.locking import file_lock
 from safe_pip.models import NameSet, Plan, ServedProject
 from safe_pip.network import build_client
-from safe_pip.pip_process import PipAhead
 from safe_pip.placement import lay_out
 from safe_pip.prompting import Prompter
 from safe_pip.reporting import NullReporter, Reporter
@@ -135,6 +135,12 @@ def _check_environment(request: InstallRequest, target: TargetEnvironment) -> No
     )
     if into_environment and not request.break_system_packages:
         check_externally_managed(target)
+
+
+def _target(request: InstallRequest, ahead: Ahead | None) -> TargetEnvironment:
+    if ahead is not None:
+        return ahead.target_environment(request.python, request.prefix)
+    return query_target(request.python, request.prefix)
 
 
 def _same_interpreter(target: TargetEnvironment) -> bool:
@@ -269,14 +275,12 @@ class LockResult:
     """The gateway's answers: the source and the served files of every project pip asked."""
 
 
-def run_lock(
-    request: InstallRequest, settings: Settings, ahead: PipAhead | None = None
-) -> LockResult:
+def run_lock(request: InstallRequest, settings: Settings, ahead: Ahead | None = None) -> LockResult:
     """Resolve for the target through the gateway, as an install would, installing nothing.
 
     Resolves with ``--ignore-installed``, so the lock is complete whatever the target has.
 
-    :param ahead: a pip already started for ``request.python``, to resolve in.
+    :param ahead: what the command line started ahead in the target interpreter.
 
     :raises SafePipError: any expected failure.
     """
@@ -284,7 +288,7 @@ def run_lock(
     admit(request.lines, request.no_binary, settings.file_policy.allow_sdist)
     with ExitStack() as stack:
         client = stack.enter_context(_client(settings))
-        target = query_target(request.python, request.prefix)
+        target = _target(request, ahead)
         policy = _policy_for(request, target, settings.file_policy)
         gateway, _, workdir = stack.enter_context(_session(settings, request, client, policy))
         plan = resolve(
@@ -293,7 +297,7 @@ def run_lock(
                 pip_options=(*request.resolver_options, "--ignore-installed"),
                 target_python=None if _same_interpreter(target) else target.python,
                 verbose=settings.verbosity,
-                ahead=ahead,
+                ahead=ahead.pip if ahead is not None else None,
             ),
             gateway,
             workdir,
@@ -307,13 +311,13 @@ def run_install(
     settings: Settings,
     reporter: Reporter | None = None,
     prompter: Prompter | None = None,
-    ahead: PipAhead | None = None,
+    ahead: Ahead | None = None,
 ) -> Outcome:
     """Run the whole pipeline for one ``safe-pip install``.
 
     :param prompter: asks about first-seen projects; ``None`` (or unattended settings):
         they are refused unless approved in advance.
-    :param ahead: a pip already started for ``request.python``, to resolve in.
+    :param ahead: what the command line started ahead in the target interpreter.
 
     :raises SafePipError: any expected failure; the environment is left as it was.
     """
@@ -324,7 +328,7 @@ def run_install(
     with ExitStack() as stack:
         client = stack.enter_context(_client(settings))
         with _timed(timings, "target", reporter):
-            target = query_target(request.python, request.prefix)
+            target = _target(request, ahead)
             _check_environment(request, target)
             scheme = choose_scheme(
                 target, user=request.user, target_dir=request.target_dir, root=request.root
@@ -343,7 +347,7 @@ def run_install(
                     location_options=_location_options(request),
                     verbose=settings.verbosity,
                     resolutions=_resolutions(settings, request, target),
-                    ahead=ahead,
+                    ahead=ahead.pip if ahead is not None else None,
                 ),
                 gateway,
                 workdir,

@@ -21,6 +21,7 @@ from safe_pip.errors import ExternallyManaged, UsageError
 __all__ = [
     "Scheme",
     "TargetEnvironment",
+    "TargetQuery",
     "check_externally_managed",
     "choose_scheme",
     "find_interpreter",
@@ -187,40 +188,81 @@ def site_prefix_of(python: Path) -> Path | None:
     return None
 
 
+class TargetQuery:
+    """The target interpreter describing itself: asked at once, answered when needed, so
+    the interpreter's start overlaps other work. Close it if the answer is not wanted."""
+
+    def __init__(self, python: Path, prefix: str | None = None) -> None:
+        """:param prefix: compute the default scheme for this ``--prefix`` instead."""
+        self.python = python
+        self.prefix = prefix
+        self._process: subprocess.Popen[str] | None = None
+        self._error: OSError | None = None
+        try:
+            self._process = subprocess.Popen(
+                [str(python), "-c", _QUERY, prefix or "", _packaging_dir()],
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+        except OSError as exc:
+            self._error = exc
+
+    def result(self) -> TargetEnvironment:
+        """The answer.
+
+        :raises UsageError: the interpreter cannot be run.
+        """
+        try:
+            data = self._answer()
+        except (OSError, subprocess.SubprocessError, json.JSONDecodeError) as exc:
+            detail = getattr(exc, "stderr", "") or str(exc)
+            msg = f"Cannot query the target interpreter {self.python}: {detail.strip()}"
+            raise UsageError(msg) from exc
+        return TargetEnvironment(
+            python=self.python,
+            prefix=Path(data["prefix"]),
+            base_prefix=Path(data["base_prefix"]),
+            version=(data["version"][0], data["version"][1], data["version"][2]),
+            cache_tag=data["cache_tag"],
+            os_name=data["os_name"],
+            paths=data["paths"],
+            user_paths=data["user_paths"],
+            user_site_enabled=data["user_site_enabled"],
+            stdlib=Path(data["stdlib"]),
+            tags=tuple(data["tags"]) if data.get("tags") else None,
+            sys_path=tuple(data.get("sys_path", ())),
+            markers=data.get("markers"),
+        )
+
+    def _answer(self) -> dict[str, Any]:
+        if self._process is None:
+            raise self._error or OSError("not started")
+        try:
+            stdout, stderr = self._process.communicate(timeout=60)
+        except subprocess.TimeoutExpired:
+            self.close()
+            raise
+        if self._process.returncode != 0:
+            raise subprocess.CalledProcessError(self._process.returncode, "query", stdout, stderr)
+        answer: dict[str, Any] = json.loads(stdout)
+        return answer
+
+    def close(self) -> None:
+        """Stop the interpreter if it is still answering."""
+        if self._process is not None and self._process.poll() is None:
+            self._process.kill()
+            self._process.communicate()
+
+
 def query_target(python: Path, prefix: str | None = None) -> TargetEnvironment:
     """Ask the interpreter for its install paths.
 
     :param prefix: compute the default scheme for this ``--prefix`` instead.
     :raises UsageError: the interpreter cannot be run.
     """
-    try:
-        completed = subprocess.run(
-            [str(python), "-c", _QUERY, prefix or "", _packaging_dir()],
-            capture_output=True,
-            text=True,
-            check=True,
-            timeout=60,
-        )
-        data: dict[str, Any] = json.loads(completed.stdout)
-    except (OSError, subprocess.SubprocessError, json.JSONDecodeError) as exc:
-        detail = getattr(exc, "stderr", "") or str(exc)
-        msg = f"Cannot query the target interpreter {python}: {detail.strip()}"
-        raise UsageError(msg) from exc
-    return TargetEnvironment(
-        python=python,
-        prefix=Path(data["prefix"]),
-        base_prefix=Path(data["base_prefix"]),
-        version=(data["version"][0], data["version"][1], data["version"][2]),
-        cache_tag=data["cache_tag"],
-        os_name=data["os_name"],
-        paths=data["paths"],
-        user_paths=data["user_paths"],
-        user_site_enabled=data["user_site_enabled"],
-        stdlib=Path(data["stdlib"]),
-        tags=tuple(data["tags"]) if data.get("tags") else None,
-        sys_path=tuple(data.get("sys_path", ())),
-        markers=data.get("markers"),
-    )
+    return TargetQuery(python, prefix).result()
 
 
 def _packaging_dir() -> str:

@@ -21,7 +21,7 @@ from safe_pip.errors import EXIT_INTERRUPTED, EXIT_OK, OutputClosed, SafePipErro
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from safe_pip.pip_process import PipAhead
+    from safe_pip.ahead import Ahead
 
 __all__ = ["entrypoint", "main"]
 
@@ -102,18 +102,18 @@ def _interrupt(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt
 
 
-def _pip_ahead(command: str, argv: list[str]) -> PipAhead | None:
-    """pip, started now for the target of a command that resolves: it imports itself
-    while safe-pip imports its own modules and reads its settings."""
+def _ahead(command: str, argv: list[str]) -> Ahead | None:
+    """For a command that resolves, the target's description and pip, started now in the
+    target interpreter: both overlap safe-pip's own imports and settings."""
     if command not in _RESOLVING_COMMANDS:
         return None
-    from safe_pip.pip_process import PipAhead
+    from safe_pip.ahead import Ahead
 
     try:
-        _, python = locate(command, argv, os.environ)
+        first, python = locate(command, argv, os.environ)
     except UsageError:
         return None  # the command itself reports it
-    return PipAhead.start(python, os.environ)
+    return Ahead.start(python, first.prefix, os.environ)
 
 
 def _run_checked(command: str, rest: list[str], general: list[str]) -> int:
@@ -125,13 +125,13 @@ def _run_checked(command: str, rest: list[str], general: list[str]) -> int:
         out.print(command_help(command), markup=False, highlight=False)
         return EXIT_OK
     with ExitStack() as stack:
-        ahead = _pip_ahead(command, argv)
+        ahead = _ahead(command, argv)
         if ahead is not None:
             stack.enter_context(ahead)
         return _run_guarded(command, argv, ahead)
 
 
-def _run_guarded(command: str, argv: list[str], ahead: PipAhead | None) -> int:
+def _run_guarded(command: str, argv: list[str], ahead: Ahead | None) -> int:
     from safe_pip.cli.install_cmd import run_install_command, run_pip_command_through_gateway
 
     out, err = _consoles(_no_color(argv))

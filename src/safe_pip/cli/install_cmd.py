@@ -37,7 +37,7 @@ from safe_pip.target import site_prefix_of
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from safe_pip.pip_process import PipAhead
+    from safe_pip.ahead import Ahead
     from safe_pip.pipeline import InstallRequest, Outcome
 
 __all__ = ["command_help", "prepare", "run_install_command", "run_pip_command_through_gateway"]
@@ -276,7 +276,7 @@ def run_pip_command_through_gateway(
 
 
 def run_install_command(
-    argv: Sequence[str], out: Console, err: Console, ahead: PipAhead | None = None
+    argv: Sequence[str], out: Console, err: Console, ahead: Ahead | None = None
 ) -> int:
     """Parse ``install`` arguments, run the pipeline, present the outcome.
 

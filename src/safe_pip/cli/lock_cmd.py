@@ -15,7 +15,7 @@ from safe_pip.network import redact_url
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from safe_pip.pip_process import PipAhead
+    from safe_pip.ahead import Ahead
 
 __all__ = ["run_lock_command"]
 
@@ -55,7 +55,7 @@ def _write(path: Path, text: str) -> None:
 
 
 def run_lock_command(
-    argv: Sequence[str], out: Console, err: Console, ahead: PipAhead | None = None
+    argv: Sequence[str], out: Console, err: Console, ahead: Ahead | None = None
 ) -> int:
     """Parse ``lock`` arguments, resolve through the gateway, write the lock file.
 
