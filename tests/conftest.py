@@ -82,6 +82,21 @@ def make_venv(path: Path) -> Venv:
 
 
 @pytest.fixture
+def started(monkeypatch: pytest.MonkeyPatch) -> list[subprocess.Popen[str]]:
+    """Every process started while the test runs."""
+    processes: list[subprocess.Popen[str]] = []
+    real = subprocess.Popen
+
+    def recording(*args: Any, **kwargs: Any) -> subprocess.Popen[str]:
+        process = real(*args, **kwargs)
+        processes.append(process)
+        return process
+
+    monkeypatch.setattr(subprocess, "Popen", recording)
+    return processes
+
+
+@pytest.fixture
 def venv(tmp_path: Path) -> Venv:
     """A fresh virtual environment without pip."""
     return make_venv(tmp_path / "venv")

@@ -4,7 +4,6 @@ import os
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -14,21 +13,6 @@ from safe_pip.target import TargetQuery
 from tests.conftest import Venv
 
 ENVIRON = {"PATH": os.environ.get("PATH", "/bin"), "HOME": os.environ.get("HOME", "/")}
-
-
-@pytest.fixture
-def started(monkeypatch: pytest.MonkeyPatch) -> list[subprocess.Popen[str]]:
-    """Every process started while the test runs."""
-    processes: list[subprocess.Popen[str]] = []
-    real = subprocess.Popen
-
-    def recording(*args: Any, **kwargs: Any) -> subprocess.Popen[str]:
-        process = real(*args, **kwargs)
-        processes.append(process)
-        return process
-
-    monkeypatch.setattr(subprocess, "Popen", recording)
-    return processes
 
 
 def test_the_answer_asked_ahead_serves_the_same_interpreter_and_prefix(

@@ -4,7 +4,6 @@ import os
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
 
 import pip
 import pytest
@@ -50,21 +49,6 @@ class TestPipLauncher:
         monkeypatch.setattr(pip, "__file__", str(tmp_path / "pip" / "__init__.py"))
         target = tmp_path / "python"
         assert pip_launcher(target) == [sys.executable, "-m", "pip", "--python", str(target)]
-
-
-@pytest.fixture
-def started(monkeypatch: pytest.MonkeyPatch) -> list[subprocess.Popen[str]]:
-    """Every process :class:`PipAhead` starts."""
-    processes: list[subprocess.Popen[str]] = []
-    real = subprocess.Popen
-
-    def recording(*args: Any, **kwargs: Any) -> subprocess.Popen[str]:
-        process = real(*args, **kwargs)
-        processes.append(process)
-        return process
-
-    monkeypatch.setattr(subprocess, "Popen", recording)
-    return processes
 
 
 def _ahead(python: Path) -> PipAhead:
