@@ -32,7 +32,7 @@ from functools import cached_property
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from packaging.markers import default_environment
 from packaging.utils import NormalizedName, canonicalize_name
@@ -93,7 +93,8 @@ class Gateway:
     # -- lifecycle -----------------------------------------------------------------------
 
     def __enter__(self) -> Gateway:
-        server = _Server(("127.0.0.1", 0), _handler_for(self))
+        server = _Server(("127.0.0.1", 0), _GatewayHandler)
+        server.gateway = self
         server.daemon_threads = True
         self._server = server
         # shutdown() waits for the serving loop's next look at the clock: every command
@@ -114,9 +115,14 @@ class Gateway:
             self._thread.join()
         if self._prefetcher is not None:
             self._prefetcher.shutdown(wait=True, cancel_futures=True)
+        # Nothing may keep the pages alive once the command is done with them: a cycle
+        # back to the gateway (the server, the callbacks of the metadata fetches) leaves
+        # them to the garbage collector, which took a tenth of a second at exit.
         self._server = None
         self._thread = None
         self._prefetcher = None
+        with self._files_lock:
+            self._metadata.clear()
 
     @property
     def base_url(self) -> str:
@@ -384,6 +390,8 @@ _NOT_FOUND = Reply(HTTPStatus.NOT_FOUND, "text/plain")
 
 
 class _Server(ThreadingHTTPServer):
+    gateway: Gateway
+
     def handle_error(self, request: Any, client_address: Any) -> None:
         # pip is stopped the moment a source fails, often in the middle of a request: the
         # broken connection is expected, and socketserver's default would print a traceback.
@@ -393,25 +401,17 @@ class _Server(ThreadingHTTPServer):
         super().handle_error(request, client_address)
 
 
-def _handler_for(gateway: Gateway) -> type[BaseHTTPRequestHandler]:
-    class Handler(_GatewayHandler):
-        owner = gateway
-
-    return Handler
-
-
 class _GatewayHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     # Headers and body go out in separate writes; with Nagle's algorithm and the client's
     # delayed ACKs every keep-alive request would stall ~40 ms.
     disable_nagle_algorithm = True
-    owner: Gateway
 
     def log_message(self, format: str, *args: Any) -> None:
         logger.debug("gateway: " + format, *args)
 
     def do_GET(self) -> None:
-        reply = self.owner.handle(self.path)
+        reply = cast(_Server, self.server).gateway.handle(self.path)
         self.send_response(reply.status)
         self.send_header("Content-Type", reply.content_type)
         self.send_header("Cache-Control", "no-store")

@@ -1,9 +1,11 @@
 from __future__ import annotations
 
+import gc
 import hashlib
 import io
 import json
 import time
+import weakref
 import zipfile
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler
@@ -242,6 +244,22 @@ class TestDependencyPrefetch:
             assert "lib" in gateway.selector.answers
             assert "win-only" not in upstream.asked
             assert "extra-only" not in upstream.asked
+
+    def test_a_closed_gateway_leaves_nothing_to_the_garbage_collector(self, tmp_path: Path) -> None:
+        # Pages of thousands of files must go when the command is done with them; left in
+        # a reference cycle, collecting them took a tenth of a second at exit.
+        upstream = _GraphUpstream()
+        gateway = _graph_gateway(upstream, tmp_path)
+        gc.disable()
+        try:
+            with gateway:
+                gateway.handle(f"/{_token(gateway)}/simple/app/")
+                _wait_until_asked(upstream, "broken")
+            gone = weakref.ref(gateway)
+            del gateway
+            assert gone() is None
+        finally:
+            gc.enable()
 
     def test_no_dependency_is_asked_ahead_when_pip_will_not_follow_them(
         self, tmp_path: Path
