@@ -221,12 +221,11 @@ class _Destination(SchemeDictionaryDestination):
         if not contained(target, self._root(scheme), self._realpath):
             msg = f"{project}: {target} is outside the {scheme} directory. Nothing was installed."
             raise InstallError(msg)
-        if os.path.lexists(target):
-            raise self._overwrite(target)
         self._journal.make_dirs(target.parent)
         self._journal.created.append(target)
         try:
-            # Exclusive creation: a file that appeared since the check is not written over.
+            # Exclusive creation: whatever is there (a file, a link), even one that appeared
+            # after placement checked, is never written over.
             with target.open("xb") as written:
                 digest, size = copyfileobj_with_hashing(stream, written, self.hash_algorithm)
         except FileExistsError:

@@ -18,9 +18,12 @@ from installer.utils import copyfileobj_with_hashing
 
 from safe_pip import install as install_module
 from safe_pip.errors import InstallError
+from safe_pip.inspection import inspect_wheel
+from safe_pip.install import install_wheels
+from safe_pip.placement import lay_out
 from safe_pip.target import Scheme, TargetEnvironment
 from tests.support.dists import WheelSpec, build_wheel
-from tests.support.environments import fake_environment, install, snapshot
+from tests.support.environments import fake_environment, install, planned, snapshot
 
 WheelFactory = Callable[..., Path]
 Env = tuple[TargetEnvironment, Scheme]
@@ -67,6 +70,26 @@ class TestInstallWheels:
         assert not (site(env) / "alpha-1.0.dist-info").exists()
         assert (site(env) / "alpha-2.0.dist-info" / "RECORD").is_file()
         assert not list(env[0].prefix.rglob(".safe-pip-replaced-*"))
+
+    @pytest.mark.parametrize("link", [False, True], ids=["file", "dangling-link"])
+    def test_what_appears_after_placement_is_not_written_over(
+        self, env: Env, wheel: WheelFactory, tmp_path: Path, link: bool
+    ) -> None:
+        target, scheme = env
+        built = wheel("alpha", "1.0")
+        dist = planned(built)
+        layout = lay_out([(dist, built, inspect_wheel(dist, built))], target, scheme)
+        intruder = site(env) / "alpha" / "__init__.py"
+        intruder.parent.mkdir()
+        if link:
+            intruder.symlink_to(tmp_path / "elsewhere")
+        else:
+            intruder.write_text("mine\n")
+        before = snapshot(target.prefix)
+        with pytest.raises(InstallError, match="would overwrite"):
+            install_wheels(layout, target, scheme)
+        assert snapshot(target.prefix) == before
+        assert not (tmp_path / "elsewhere").exists()
 
     def test_a_shared_identical_file_is_recorded_but_not_rewritten(
         self, env: Env, wheel: WheelFactory
