@@ -181,11 +181,11 @@ class Compiler:
         if jobs:
             self._send(["ahead", [str(wheel), jobs]])
 
-    def modules_written(self, project: str, modules: Sequence[tuple[str, str, Path, str]]) -> None:
-        """Give written modules their bytecode: ``(scheme, path, written file, directory
-        the bytecode names)`` of each."""
+    def modules_written(self, project: str, modules: Sequence[tuple[Path, str, str, str]]) -> None:
+        """Give written modules their bytecode: ``(written file, directory the bytecode
+        names, scheme, path in the scheme)`` of each."""
         jobs = []
-        for scheme, path, real, ddir in modules:
+        for real, ddir, scheme, path in modules:
             jobs.append([self._ahead.pop((project, scheme, path), None), str(real), ddir])
             self.written.append(real)
         if jobs:

@@ -16,6 +16,7 @@ metadata is never handed to pip, so pip never learns the URL.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
@@ -223,12 +224,8 @@ class Gateway:
         """
         if metadata.cancelled() or metadata.exception() is not None:
             return
-        for name in dependency_names(metadata.result(), self._marker_environment):
-            if not self.selector.known(name):
-                try:
-                    self._submit(self._prefetch_project, name)
-                except RuntimeError:  # the gateway is shutting down: pip is done asking
-                    return
+        with contextlib.suppress(RuntimeError):  # shutting down: pip is done asking
+            self.ask_ahead(dependency_names(metadata.result(), self._marker_environment))
 
     @cached_property
     def _marker_environment(self) -> dict[str, str]:

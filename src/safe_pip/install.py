@@ -217,9 +217,11 @@ class _Destination(SchemeDictionaryDestination):
         if target in self._placed.shared:
             digest, size = copyfileobj_with_hashing(stream, io.BytesIO(), self.hash_algorithm)
             return RecordEntry(path, Hash(self.hash_algorithm, digest), size)
-        project = self._placed.dist.name
         if not contained(target, self._root(scheme), self._realpath):
-            msg = f"{project}: {target} is outside the {scheme} directory. Nothing was installed."
+            msg = (
+                f"{self.project}: {target} is outside the {scheme} directory. "
+                f"Nothing was installed."
+            )
             raise InstallError(msg)
         self._journal.make_dirs(target.parent)
         self._journal.created.append(target)
@@ -237,7 +239,7 @@ class _Destination(SchemeDictionaryDestination):
 
     def _overwrite(self, target: Path) -> InstallError:
         return InstallError(
-            f"{self._placed.dist.name}: installing would overwrite {target}, which is not "
+            f"{self.project}: installing would overwrite {target}, which is not "
             f"part of the version being replaced (it belongs to another project, or to "
             f"none). Nothing was installed; remove or uninstall whatever owns that file first."
         )
@@ -425,9 +427,7 @@ class _Installer:
             return
         for real, *_rest in jobs:
             self._note_bytecode(pyc_path(real, cache_tag))
-        compiler.modules_written(
-            destination.project, [(scheme, path, real, ddir) for real, ddir, scheme, path in jobs]
-        )
+        compiler.modules_written(destination.project, jobs)
 
     def stop_compiler(self) -> None:
         """Kill the compiler before a rollback, so it writes nothing afterwards."""

@@ -205,7 +205,7 @@ def _resolutions(
 @contextmanager
 def _client(settings: Settings) -> Iterator[Future[httpx.Client]]:
     """The upstream client, built in the background: loading the certificates takes tens
-    of milliseconds, which the target query hides."""
+    of milliseconds, spent while the target's answer, the lock and the policy are had."""
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="client") as pool:
         future = pool.submit(build_client, settings.network, settings.environ)
         try:

@@ -86,7 +86,7 @@ def test_modules_are_compiled_from_the_wheel_before_they_are_written(
         scheme_dirs = scheme.install_paths(dist.name, target)
         compiler.compile_wheel(dist.name, wheel, inspect_wheel(dist, wheel), scheme_dirs)
         compiler.modules_written(
-            dist.name, [("purelib", "alpha/__init__.py", source, str(source.parent))]
+            dist.name, [(source, str(source.parent), "purelib", "alpha/__init__.py")]
         )
         [pyc] = compiler.finish()
     assert pyc is not None
@@ -109,7 +109,7 @@ def test_a_module_not_compiled_ahead_is_compiled_from_the_written_file(
     source.write_text("value = 2\n")
     with compiling(target) as compiler:
         assert compiler is not None
-        compiler.modules_written("beta", [("purelib", "beta.py", source, str(source.parent))])
+        compiler.modules_written("beta", [(source, str(source.parent), "purelib", "beta.py")])
         assert compiler.finish() == [pyc_path(source, TAG)]
     assert pyc_path(source, TAG).read_bytes() == _as_compileall_writes(
         source, tmp_path, py_compile.PycInvalidationMode.TIMESTAMP
