@@ -1,9 +1,13 @@
-"""Time the first-seen review: the typosquat list's load, 100 names checked, and the whole
-review and approval decision of a plan of 100 first-seen projects.
+"""Time the first-seen review: the typosquat list's and the reference data's loads, 100
+names checked, and the whole review (name and impostor checks) and approval decision of a
+plan of 100 first-seen projects, warm and cold (both loads included); and the update
+review of 20 updated projects (issue 15: each new wheel's metadata and file listing read
+and compared with the last approved release's), which must stay under 50 ms.
 
 The names are the worst case: none is on the list, so every kind of match runs for each.
-Half are typos of popular names (one or two letters changed), half unrelated inventions.
-The review is what ``safe-pip install`` adds between resolving and fetching.
+Half are typos of popular names (one or two letters changed), half unrelated inventions;
+every other one names a top project's repository in its metadata. The review is what
+``safe-pip install`` adds between resolving and fetching.
 
 Usage: python scripts/bench_review.py [--runs N]
 """
@@ -14,14 +18,17 @@ import argparse
 import random
 import statistics
 import string
+import tempfile
 import time
+import zipfile
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import Version
 
-from safe_pip import typosquat
+from safe_pip import reference, typosquat
 from safe_pip.models import (
     DistKind,
     IndexFile,
@@ -33,6 +40,8 @@ from safe_pip.models import (
     SourceSpec,
 )
 from safe_pip.review import decide, trust_review
+from safe_pip.trust import How, TrustedProject
+from safe_pip.updates import profile_wheel, update_changes
 
 _SOURCE = SourceSpec("pypi", "https://pypi.org/simple")
 
@@ -67,7 +76,8 @@ def first_seen_plan(
     """A plan of one wheel per name, none of them approved, and the pages that served it."""
     dists: list[PlannedDist] = []
     served: dict[NormalizedName, ServedProject] = {}
-    for name in names:
+    repos = sorted(reference.load().claims)
+    for number, name in enumerate(names):
         project = canonicalize_name(name)
         wheel = IndexFile(
             f"{project}-1.0-py3-none-any.whl",
@@ -79,7 +89,9 @@ def first_seen_plan(
             upload_time=now - timedelta(days=3),
             size=12_345,
         )
-        metadata = {"summary": "A project", "home_page": "https://example.org"}
+        metadata: dict[str, object] = {"summary": "A project", "home_page": "https://example.org"}
+        if number % 2:
+            metadata["project_url"] = [f"Source, https://{repos[number % len(repos)]}"]
         dists.append(
             PlannedDist(project, wheel.version, wheel.kind, True, metadata, wheel, _SOURCE)
         )
@@ -93,6 +105,42 @@ def review_once(plan: Plan, served: dict[NormalizedName, ServedProject], now: da
     facts = trust_review(plan, {}, served, now)
     decide(facts, flagged=NameSet(), settings=NameSet(), pins={})
     return sum(len(fact.warnings) for fact in facts)
+
+
+def _update_wheel(directory: Path, name: str, version: str, members: int = 300) -> Path:
+    """A wheel of ``members`` modules with dependencies, scripts and project URLs."""
+    path = directory / f"{name}-{version}-py3-none-any.whl"
+    dist_info = f"{name}-{version}.dist-info"
+    metadata = "\n".join(
+        [
+            "Metadata-Version: 2.1",
+            f"Name: {name}",
+            f"Version: {version}",
+            "Home-page: https://example.org",
+            f"Project-URL: Source, https://github.com/example/{name}",
+            *(f"Requires-Dist: dependency-{n}>=1" for n in range(8)),
+        ]
+    )
+    with zipfile.ZipFile(path, "w") as archive:
+        for number in range(members):
+            archive.writestr(f"{name}/module_{number}.py", "x = 1\n" * 50)
+        archive.writestr(f"{dist_info}/METADATA", metadata + "\n\n")
+        archive.writestr(
+            f"{dist_info}/entry_points.txt", f"[console_scripts]\n{name} = {name}:main\n"
+        )
+        archive.writestr(f"{dist_info}/RECORD", "")
+    return path
+
+
+def update_review(paths: list[Path], known: dict[str, TrustedProject]) -> int:
+    """Profile each new wheel and compare it with the release approved before it; the
+    number of material changes."""
+    changes = 0
+    for path in paths:
+        name = path.name.split("-", 1)[0]
+        found = update_changes(known[name], Version("2.0"), profile_wheel(path))
+        changes += len(found.material) if found else 0
+    return changes
 
 
 def _timed(runs: int, work: Callable[[], object]) -> list[float]:
@@ -118,7 +166,12 @@ def main() -> None:
         typosquat._index.cache_clear()
         typosquat._index()
 
+    def load_reference() -> None:
+        reference.load.cache_clear()
+        reference.load()
+
     _line("load (read list, build index):", _timed(runs, load))
+    _line("load reference data:", _timed(runs, load_reference))
     names = sample_names()
     found = typosquat.check_names(names)
     _line(
@@ -134,6 +187,32 @@ def main() -> None:
         _timed(runs, lambda: review_once(plan, served, now)),
         f" ({warnings} warnings)",
     )
+
+    def cold() -> None:
+        typosquat._index.cache_clear()
+        reference.load.cache_clear()
+        review_once(plan, served, now)
+
+    _line("the same, cold (both loads included):", _timed(runs, cold))
+    with tempfile.TemporaryDirectory() as directory:
+        paths, known = [], {}
+        for number in range(20):
+            name = f"updated{number}"
+            old = profile_wheel(_update_wheel(Path(directory), name, "1.0"))
+            known[name] = TrustedProject(
+                canonicalize_name(name),
+                "pypi",
+                _SOURCE.url,
+                now,
+                How.PROMPT,
+                {"1.0": {}},
+                profiles={"1.0": old.to_record()},
+            )
+            paths.append(_update_wheel(Path(directory), name, "2.0"))
+        seconds = _timed(runs, lambda: update_review(paths, known))
+        _line("update review of 20 updated projects:", seconds, " (limit 50 ms)")
+        if statistics.median(seconds) > 0.050:
+            raise SystemExit("the update review is over its 50 ms budget")
 
 
 if __name__ == "__main__":

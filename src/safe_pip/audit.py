@@ -28,6 +28,13 @@ class Action(enum.Enum):
     INSTALLED = "installed"
     REMOVED = "removed"
     FORGOTTEN = "forgotten"
+    IGNORED = "ignored"
+    """A known vulnerability was ignored on purpose (the reason is in ``how``)."""
+    SHADOWED = "shadowed"
+    """A project name of a private source is on a public index too (``how`` names both)."""
+    EXEMPTED = "exempted"
+    """A release younger than the cooldown let through by an exemption (its reason is in
+    ``how``)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,10 +2,12 @@
 into a wheel, which is then inspected and installed like any other.
 
 A small PEP 517 frontend. Only projects the user allowed reach it (``--allow-sdist``, or
-a local directory, which is the user's own code). The build runs in a fresh virtual
-environment of the target interpreter whose build requirements are installed by pip from
-the gateway and nothing else: wheels only unless allowed, same source priority, same
-policy. The backend's hooks run in a subprocess of that environment.
+a local directory the user named, which is their own code): :meth:`Builder.build` checks
+that again, whatever path a distribution came by. The build runs in a fresh virtual
+environment of the target interpreter. Its build requirements are first resolved through
+the gateway (wheels only unless allowed, same source priority, same policy), reviewed as
+first-seen projects like any other, and only then installed, pinned to the reviewed files.
+The backend's hooks run in a subprocess of that environment.
 """
 
 from __future__ import annotations
@@ -17,26 +19,31 @@ import subprocess
 import tarfile
 import tomllib
 import zipfile
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Collection, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from safe_pip.errors import InstallError, PolicyDenied, UsageError
+from safe_pip.admission import from_sources
+from safe_pip.approval import ApprovalNeeded
+from safe_pip.errors import InstallError, PolicyDenied, SdistRefused, UsageError
 from safe_pip.gateway import Gateway
-from safe_pip.models import DistKind, PlannedDist, VcsRef
+from safe_pip.models import DistKind, NameSet, Plan, PlannedDist, VcsRef
 from safe_pip.pip_process import pip_environment
 from safe_pip.requirements import RequirementLine
-from safe_pip.resolve import run_gated
+from safe_pip.resolve import ResolveRequest, resolve, run_gated
 from safe_pip.target import TargetEnvironment
 
-__all__ = ["BuildOptions", "Builder"]
+__all__ = ["Approver", "BuildOptions", "Builder", "resolve_approving"]
 
 logger = logging.getLogger(__name__)
 
 # pip's default for projects without a [build-system] table.
 _LEGACY_BACKEND = "setuptools.build_meta:__legacy__"
 _LEGACY_REQUIRES = ("setuptools>=40.8.0",)
+
+Approver = Callable[[Plan], None]
+"""Approves the projects of a plan before their code runs, or raises (first-seen review)."""
 
 # Runs inside the build environment: calls one backend hook, writes its result as JSON.
 _HOOK_RUNNER = r"""
@@ -151,8 +158,19 @@ class Builder:
         environ: Mapping[str, str],
         options: BuildOptions | None = None,
         *,
+        approve: Approver,
+        allow_sdist: NameSet,
+        local_projects: Collection[Path] = frozenset(),
         verbose: int = 0,
     ) -> None:
+        """:param approve: reviews each build environment's requirements before they are
+            installed.
+        :param allow_sdist: the projects allowed to build from source.
+        :param local_projects: the project directories the user named (resolved paths).
+        """
+        self._approve = approve
+        self._allow_sdist = allow_sdist
+        self._local_projects = frozenset(local_projects)
         self._gateway = gateway
         self._target = target
         self._workdir = workdir
@@ -165,8 +183,11 @@ class Builder:
 
         :param archive: the verified sdist, for distributions that came as one.
         :raises InstallError: the build failed.
-        :raises SdistRefused: a build requirement is only available as a source build.
+        :raises SdistRefused: ``dist`` may not be built, or a build requirement is only
+            available as a source build.
+        :raises FirstSeenRefused: a build requirement nobody approved.
         """
+        self._check_allowed(dist)
         area = self._workdir / f"build-{dist.name}"
         area.mkdir(parents=True, exist_ok=True)
         source = self._source_tree(dist, archive, area)
@@ -189,6 +210,21 @@ class Builder:
             )
             raise InstallError(msg)
         return out / str(filename)
+
+    def _check_allowed(self, dist: PlannedDist) -> None:
+        """Defence in depth: admission and the gateway keep unallowed source builds out of
+        the plan; whatever path one came by, it is not built here."""
+        if dist.kind is DistKind.LOCAL_DIR and dist.local_path:
+            if Path(dist.local_path).resolve() in self._local_projects:
+                return
+        elif dist.name in self._allow_sdist:
+            return
+        msg = (
+            f"{dist.label} ({dist.kind.value}, from {dist.location or dist.filename}) would be "
+            f"built from source, which it is not allowed to do. Nothing was installed. If you "
+            f"trust it to run code at install time, allow it with --allow-sdist {dist.name}."
+        )
+        raise SdistRefused(msg)
 
     def _source_tree(self, dist: PlannedDist, archive: Path | None, area: Path) -> Path:
         if dist.kind is DistKind.LOCAL_DIR and dist.local_path:
@@ -244,20 +280,45 @@ class Builder:
     def _install_requirements(
         self, dist: PlannedDist, python: Path, requires: list[str], area: Path
     ) -> None:
-        lines = [
-            RequirementLine(text=r, origin=f"build requirement of {dist.label}") for r in requires
-        ]
-        workdir = area / f"requirements-{len(list(area.glob('requirements-*')))}"
-        workdir.mkdir()
-        run_gated(
-            ["install", "--quiet"],
-            [*lines, *self._options.build_constraints],
+        """Resolve, review, then install exactly the reviewed files into the environment."""
+        origin = f"build requirement of {dist.label}"
+        lines = [RequirementLine(text=r, origin=origin) for r in requires]
+        _refuse_direct(dist, lines)
+        plan = resolve_approving(
+            ResolveRequest(
+                lines=(*lines, *self._options.build_constraints),
+                target_python=python,
+                verbose=self._verbose,
+            ),
             self._gateway,
-            workdir,
+            self._new_workdir(area),
+            self._environ,
+            self._approve,
+        )
+        self._approve(plan)
+        pinned = [
+            RequirementLine(
+                text=f"{planned.name}=={planned.version}",
+                origin=origin,
+                hashes=(f"sha256:{planned.sha256}",),
+            )
+            for planned in plan
+        ]
+        run_gated(
+            ["install", "--quiet", "--no-deps", "--require-hashes"],
+            pinned,
+            self._gateway,
+            self._new_workdir(area),
             self._environ,
             target_python=python,
             verbose=self._verbose,
         )
+
+    @staticmethod
+    def _new_workdir(area: Path) -> Path:
+        workdir = area / f"requirements-{len(list(area.glob('requirements-*')))}"
+        workdir.mkdir()
+        return workdir
 
     def _call(
         self,
@@ -296,3 +357,40 @@ class Builder:
             raise InstallError(msg)
         result = json.loads(output.read_text(encoding="utf-8"))
         return None if result.get("missing") else result["value"]
+
+
+def resolve_approving(
+    request: ResolveRequest,
+    gateway: Gateway,
+    workdir: Path,
+    environ: Mapping[str, str],
+    approve: Approver,
+) -> Plan:
+    """Resolve; when pip stopped at code that needs a person's approval first (a build
+    backend, a source archive's build: see :class:`~safe_pip.approval.ApprovalNeeded`),
+    ask now, outside pip's network wait, and resolve again: what was approved is in the
+    trust store by then.
+
+    :raises FirstSeenRefused: the user refused.
+    """
+    while True:
+        try:
+            return resolve(request, gateway, workdir, environ)
+        except ApprovalNeeded as needed:
+            gateway.clear_failure()
+            approve(needed.plan)
+            request = replace(request, ahead=None, resolutions=None)
+
+
+def _refuse_direct(dist: PlannedDist, lines: Sequence[RequirementLine]) -> None:
+    """Build requirements come from the configured sources only: one pip would take from a
+    URL or a path (``name @ url`` or a file name in ``build-system.requires``) is refused
+    before pip reads it."""
+    direct = [line.text for line in lines if not from_sources(line)]
+    if direct:
+        msg = (
+            f"{dist.label}: its build requirements {', '.join(direct)} do not come from the "
+            f"configured sources (a URL or a path); safe-pip installs build requirements only "
+            f"from the sources. Nothing was installed."
+        )
+        raise PolicyDenied(msg)

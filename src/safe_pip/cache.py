@@ -7,18 +7,27 @@ and never seen by anyone.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import tempfile
 import threading
+import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from safe_pip.errors import HashMismatch, InstallError
 
-__all__ = ["FileCache", "sha256_file"]
+__all__ = ["MAX_FILENAME_BYTES", "FileCache", "is_sha256", "sha256_file"]
 
 _SHA256_HEX = frozenset("0123456789abcdef")
+MAX_FILENAME_BYTES = 255
+"""The longest file name (in UTF-8 bytes) the cache stores a file under: the limit of
+every common file system. A source's page may list longer ones; they cannot be files."""
+_PART_PREFIX = ".part-"
+# A partial file untouched this long was abandoned (an interrupted command exits without
+# waiting for its downloads); one being written is touched with every chunk.
+_ABANDONED_AFTER = 3600.0
 
 
 def sha256_file(path: Path) -> str:
@@ -30,8 +39,20 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _valid_sha256(value: str) -> bool:
-    return len(value) == 64 and set(value) <= _SHA256_HEX
+def is_sha256(value: object) -> bool:
+    """Whether ``value`` is a sha256 digest as the cache and pip spell it: 64 lowercase hex."""
+    return isinstance(value, str) and len(value) == 64 and set(value) <= _SHA256_HEX
+
+
+def _sweep_abandoned(directory: Path) -> None:
+    """Delete the partial files of downloads abandoned in ``directory`` (one file's digest:
+    they are found when that file is stored again, the likely next thing after an
+    interrupt)."""
+    limit = time.time() - _ABANDONED_AFTER
+    for part in directory.glob(_PART_PREFIX + "*"):
+        with contextlib.suppress(OSError):
+            if part.stat().st_mtime < limit:
+                part.unlink()
 
 
 class FileCache:
@@ -41,6 +62,11 @@ class FileCache:
         self.root = root
         self._locks: dict[str, threading.Lock] = {}
         self._locks_guard = threading.Lock()
+        self._stored: set[str] = set()
+
+    def stored_here(self, sha256: str) -> bool:
+        """Whether this command stored the file itself (it was not cached before)."""
+        return sha256 in self._stored
 
     def path_for(self, sha256: str, filename: str) -> Path:
         """Where the file with this digest lives (whether or not it is there yet).
@@ -48,11 +74,14 @@ class FileCache:
         The file keeps its own name inside a directory named by its digest, so that
         tools which read a wheel's name from its path (pypa/installer) work on it.
         """
-        if not _valid_sha256(sha256):
+        if not is_sha256(sha256):
             msg = f"not a sha256 digest: {sha256!r}"
             raise ValueError(msg)
         if filename != Path(filename).name or filename.startswith(".") or "\\" in filename:
             msg = f"not a plain file name: {filename!r}"
+            raise ValueError(msg)
+        if len(filename.encode()) > MAX_FILENAME_BYTES:
+            msg = f"a file name longer than {MAX_FILENAME_BYTES} bytes: {filename[:60]!r}..."
             raise ValueError(msg)
         return self.root / "files" / "sha256" / sha256[:2] / sha256[2:] / filename
 
@@ -88,8 +117,9 @@ class FileCache:
         """
         final = self.path_for(sha256, filename)
         final.parent.mkdir(parents=True, exist_ok=True)
+        _sweep_abandoned(final.parent)
         digest = hashlib.sha256()
-        fd, temp_name = tempfile.mkstemp(dir=final.parent, prefix=".part-")
+        fd, temp_name = tempfile.mkstemp(dir=final.parent, prefix=_PART_PREFIX)
         temp = Path(temp_name)
         try:
             with os.fdopen(fd, "wb") as out:
@@ -109,6 +139,7 @@ class FileCache:
                 )
                 raise HashMismatch(msg)
             temp.replace(final)
+            self._stored.add(sha256)
         except BaseException:
             temp.unlink(missing_ok=True)
             raise

@@ -6,16 +6,20 @@
     ├── UsageError               2  the command line or a settings file is wrong
     ├── NetworkError             1  a source or a file could not be reached
     │   └── SourceError          1  a source answered with an error (fail closed)
+    │       └── UnsafeSource     3  a source pointed where it may not (also PolicyDenied)
     ├── ResolveError             1  pip's resolver found no installable set
     ├── InstallError             1  writing into the environment failed (rolled back)
     ├── TrustStoreError          1  the trust store is unreadable or locked
     ├── OutputClosed             1  the command's output was closed (a pipe ended)
+    ├── AdvisoryError            1  required vulnerability data could not be had
     └── PolicyDenied             3  refused by policy; nothing was installed
         ├── SdistRefused             only source distributions would satisfy
         ├── HashMismatch             a file's sha256 differs from the expected one
         ├── FirstSeenRefused         a first-seen project was not approved
         ├── UnsafeWheel              a wheel failed inspection
-        └── ExternallyManaged        PEP 668: the environment is managed elsewhere
+        ├── ExternallyManaged        PEP 668: the environment is managed elsewhere
+        ├── KnownVulnerability       a planned version has a known vulnerability
+        └── AmbiguousSource          a name is on two sources and nobody said which
 
 Interrupted (130) is not an error class: the CLI maps ``KeyboardInterrupt``.
 
@@ -25,11 +29,19 @@ Every message names the project, the reason and the fix, so the CLI prints
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from safe_pip.shadows import Shadow
+
 __all__ = [
+    "AdvisoryError",
+    "AmbiguousSource",
     "ExternallyManaged",
     "FirstSeenRefused",
     "HashMismatch",
     "InstallError",
+    "KnownVulnerability",
     "NetworkError",
     "OutputClosed",
     "PolicyDenied",
@@ -38,6 +50,7 @@ __all__ = [
     "SdistRefused",
     "SourceError",
     "TrustStoreError",
+    "UnsafeSource",
     "UnsafeWheel",
     "UsageError",
 ]
@@ -85,6 +98,11 @@ class OutputClosed(SafePipError):
     """Standard output or error was closed while the command ran."""
 
 
+class AdvisoryError(SafePipError):
+    """The advisory source could not be reached or read (a failure only with
+    ``--require-advisories``; otherwise a warning)."""
+
+
 class PolicyDenied(SafePipError):
     """Refused by policy before anything was installed."""
 
@@ -103,9 +121,28 @@ class FirstSeenRefused(PolicyDenied):
     """A project never installed before was not approved."""
 
 
+class UnsafeSource(SourceError, PolicyDenied):
+    """A source pointed at what no remote source may (a local file, another scheme, plain
+    http off loopback): a source error, since the source is refused as a whole, and a
+    refusal (exit status 3), since it is what a compromised index would do."""
+
+
 class UnsafeWheel(PolicyDenied):
     """A wheel failed inspection."""
 
 
 class ExternallyManaged(PolicyDenied):
     """The target environment is marked EXTERNALLY-MANAGED (PEP 668)."""
+
+
+class KnownVulnerability(PolicyDenied):
+    """A planned version has a known vulnerability that was not ignored."""
+
+
+class AmbiguousSource(PolicyDenied):
+    """A project name is known to more than one configured source and nobody said which."""
+
+    def __init__(self, message: str, shadow: Shadow | None = None) -> None:
+        super().__init__(message)
+        self.shadow = shadow
+        """Which sources know the name, for a review that asks which is meant."""

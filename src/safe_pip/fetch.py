@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import tempfile
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -58,7 +59,12 @@ class Fetcher:
         with self._cache.lock(file.sha256):
             cached = self._cache.lookup(file.sha256, file.filename)
             if cached is not None:
-                reporter.download_finished(file.filename, cached=True)
+                # Downloaded by this command already (pip fetched it while resolving): it
+                # was downloaded, not "cached" from an earlier run.
+                fresh = self._cache.stored_here(file.sha256)
+                if fresh:
+                    reporter.download_started(file.filename, file.size)
+                reporter.download_finished(file.filename, cached=not fresh)
                 return cached
             return self._download(file, file.sha256, source, reporter)
 
@@ -122,6 +128,29 @@ class Fetcher:
             chunks = iter(lambda: stream.read(1 << 20), b"")
             return self._cache.store(chunks, expected, path.name, label=label)
 
+    def fetch_url(self, url: str, filename: str, label: str) -> Path:
+        """A file the user named by URL, downloaded (with the same client, retries and
+        network settings as every source file) into the cache under the sha256 of the
+        bytes that arrived: pip is then handed this copy, never the URL.
+
+        :raises NetworkError: the download failed after retries.
+        """
+        with tempfile.TemporaryDirectory(prefix="safe-pip-url-") as temp:
+            path = Path(temp) / filename
+            attempt = 0
+            while True:
+                try:
+                    with self._upstream.open_stream(None, url) as chunks, path.open("wb") as out:
+                        for chunk in chunks:
+                            out.write(chunk)
+                    break
+                except NetworkError:
+                    if attempt >= self._retries:
+                        raise
+                    attempt += 1
+                    logger.info("retrying download of %s (attempt %d)", filename, attempt + 1)
+            return self.store_local(path, None, label)
+
     def fetch_all(
         self,
         dists: Sequence[PlannedDist],
@@ -143,10 +172,19 @@ class Fetcher:
         results: dict[NormalizedName, Path] = {}
         if not work:
             return results
-        with ThreadPoolExecutor(max_workers=min(self._max_workers, len(work))) as pool:
+        pool = ThreadPoolExecutor(max_workers=min(self._max_workers, len(work)))
+        interrupted = False
+        try:
             futures = {dist.name: pool.submit(self._fetch_one, dist, reporter) for dist in work}
             for name, future in futures.items():
                 results[name] = future.result()
+        except KeyboardInterrupt:
+            interrupted = True
+            raise
+        finally:
+            # On an interrupt, downloads in flight may wait on a source that never answers:
+            # they are abandoned, not waited for (the command line exits without them).
+            pool.shutdown(wait=not interrupted, cancel_futures=interrupted)
         check_pins(results, work, pins or {})
         return results
 

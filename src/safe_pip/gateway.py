@@ -38,7 +38,7 @@ from typing import Any, TypeVar, cast
 from packaging.markers import default_environment
 from packaging.utils import NormalizedName, canonicalize_name
 
-from safe_pip.errors import PolicyDenied, SafePipError
+from safe_pip.errors import PolicyDenied, SafePipError, SourceError
 from safe_pip.fetch import Fetcher
 from safe_pip.models import DistKind, IndexFile, ServedProject, SourceSpec
 from safe_pip.selection import Compatibility, SourceSelector
@@ -70,9 +70,13 @@ class Gateway:
         *,
         approved_urls: Collection[str] = frozenset(),
         follow_dependencies: bool = True,
+        before_download: Callable[[ServedFile], None] | None = None,
     ) -> None:
         """:param approved_urls: :func:`~safe_pip.wheels.url_key` of each direct URL the
         user gave; a wheel requiring any other URL fails the command.
+        :param before_download: called before pip gets a whole file (not its metadata),
+            which pip only asks for to install or build it, so its code is about to run
+            (a build requirement, a source archive): raising refuses it.
         :param follow_dependencies: ask about dependencies ahead of pip (not with
             ``--no-deps``, where pip never asks and their names need not leave the machine).
         """
@@ -80,12 +84,13 @@ class Gateway:
         self.selector = selector
         self._fetcher = fetcher
         self._approved_urls = approved_urls
+        self._before_download = before_download
         self._token = secrets.token_urlsafe(24)
         self._files: dict[str, ServedFile] = {}
         self._files_lock = threading.Lock()
         self._failure: SafePipError | None = None
         self.failed = threading.Event()
-        self._server: ThreadingHTTPServer | None = None
+        self._server: _Server | None = None
         self._thread: threading.Thread | None = None
         self._prefetcher: ThreadPoolExecutor | None = None
         self._metadata: dict[str, Future[bytes]] = {}
@@ -108,14 +113,19 @@ class Gateway:
         logger.debug("gateway listening on 127.0.0.1:%d", server.server_address[1])
         return self
 
-    def __exit__(self, *exc_info: object) -> None:
+    def __exit__(self, exc_type: type[BaseException] | None, *exc_info: object) -> None:
+        # A command that failed or was interrupted waits for nothing: a request still in
+        # flight may wait on a source that never answers, up to every timeout and retry.
+        # Its threads are abandoned (the command line exits without them on an interrupt).
+        finished = exc_type is None
         if self._server is not None:
+            self._server.stopping = True
             self._server.shutdown()
             self._server.server_close()
-        if self._thread is not None:
+        if self._thread is not None and finished:
             self._thread.join()
         if self._prefetcher is not None:
-            self._prefetcher.shutdown(wait=True, cancel_futures=True)
+            self._prefetcher.shutdown(wait=finished, cancel_futures=True)
         # Nothing may keep the pages alive once the command is done with them: a cycle
         # back to the gateway (the server, the callbacks of the metadata fetches) leaves
         # them to the garbage collector, which took a tenth of a second at exit.
@@ -157,6 +167,13 @@ class Gateway:
         return self._server is not None and url.startswith(self.base_url + "/")
 
     # -- request handling ----------------------------------------------------------------
+
+    def clear_failure(self) -> None:
+        """Forget the failure the caller dealt with, to run pip through the gateway again
+        (after a review that ``before_download`` asked for)."""
+        with self._files_lock:
+            self._failure = None
+        self.failed.clear()
 
     def _fail(self, error: SafePipError) -> None:
         with self._files_lock:
@@ -201,7 +218,7 @@ class Gateway:
         with self._files_lock:
             for file in served.served:
                 if file.sha256 is not None:
-                    self._files[file.sha256] = ServedFile(file, served.source)
+                    self._files[file.sha256] = ServedFile(file, served.page.source_of(file))
 
     def _ask_ahead(self, served: ServedProject) -> None:
         compatibility = self.selector.policy.compatibility
@@ -209,7 +226,7 @@ class Gateway:
         if likely is not None:
             # pip asks for this file's metadata next, almost always: fetch it while pip is
             # still reading the page, so upstream latency overlaps with pip's own work.
-            future = self._metadata_of(ServedFile(likely, served.source))
+            future = self._metadata_of(ServedFile(likely, served.page.source_of(likely)))
             if self._follow_dependencies:
                 future.add_done_callback(self._prefetch_dependencies)
 
@@ -303,7 +320,9 @@ class Gateway:
         return entry
 
     def handle(self, raw_path: str) -> Reply:
-        """Route one GET request; any upstream failure is recorded as fatal."""
+        """Route one GET request; any upstream failure is recorded as fatal, and so is any
+        unexpected error: pip, answered with an error page (or none), would retry, then
+        carry on resolving as if the project did not exist."""
         parts = urllib.parse.unquote(raw_path.split("?", 1)[0]).strip("/").split("/")
         if len(parts) < 3 or not secrets.compare_digest(parts[0], self._token):
             return _NOT_FOUND
@@ -315,9 +334,36 @@ class Gateway:
             if parts[1] == "files" and len(parts) == 4:
                 return self._file_reply(parts[2], metadata=parts[3].endswith(".metadata"))
         except SafePipError as exc:
-            self._fail(exc)
-            return Reply(HTTPStatus.BAD_GATEWAY, "text/plain", str(exc).encode())
+            return self._failed(exc)
+        except Exception as exc:  # what no check foresaw still stops the command
+            logger.debug("gateway: unexpected error for %s", parts[1:], exc_info=True)
+            return self._failed(SourceError(self._unexpected(parts, exc)))
         return _NOT_FOUND
+
+    def _failed(self, error: SafePipError) -> Reply:
+        self._fail(error)
+        return Reply(HTTPStatus.BAD_GATEWAY, "text/plain", str(error).encode())
+
+    def _unexpected(self, parts: list[str], exc: Exception) -> str:
+        """The message of an unexpected error while answering pip: what was asked, of
+        which source, and what went wrong."""
+        if parts[1] == "simple":
+            name = canonicalize_name(parts[2])
+            sources = ", ".join(str(s) for s in self.selector.candidates(name))
+            what = f"project {name!r} from {sources}"
+        else:
+            with self._files_lock:
+                served = self._files.get(parts[2])
+            what = (
+                f"{parts[3]}"
+                if served is None
+                else f"{served.file.filename} of project {served.file.project!r} from "
+                f"{served.source}"
+            )
+        return (
+            f"Reading {what} failed unexpectedly ({type(exc).__name__}: {str(exc)[:200]}). "
+            f"safe-pip stops rather than resolve without it; -vv shows where it failed."
+        )
 
     def _note_asked(self, name: NormalizedName) -> None:
         with self._files_lock:
@@ -333,6 +379,8 @@ class Gateway:
             data = self._metadata_of(served).result()
             self._check_requirements(served.file, data)
             return Reply(HTTPStatus.OK, "application/octet-stream", data)
+        if self._before_download is not None:
+            self._before_download(served)
         path = self._fetcher.materialize(served.file, served.source)
         if served.file.kind is DistKind.WHEEL:
             try:
@@ -388,12 +436,17 @@ _NOT_FOUND = Reply(HTTPStatus.NOT_FOUND, "text/plain")
 
 class _Server(ThreadingHTTPServer):
     gateway: Gateway
+    stopping = False
+    """Set once the command is done with the gateway: requests still in flight are
+    abandoned, and whatever becomes of them is no news."""
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         # pip is stopped the moment a source fails, often in the middle of a request: the
-        # broken connection is expected, and socketserver's default would print a traceback.
-        if isinstance(sys.exc_info()[1], ConnectionError):
-            logger.debug("gateway: %s hung up", client_address, exc_info=True)
+        # broken connection is expected, and so is any end of a request abandoned when the
+        # command stopped (a metadata fetch cancelled, the client closed); socketserver's
+        # default would print a traceback.
+        if self.stopping or isinstance(sys.exc_info()[1], ConnectionError):
+            logger.debug("gateway: request of %s abandoned", client_address, exc_info=True)
             return
         super().handle_error(request, client_address)
 

@@ -7,6 +7,11 @@ when ``RECORD`` is missing, incomplete, uses a weak hash, or a hash or size is w
 not be a plain path inside its scheme, or when the zip itself is malformed: duplicate names,
 symbolic links, bombs, or bytes outside its members.
 
+Where each member goes is read the way pypa/installer reads it (DESIGN invariant 8): the
+``.data`` directory is the one named from the wheel's *file name*, as installer names it,
+whatever the ``.dist-info`` is called; a wheel with any other ``.data`` directory is refused
+rather than read two ways.
+
 What is found here is only about the archive. Where each file finally lands, and whether
 that is acceptable, is :mod:`safe_pip.placement`'s question.
 """
@@ -20,10 +25,11 @@ import posixpath
 import re
 import stat
 import struct
+import sys
 import zipfile
 import zlib
 from collections.abc import Collection, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import IO, Any
 
@@ -38,11 +44,17 @@ from safe_pip.models import Plan, PlannedDist
 from safe_pip.wheels import dist_info_dirs, unapproved_url_requirements, url_key
 
 __all__ = [
+    "Script",
     "WheelEntry",
     "WheelInfo",
     "check_direct_urls",
     "describe",
+    "entry_points_text",
     "inspect_wheel",
+    "known_hook",
+    "may_install_hooks",
+    "peek_wheel",
+    "pip_scripts",
     "refusal",
 ]
 
@@ -58,8 +70,98 @@ _STRONG_HASHES = frozenset(
 )
 # pypa/installer writes these itself; a wheel that ships them would collide with them.
 _GENERATED = ("INSTALLER", "REQUESTED", "direct_url.json")
-_PTH_CODE = re.compile(rb"^[\s\xef\xbb\xbf]*import[ \t]")
+# Every byte sequence that ends a .pth line for some supported interpreter. 3.11 and 3.12
+# read the file in text mode in the locale encoding (universal newlines: \n, \r, \r\n);
+# 3.13+ decode it as utf-8-sig, else in the locale encoding, and split it with
+# str.splitlines(), which also breaks at \x0b \x0c \x1c \x1d \x1e \x85 \u2028 \u2029.
+# Spelt in every ASCII-compatible encoding a locale may use: single bytes (\x85 is NEL in
+# latin-1 and its kin; \xc2\x85 in UTF-8 ends with it), UTF-8's \u2028 and \u2029, and
+# gb18030's four-byte \x85, \u2028, \u2029. Splitting at all of them finds every line start
+# of every reading; a test checks the list against every codec Python has.
+_PTH_BREAKS = re.compile(
+    rb"[\n\r\x0b\x0c\x1c\x1d\x1e\x85]|\xe2\x80[\xa8\xa9]|\x81\x30\x81\x35|\x81\x36\xa6[\x35\x36]"
+)
+# site executes a line that starts with "import " or "import\t". Leading blanks and
+# byte-order marks (utf-8-sig drops the first) are allowed here too, a stricter reading.
+_PTH_CODE = re.compile(rb"^[ \t\xef\xbb\xbf]*import[ \t]")
+# pip's versioned wrappers (get_console_script_specs): the wheel's own versioned names of
+# these two are dropped and written again for the interpreter installed into.
+_PIP_VERSIONED = re.compile(r"pip(\d+(\.\d+)?)?$")
+_EASY_INSTALL_VERSIONED = re.compile(r"easy_install(-\d+\.\d+)?$")
 _LOCAL_HEADER = struct.Struct("<4s5H3L2H")
+
+# setuptools' distutils-precedence.pth, byte for byte as each release since 49.3.0 wrote it
+# (setup.py, install_with_pth: the lines joined with "; ", and the newline distutils adds in
+# text mode: "\r\n" where built on Windows). It imports _distutils_hack, from the same wheel.
+_DISTUTILS_PRECEDENCE = frozenset(
+    ("; ".join(("import os", *lines)) + "; " + newline).encode()
+    for newline in ("\n", "\r\n")
+    for lines in (
+        (  # 49.3.0 to 49.x
+            "enabled = os.environ.get('SETUPTOOLS_USE_DISTUTILS') == 'local'",
+            "enabled and __import__('_distutils_hack').add_shim()",
+        ),
+        *(
+            (
+                "var = 'SETUPTOOLS_USE_DISTUTILS'",
+                f"enabled = os.environ.get(var, {default!r}) == 'local'",
+                f"enabled and __import__('_distutils_hack').{call}()",
+            )
+            # 'local' in 50.0.x and from 60.0.0 on, 'stdlib' from 50.1.0 to 59.x;
+            # ensure_shim in 60.1.x only.
+            for default, call in (
+                ("local", "add_shim"),
+                ("stdlib", "add_shim"),
+                ("local", "ensure_shim"),
+            )
+        ),
+    )
+)
+# setuptools' -nspkg.pth for legacy namespace packages (namespaces.py, _nspkg_tmpl; before
+# 28.7.0 in install_egg_info.py), each template it ever used since 20.6.0: one line per
+# package (sorted, with every parent), the template's lines joined with ";", then the
+# parent line for a subpackage; written in text mode ("\r\n" where built on Windows).
+_NSPKG_ROOT = "sys._getframe(1).f_locals['sitedir']"
+_NSPKG_P = "p = os.path.join(%(root)s, *%(pth)r)"
+_NSPKG_TAIL = (
+    "mp = (m or []) and m.__dict__.setdefault('__path__',[])",
+    "(p not in mp) and mp.append(p)",
+)
+_NSPKG_MODULE = "sys.modules.setdefault(%(pkg)r, types.ModuleType(%(pkg)r))"
+_NSPKG_FROM_SPEC = (
+    "sys.modules.setdefault(%(pkg)r, importlib.util.module_from_spec("
+    "importlib.machinery.PathFinder.find_spec(%(pkg)r, [os.path.dirname(p)])))"
+)
+_NSPKG_IE = "ie = os.path.exists(os.path.join(p,'__init__.py'))"
+_NSPKG_MFS = (
+    "has_mfs = sys.version_info > (3, 5)",
+    _NSPKG_P,
+    "importlib = has_mfs and __import__('importlib.util')",
+    "has_mfs and __import__('importlib.machinery')",
+    f"m = has_mfs and {_NSPKG_FROM_SPEC}",
+)
+_NSPKG_TEMPLATES = tuple(
+    ("import sys, types, os", *lines, *_NSPKG_TAIL)
+    for lines in (
+        (_NSPKG_P, _NSPKG_IE, f"m = not ie and {_NSPKG_MODULE}"),  # 20.6.0 to 28.6.1
+        (
+            "pep420 = sys.version_info > (3, 3)",
+            _NSPKG_P,
+            _NSPKG_IE,
+            f"m = not ie and not pep420 and {_NSPKG_MODULE}",
+        ),  # 28.3.0 to 30.4.0
+        (*_NSPKG_MFS, f"m = m or not has_mfs and {_NSPKG_MODULE}"),  # 31.0.0 to 34.2.0
+        (*_NSPKG_MFS, f"m = m or {_NSPKG_MODULE}"),  # 34.3.0 to 69.0.3
+        (
+            _NSPKG_P,
+            "importlib = __import__('importlib.util')",
+            "__import__('importlib.machinery')",
+            f"m = {_NSPKG_FROM_SPEC}",
+            f"m = m or {_NSPKG_MODULE}",
+        ),  # 69.1.0 on
+    )
+)
+_NSPKG_PARENT = "m and setattr(sys.modules[%(parent)r], %(child)r, m)"
 _DESCRIPTOR_SLACK = 24
 """The largest data descriptor (zip64, with signature) that may follow a member's data."""
 
@@ -74,6 +176,14 @@ class WheelEntry:
     """The archive member it comes from; ``None`` for generated files (scripts, RECORD)."""
     runs_code: bool = False
     """A ``.pth`` file with an ``import`` line, which ``site`` executes at every start."""
+    known_hook: str | None = None
+    """For such a file: what it is, when its bytes are exactly those of a well-known hook
+    of this project (see :func:`known_hook`)."""
+
+
+Script = tuple[str, str, str, str]
+"""``(name, module, attribute, section)`` of a script, as pypa/installer reads
+``entry_points.txt``; section is ``console`` or ``gui``."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +192,14 @@ class WheelInfo:
 
     dist_info: str
     entries: tuple[WheelEntry, ...]
+    scripts: tuple[Script, ...] = ()
+    """The scripts to write, as pip would (see :func:`pip_scripts`)."""
+    scripts_renamed: bool = False
+    """:attr:`scripts` differ from what ``entry_points.txt`` declares: the installer is
+    given :func:`entry_points_text` of them instead."""
+    namespaces: tuple[str, ...] = ()
+    """The legacy namespace packages ``namespace_packages.txt`` declares, with their
+    parents, sorted: the packages its ``-nspkg.pth`` hook may set up."""
 
 
 def refusal(sections: Sequence[tuple[str, Sequence[str], str]]) -> UnsafeWheel:
@@ -117,12 +235,14 @@ def inspect_wheel(
     *,
     approved_urls: Collection[str] = frozenset(),
     script_kind: str = "posix",
+    python_version: tuple[int, int] = (sys.version_info.major, sys.version_info.minor),
 ) -> WheelInfo:
     """Check one wheel against its plan entry and list the files it will write.
 
     :param approved_urls: :func:`~safe_pip.wheels.url_key` of every direct URL the user
         gave; any other ``name @ url`` requirement in ``METADATA`` is refused.
     :param script_kind: pypa/installer's launcher kind, which decides script file names.
+    :param python_version: the target's, which names pip's versioned scripts (``pip3.11``).
     :raises UnsafeWheel: listing every problem found.
     """
     try:
@@ -130,11 +250,79 @@ def inspect_wheel(
             reasons = list(_problems(dist, archive, path, approved_urls))
             if reasons:
                 raise _refuse(dist, reasons)
-            dist_info = dist_info_dirs(archive)[0]
-            return WheelInfo(dist_info, tuple(_entries(archive, dist_info, script_kind)))
+            info = _info(dist, archive, script_kind, python_version)
+            if info.scripts_renamed and not _survives(info.scripts):
+                raise _refuse(dist, ["entry_points.txt does not survive pip's script renaming"])
+            return info
     except (zipfile.BadZipFile, OSError, EOFError, RuntimeError, zlib.error) as exc:
         # RuntimeError: zipfile's answer to encryption and unknown compression methods.
         raise _refuse(dist, [f"not a readable zip archive: {exc}"]) from exc
+
+
+def peek_wheel(
+    dist: PlannedDist,
+    path: Path,
+    *,
+    script_kind: str = "posix",
+    python_version: tuple[int, int] = (sys.version_info.major, sys.version_info.minor),
+) -> WheelInfo | None:
+    """What :func:`inspect_wheel` would list for a wheel, after every check but RECORD's
+    hashes (which read every byte), to refuse early what the full inspection would refuse
+    as well; ``None`` when a check fails (then :func:`inspect_wheel` says why). Never a
+    reason to install anything."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            if any(_problems(dist, archive, path, (), hashes=False)):
+                return None
+            return _info(dist, archive, script_kind, python_version)
+    except (zipfile.BadZipFile, OSError, EOFError, RuntimeError, zlib.error, ValueError, KeyError):
+        return None
+
+
+def may_install_hooks(path: Path) -> bool:
+    """Whether a wheel has any file that could be a startup hook wherever it lands (a
+    ``.pth`` or ``.start`` file, anything named like ``sitecustomize``/``usercustomize``,
+    any ``.data`` file, a script so named): a cheap look at its member names, so that
+    :func:`peek_wheel` reads only these. ``True`` when the archive cannot be read."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            names = archive.namelist()
+            scripts = [
+                archive.read(name).lower()
+                for name in names
+                if name.count("/") == 1 and name.endswith(".dist-info/entry_points.txt")
+            ]
+    except (zipfile.BadZipFile, OSError, EOFError, RuntimeError, zlib.error, KeyError):
+        return True
+    if any(b"customize" in text for text in scripts):
+        return True
+    for name in names:
+        lowered = name.lower()
+        parts = lowered.split("/")
+        if lowered.endswith((".pth", ".start")) or ".data" in parts[0]:
+            return True
+        if any(part.startswith(("sitecustomize", "usercustomize")) for part in parts):
+            return True
+    return False
+
+
+def _info(
+    dist: PlannedDist, archive: zipfile.ZipFile, script_kind: str, python_version: tuple[int, int]
+) -> WheelInfo:
+    """The files a wheel writes, its scripts and recognised hooks (not checked here)."""
+    dist_info = dist_info_dirs(archive)[0]
+    declared = _scripts(archive, dist_info)
+    scripts = pip_scripts(declared, python_version)
+    data_dir = _installer_data_dir(archive)
+    namespaces = _namespaces(archive, dist_info)
+    written = list(_entries(archive, dist_info, data_dir, scripts, script_kind))
+    entries = [_recognised(dist.name, e, archive, namespaces, written) for e in written]
+    return WheelInfo(dist_info, tuple(entries), tuple(scripts), scripts != declared, namespaces)
+
+
+def _survives(scripts: Sequence[Script]) -> bool:
+    """Whether pypa/installer reads :func:`entry_points_text` of ``scripts`` as them."""
+    return list(parse_entrypoints(entry_points_text(scripts))) == list(scripts)
 
 
 def check_direct_urls(plan: Plan, approved_urls: Collection[str]) -> None:
@@ -161,7 +349,12 @@ def check_direct_urls(plan: Plan, approved_urls: Collection[str]) -> None:
 
 
 def _problems(
-    dist: PlannedDist, archive: zipfile.ZipFile, path: Path, approved_urls: Collection[str]
+    dist: PlannedDist,
+    archive: zipfile.ZipFile,
+    path: Path,
+    approved_urls: Collection[str],
+    *,
+    hashes: bool = True,
 ) -> Iterator[str]:
     structural = [*_archive_problems(archive), *_layout_problems(archive)]
     if structural:
@@ -182,12 +375,15 @@ def _problems(
         yield f"expected exactly one .dist-info directory, found {len(dirs)}"
         return
     dist_info = dirs[0]
+    data_dir = _installer_data_dir(archive)
     yield from _dist_info_problems(dist_info, name, version)
     yield from _wheel_file_problems(archive, dist_info)
     yield from _metadata_problems(archive, dist_info, dist, approved_urls)
-    yield from _member_problems(archive, dist_info)
+    yield from _data_dir_problems(archive, data_dir)
+    yield from _member_problems(archive, dist_info, data_dir)
     yield from _script_problems(archive, dist_info)
-    yield from _record_problems(archive, dist_info, path)
+    if hashes:
+        yield from _record_problems(archive, dist_info, path)
 
 
 def _archive_problems(archive: zipfile.ZipFile) -> Iterator[str]:
@@ -247,6 +443,14 @@ def _member_end(stream: IO[bytes], item: zipfile.ZipInfo) -> int:
     return int(item.header_offset + len(header) + name_length + extra_length + item.compress_size)
 
 
+def _installer_data_dir(archive: zipfile.ZipFile) -> str:
+    """The ``.data`` directory exactly as pypa/installer names it when it installs this
+    archive: ``{distribution}-{version}.data`` from the parts of the *file name*, spelt as
+    they are there, whatever the ``.dist-info`` is called (``Evil-1.0.dist-info`` in
+    ``evil-1.0-py3-none-any.whl`` still has ``evil-1.0.data``)."""
+    return WheelFile(archive).data_dir
+
+
 def _dist_info_problems(dist_info: str, name: str, version: Version) -> Iterator[str]:
     stem = dist_info.removesuffix(".dist-info")
     raw_name, _, raw_version = stem.rpartition("-")
@@ -295,6 +499,12 @@ def _metadata_problems(
     except KeyError:
         yield f"{dist_info}/METADATA is missing"
         return
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        # Core metadata is UTF-8: other bytes read differently for each reader.
+        yield f"{dist_info}/METADATA is not UTF-8 text"
+        return
     ours = _parse_metadata(data)
     try:
         version_ok = Version(ours["version"]) == dist.version
@@ -326,8 +536,19 @@ def _normalized(key: str, value: Any) -> Any:
     return " ".join(str(value).split())
 
 
-def _member_problems(archive: zipfile.ZipFile, dist_info: str) -> Iterator[str]:
-    data_dir = _data_dir(dist_info)
+def _data_dir_problems(archive: zipfile.ZipFile, data_dir: str) -> Iterator[str]:
+    """Any other ``.data`` directory (another spelling of the name or version, as in the
+    ``.dist-info``) would be installed as plain files where a reader expects a scheme."""
+    tops = {member.split("/", 1)[0] for member in archive.namelist()}
+    for top in sorted(tops):
+        if top != data_dir and top.lower().endswith(".data"):
+            yield (
+                f"{top} is not the .data directory pypa/installer reads ({data_dir}, named "
+                f"from the file name)"
+            )
+
+
+def _member_problems(archive: zipfile.ZipFile, dist_info: str, data_dir: str) -> Iterator[str]:
     for member in archive.namelist():
         problem = _path_problem(member)
         if problem:
@@ -341,18 +562,17 @@ def _member_problems(archive: zipfile.ZipFile, dist_info: str) -> Iterator[str]:
             continue
         scheme, relative = destination
         top = relative.split("/", 1)[0]
-        if scheme in ("purelib", "platlib") and top != dist_info and _is_metadata_dir(top):
-            yield f"archive member {member!r} would create metadata of another project ({top})"
+        if scheme in ("purelib", "platlib") and _is_metadata_dir(top):
+            if top != dist_info:
+                yield f"archive member {member!r} would create metadata of another project ({top})"
+            elif relative != member:
+                yield f"archive member {member!r} writes into {dist_info} through .data"
         if relative in {f"{dist_info}/{generated}" for generated in _GENERATED}:
             yield f"archive member {member!r} is a file the installer writes itself"
 
 
 def _is_metadata_dir(name: str) -> bool:
-    return name.endswith((".dist-info", ".egg-info"))
-
-
-def _data_dir(dist_info: str) -> str:
-    return dist_info.removesuffix(".dist-info") + ".data"
+    return name.lower().endswith((".dist-info", ".egg-info"))
 
 
 def _path_problem(member: str) -> str | None:
@@ -360,16 +580,25 @@ def _path_problem(member: str) -> str | None:
         return "contains a backslash or NUL character"
     if member.startswith("/") or (len(member) > 1 and member[1] == ":"):
         return "is an absolute path"
-    if ".." in member.split("/"):
+    parts = member.removesuffix("/").split("/")
+    if ".." in parts:
         return "contains '..'"
     if posixpath.normpath(member).startswith(".."):
         return "leaves the archive root"
+    if "" in parts or "." in parts:
+        # installer compares paths component-wise (posixpath.commonpath drops "" and "."),
+        # a reading no plain split agrees with: refused rather than read twice.
+        return "has an empty or '.' path component"
     return None
 
 
 def _destination(member: str, data_dir: str, root_scheme: str) -> tuple[str, str] | None:
-    """``(scheme, path inside it)`` as pypa/installer maps a member; ``None`` if the member
-    is in ``.data`` but not in one of its schemes."""
+    """``(scheme, path inside it)`` as pypa/installer maps a member (``_determine_scheme``,
+    for the plain paths :func:`_path_problem` lets through); ``None`` if the member is in
+    ``.data`` but not in one of its schemes.
+
+    :param data_dir: the ``.data`` directory as :func:`_installer_data_dir` names it.
+    """
     first, _, rest = member.partition("/")
     if first != data_dir:
         return root_scheme, member
@@ -379,8 +608,8 @@ def _destination(member: str, data_dir: str, root_scheme: str) -> tuple[str, str
     return scheme, relative
 
 
-def _scripts(archive: zipfile.ZipFile, dist_info: str) -> list[str]:
-    """Names of the console and GUI scripts ``entry_points.txt`` declares.
+def _scripts(archive: zipfile.ZipFile, dist_info: str) -> list[Script]:
+    """The console and GUI scripts ``entry_points.txt`` declares.
 
     :raises ValueError: the file does not parse the way pypa/installer reads it.
     """
@@ -391,7 +620,7 @@ def _scripts(archive: zipfile.ZipFile, dist_info: str) -> list[str]:
     except UnicodeDecodeError as exc:
         raise ValueError(exc) from exc
     try:
-        return [name for name, *_rest in parse_entrypoints(text)]
+        return list(parse_entrypoints(text))
     except Exception as exc:
         # installer asserts on malformed entries and configparser raises its own errors.
         raise ValueError(str(exc) or type(exc).__name__) from exc
@@ -399,13 +628,48 @@ def _scripts(archive: zipfile.ZipFile, dist_info: str) -> list[str]:
 
 def _script_problems(archive: zipfile.ZipFile, dist_info: str) -> Iterator[str]:
     try:
-        names = _scripts(archive, dist_info)
+        scripts = _scripts(archive, dist_info)
     except ValueError as exc:
         yield f"{dist_info}/entry_points.txt cannot be read: {exc}"
         return
-    for name in names:
+    for name, *_rest in scripts:
         if not _plain_file_name(name):
             yield f"console script name {name!r} is not a plain file name"
+
+
+def pip_scripts(declared: Sequence[Script], python_version: tuple[int, int]) -> list[Script]:
+    """The scripts pip writes for the declared ones (``get_console_script_specs`` in
+    ``pip._internal.operations.install.wheel``): a console script named ``pip`` is written
+    as ``pip``, ``pipX`` and ``pipX.Y`` for the target interpreter, ``easy_install`` as
+    ``easy_install`` and ``easy_install-X.Y``, and the wheel's own versioned names of
+    either (built for whichever Python made the wheel) are dropped. Whatever project
+    declares them, as pip does.
+
+    pip's ``ENSUREPIP_OPTIONS`` (read only while ``ensurepip`` runs) is not followed.
+    """
+    major, minor = python_version
+    console = {script[0]: script for script in declared if script[3] == "console"}
+    written: list[Script] = []
+    pip = console.pop("pip", None)
+    if pip is not None:
+        written += [(name, *pip[1:]) for name in ("pip", f"pip{major}", f"pip{major}.{minor}")]
+        console = {k: v for k, v in console.items() if not _PIP_VERSIONED.match(k)}
+    easy_install = console.pop("easy_install", None)
+    if easy_install is not None:
+        names = ("easy_install", f"easy_install-{major}.{minor}")
+        written += [(name, *easy_install[1:]) for name in names]
+        console = {k: v for k, v in console.items() if not _EASY_INSTALL_VERSIONED.match(k)}
+    written += console.values()
+    written += [script for script in declared if script[3] != "console"]
+    return written
+
+
+def entry_points_text(scripts: Sequence[Script]) -> str:
+    """``entry_points.txt`` that pypa/installer reads as exactly ``scripts``."""
+    sections: dict[str, list[str]] = {}
+    for name, module, attribute, section in scripts:
+        sections.setdefault(section, []).append(f"{name} = {module}:{attribute}\n")
+    return "".join(f"[{section}_scripts]\n{''.join(lines)}" for section, lines in sections.items())
 
 
 def _plain_file_name(name: str) -> bool:
@@ -437,19 +701,122 @@ def _weak_hashes(lines: list[str]) -> Iterator[str]:
             yield f"RECORD hashes {member!r} with {algorithm}, which is too weak (PEP 427)"
 
 
+def _namespaces(archive: zipfile.ZipFile, dist_info: str) -> tuple[str, ...]:
+    """What setuptools' ``_get_all_ns_packages`` makes of ``namespace_packages.txt``: every
+    declared package and its parents, sorted; nothing unless each is a dotted identifier."""
+    try:
+        text = archive.read(f"{dist_info}/namespace_packages.txt").decode("utf-8")
+    except (KeyError, UnicodeDecodeError):
+        return ()
+    names: set[str] = set()
+    for line in text.splitlines():
+        parts = line.strip().split(".")
+        if line.strip() and not all(part.isidentifier() and part.isascii() for part in parts):
+            return ()
+        names.update(".".join(parts[:end]) for end in range(1, len(parts) + 1) if line.strip())
+    return tuple(sorted(names))
+
+
+def _nspkg_contents(namespaces: Sequence[str]) -> set[bytes]:
+    """Every ``-nspkg.pth`` a setuptools release would write for these packages."""
+    found = set()
+    for template in _NSPKG_TEMPLATES:
+        lines = []
+        for package in namespaces:
+            parent, _, child = package.rpartition(".")
+            values = {
+                "root": _NSPKG_ROOT,
+                "pth": tuple(package.split(".")),
+                "pkg": package,
+                "parent": parent,
+                "child": child,
+            }
+            joined = ";".join((*template, _NSPKG_PARENT) if parent else template)
+            lines.append(joined % values + "\n")
+        text = "".join(lines)
+        found.update({text.encode(), text.replace("\n", "\r\n").encode()})
+    return found
+
+
+def known_hook(
+    project: str, path: str, data: bytes, namespaces: Sequence[str], ships: Collection[str]
+) -> str | None:
+    """What a startup hook is, when its bytes are exactly those of a well-known one that
+    imports nothing from another project; else ``None``.
+
+    - ``distutils-precedence.pth`` of setuptools itself, as released, with the
+      ``_distutils_hack`` it imports in the same wheel;
+    - a legacy namespace package's ``-nspkg.pth``, as setuptools writes it for exactly the
+      packages the wheel's ``namespace_packages.txt`` declares, which the wheel ships files
+      in and none of which is in the standard library (it creates module objects and runs
+      no package code; :mod:`safe_pip.placement` checks no module stands where it looks).
+
+    :param path: the file's path in its scheme directory.
+    :param ships: the paths in that scheme directory this wheel writes.
+    """
+    if "/" in path:
+        return None
+    if (
+        project == "setuptools"
+        and path == "distutils-precedence.pth"
+        and data in _DISTUTILS_PRECEDENCE
+        and "_distutils_hack/__init__.py" in ships
+    ):
+        return "setuptools' distutils-precedence.pth, as released"
+    if (
+        path.endswith("-nspkg.pth")
+        and namespaces
+        and _own_namespaces(namespaces, ships)
+        and data in _nspkg_contents(namespaces)
+    ):
+        return f"setuptools' namespace-package hook for {', '.join(namespaces)}"
+    return None
+
+
+def _own_namespaces(namespaces: Sequence[str], ships: Collection[str]) -> bool:
+    """Whether the wheel ships files in each namespace package, and none is a name of the
+    standard library (which the hook would replace in ``sys.modules``)."""
+    top = {name.split(".", 1)[0] for name in namespaces}
+    if top & (set(sys.stdlib_module_names) | set(sys.builtin_module_names)):
+        return False
+    return all(
+        any(path.startswith(f"{name.replace('.', '/')}/") for path in ships) for name in namespaces
+    )
+
+
+def _recognised(
+    project: str,
+    entry: WheelEntry,
+    archive: zipfile.ZipFile,
+    namespaces: Sequence[str],
+    written: Sequence[WheelEntry],
+) -> WheelEntry:
+    if not entry.runs_code or entry.member is None:
+        return entry
+    ships = {other.path for other in written if other.scheme == entry.scheme}
+    data = archive.read(entry.member)
+    return replace(entry, known_hook=known_hook(project, entry.path, data, namespaces, ships))
+
+
 def _runs_code(data: bytes) -> bool:
-    # site.py executes .pth lines that start with "import"; leading blanks and a byte-order
-    # mark are allowed here too, so nothing slips through a stricter reading.
-    return any(_PTH_CODE.match(line) for line in data.splitlines())
+    """Whether ``site`` would execute a line of this ``.pth`` file on any supported Python,
+    whatever encoding it decodes it with (see ``_PTH_BREAKS``)."""
+    return any(_PTH_CODE.match(line) for line in _PTH_BREAKS.split(data))
 
 
-def _entries(archive: zipfile.ZipFile, dist_info: str, script_kind: str) -> Iterator[WheelEntry]:
-    """Every file pypa/installer will write for this wheel, the way it maps them."""
+def _entries(
+    archive: zipfile.ZipFile,
+    dist_info: str,
+    data_dir: str,
+    scripts: Sequence[Script],
+    script_kind: str,
+) -> Iterator[WheelEntry]:
+    """Every file pypa/installer will write for this wheel, the way it maps them: the
+    install stage writes nothing else."""
     root = _root_scheme(archive, dist_info)
     suffix = "" if script_kind == "posix" else ".exe"
-    for name in _scripts(archive, dist_info):
+    for name, *_rest in scripts:
         yield WheelEntry("scripts", name + suffix)
-    data_dir = _data_dir(dist_info)
     for member in archive.namelist():
         # installer skips bytecode shipped in __pycache__, and rewrites RECORD at the end.
         if member.endswith("/") or "__pycache__" in member.split("/")[:-1]:
@@ -462,4 +829,7 @@ def _entries(archive: zipfile.ZipFile, dist_info: str, script_kind: str) -> Iter
         scheme, relative = destination
         runs_code = relative.lower().endswith(".pth") and _runs_code(archive.read(member))
         yield WheelEntry(scheme, relative, member, runs_code)
+    # Written by the install stage (INSTALLER always, the others where they apply).
+    for generated in _GENERATED:
+        yield WheelEntry(root, f"{dist_info}/{generated}")
     yield WheelEntry(root, f"{dist_info}/RECORD")

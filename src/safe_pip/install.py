@@ -4,9 +4,12 @@ nothing.
 Replaced versions are set aside (moved, not deleted) before the new wheels are written,
 and deleted only once every wheel is in place and its RECORD written. Any failure, or an
 interrupt, removes what was written and moves the set-aside files back: the environment
-ends as it began. Every change is journaled *before* it is made, so an interrupt between
-the two leaves nothing the rollback does not know about; rollback and commit themselves
-hold SIGINT and SIGTERM until they are done.
+ends as it began. Each directory the install created leaves whole, in one rename, for a
+temporary directory that is deleted after safe-pip exits: removing thousands of files and
+directories one by one kept an interrupted large install from exiting for seconds.
+Every change is journaled *before* it is made, so an interrupt between the two leaves
+nothing the rollback does not know about; rollback and commit themselves hold SIGINT and
+SIGTERM until they are done.
 
 Only files an installed RECORD lists are ever removed, and of those never a file outside
 the scheme, a file another installed project owns, a symbolic link (installers write
@@ -15,7 +18,9 @@ wheel's own RECORD into the installed one, so those rows are claims, not facts.
 
 Each written module gets its bytecode from the plan's :class:`~safe_pip.bytecode.Compiler`
 as soon as its wheel is in place; the bytecode files are journaled like any other file and
-recorded in each RECORD, as pip does.
+recorded in each RECORD, as pip does. Scripts are the ones pip writes: ``pip``, ``pipX``
+and ``pipX.Y`` for the target's Python where a wheel declares ``pip`` (see
+:func:`~safe_pip.inspection.pip_scripts`).
 """
 
 from __future__ import annotations
@@ -29,10 +34,12 @@ import os
 import secrets
 import shutil
 import signal
+import subprocess
+import tempfile
 import threading
 import warnings
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -48,7 +55,8 @@ from installer.utils import Scheme as InstallerScheme
 from installer.utils import copyfileobj_with_hashing, make_file_executable
 
 from safe_pip.bytecode import COMPILED_SCHEMES, Compiler, CompilerFailed, pyc_path
-from safe_pip.errors import InstallError
+from safe_pip.errors import InstallError, UnsafeWheel
+from safe_pip.inspection import entry_points_text
 from safe_pip.installed import InstalledDist
 from safe_pip.models import PlannedDist
 from safe_pip.placement import Layout, PlacedWheel, RealPaths, contained, final_path, within
@@ -137,12 +145,20 @@ class _Journal:
             directory = directory.parent
         self.created_dirs.extend(reversed(missing))
 
-    def rollback(self) -> list[str]:
-        """Undo everything; returns what could not be restored (its backup is kept)."""
+    def rollback(self, trash: Callable[[Path], Path | None] | None = None) -> list[str]:
+        """Undo everything but the backup directories; returns what could not be restored
+        (its backup is kept).
+
+        :param trash: where a directory the install created may go whole, out of the
+            environment (``None``: nowhere, it is emptied and removed in place).
+        """
+        gone = self._move_away_new_dirs(trash) if trash is not None else set()
         for path in reversed(self.created):
-            _remove_file(path)
+            if not _inside(path, gone):
+                _remove_file(path)
         for directory in reversed(self.created_dirs):
-            _remove_empty_dir(directory)
+            if not _inside(directory, gone):
+                _remove_empty_dir(directory)
         failures = []
         for original, backup in reversed(self.moved):
             if not backup.exists():
@@ -152,13 +168,72 @@ class _Journal:
                 _move(backup, original)
             except OSError as exc:
                 failures.append(f"{original} (kept as {backup}): {exc}")
-        if not failures:
-            self.drop_backups()
         return failures
 
     def drop_backups(self) -> None:
         for backup_dir in self.backup_dirs:
             shutil.rmtree(backup_dir, ignore_errors=True)
+
+    def _move_away_new_dirs(self, trash: Callable[[Path], Path | None]) -> set[str]:
+        """Move each outermost directory the install created, with all it holds, to the
+        trash: one rename each, where removing thousands of files and directories one by
+        one took seconds (issue 16). Nothing in them was there before: the install made
+        them. Returns the directories moved."""
+        made = dict.fromkeys(self.created_dirs)
+        gone = set()
+        for directory in made:
+            if directory.parent in made:
+                continue
+            destination = trash(directory)
+            if destination is None:
+                continue
+            try:
+                directory.rename(destination)
+            except FileNotFoundError:
+                pass  # noted, but interrupted before it was made
+            except OSError as exc:
+                logger.info("could not move %s out of the way, removing it: %s", directory, exc)
+                continue
+            gone.add(str(directory))
+        return gone
+
+
+def _inside(path: Path, directories: set[str]) -> bool:
+    """Whether ``path`` is one of ``directories`` or inside one of them."""
+    if not directories:
+        return False
+    text = str(path)
+    while True:
+        if text in directories:
+            return True
+        parent = os.path.dirname(text)  # noqa: PTH120 (thousands of paths: strings are faster)
+        if parent == text:
+            return False
+        text = parent
+
+
+def _same_file_system(one: Path, other: Path) -> bool:
+    return one.stat().st_dev == other.stat().st_dev
+
+
+def _delete_later(directories: Sequence[Path]) -> None:
+    """Delete directories after this process has gone: an interrupted install exits as
+    soon as the environment is restored, and what it moved out of the way is deleted by a
+    process of its own (a background ``rm``, which outlives safe-pip)."""
+    if not directories:
+        return
+    if os.name == "posix":
+        script = 'rm -rf -- "$@" </dev/null >/dev/null 2>&1 &'
+        with contextlib.suppress(OSError, subprocess.SubprocessError):
+            subprocess.run(
+                ["/bin/sh", "-c", script, "sh", *map(str, directories)],
+                check=True,
+                timeout=10,
+                start_new_session=True,
+            )
+            return
+    for directory in directories:
+        shutil.rmtree(directory, ignore_errors=True)
 
 
 def _remove_file(path: Path) -> None:
@@ -176,8 +251,9 @@ def _remove_empty_dir(path: Path) -> None:
 
 
 class _Destination(SchemeDictionaryDestination):
-    """installer's destination: journals each write, refuses to overwrite or to leave the
-    scheme, and defers RECORD until bytecode has been compiled for the whole plan."""
+    """installer's destination: journals each write, refuses to overwrite, to leave the
+    scheme or to write any path placement did not approve, and defers RECORD until bytecode
+    has been compiled for the whole plan."""
 
     def __init__(
         self,
@@ -190,6 +266,7 @@ class _Destination(SchemeDictionaryDestination):
         super().__init__(**kwargs)
         self._journal = journal
         self._placed = placed
+        self._approved = frozenset(placed.files)
         self._scheme = scheme
         self._realpath = realpath
         self._roots: dict[str, Path] = {}
@@ -214,6 +291,10 @@ class _Destination(SchemeDictionaryDestination):
         self, scheme: InstallerScheme, path: str, stream: BinaryIO, is_executable: bool
     ) -> RecordEntry:
         target = self._final(scheme, path)
+        if target not in self._approved:
+            # Inspection and installer read this wheel differently (issue 13): whatever
+            # the installer meant, what was never checked is never written.
+            raise self._unapproved(target)
         if target in self._placed.shared:
             digest, size = copyfileobj_with_hashing(stream, io.BytesIO(), self.hash_algorithm)
             return RecordEntry(path, Hash(self.hash_algorithm, digest), size)
@@ -236,6 +317,13 @@ class _Destination(SchemeDictionaryDestination):
         if is_executable:
             make_file_executable(target)
         return RecordEntry(path, Hash(self.hash_algorithm, digest), size)
+
+    def _unapproved(self, target: Path) -> UnsafeWheel:
+        return UnsafeWheel(
+            f"{self.project}: pypa/installer would write {target}, which inspection never "
+            f"saw in this wheel (the two read it differently). Nothing was installed; do not "
+            f"install the file by other means, and report it to safe-pip."
+        )
 
     def _overwrite(self, target: Path) -> InstallError:
         return InstallError(
@@ -281,6 +369,21 @@ class _Destination(SchemeDictionaryDestination):
         super().finalize_installation(scheme, record_path, records + extra)
 
 
+class _Source(WheelFile):
+    """The wheel as pypa/installer reads it, with the scripts inspection decided on (pip's
+    versioned names) where they differ from what ``entry_points.txt`` declares; the file
+    itself is installed as shipped, as pip does."""
+
+    def __init__(self, archive: zipfile.ZipFile, entry_points: str | None) -> None:
+        super().__init__(archive)
+        self._entry_points = entry_points
+
+    def read_dist_info(self, filename: str) -> str:
+        if filename == "entry_points.txt" and self._entry_points is not None:
+            return self._entry_points
+        return super().read_dist_info(filename)
+
+
 def _additional_metadata(dist: PlannedDist) -> dict[str, bytes]:
     extra = {"INSTALLER": INSTALLER_NAME}
     if dist.requested:
@@ -323,6 +426,10 @@ class _Installer:
         self.compiler = compiler
         self.roots = self._roots()
         self._backup_dirs: dict[Path, Path] = {}
+        self._trash: Path | None = None
+        self._trashed: list[Path] = []
+        self._holding: set[Path] = set()
+        """Backup directories that hold created directories moved away."""
         self._interpreter_files = {
             Path(os.path.realpath(path))
             for path in (scheme.real(target.prefix / "pyvenv.cfg"), target.python)
@@ -411,8 +518,14 @@ class _Installer:
             script_kind=self.target.script_kind,
             destdir=str(self.scheme.root) if self.scheme.root else None,
         )
-        with warnings.catch_warnings(record=True) as caught, WheelFile.open(placed.wheel) as source:
+        info = placed.info
+        scripts = entry_points_text(info.scripts) if info.scripts_renamed else None
+        with (
+            warnings.catch_warnings(record=True) as caught,
+            zipfile.ZipFile(placed.wheel) as archive,
+        ):
             warnings.simplefilter("always")
+            source = _Source(archive, scripts)
             installer.install(source, destination, _additional_metadata(placed.dist))
         for warning in caught:
             logger.warning("%s: %s", placed.dist.label, warning.message)
@@ -428,6 +541,35 @@ class _Installer:
         for real, *_rest in jobs:
             self._note_bytecode(pyc_path(real, cache_tag))
         compiler.modules_written(destination.project, jobs)
+
+    def trash(self, directory: Path) -> Path | None:
+        """Where a directory the install created goes on a rollback: a temporary directory
+        on the same file system, out of the environment, else the backup directory of its
+        scheme directory; deleted after exit (:meth:`discard`)."""
+        root = self._root_of(directory)
+        if root is None or directory == root:
+            return None
+        if self._trash is None:
+            self._trash = Path(tempfile.mkdtemp(prefix="safe-pip-rolled-back-"))
+        name = f"created-{len(self._trashed)}"
+        self._trashed.append(directory)
+        if _same_file_system(self._trash, directory.parent):
+            return self._trash / name
+        backup_dir = self._backup_dir(root)
+        self._holding.add(backup_dir)
+        return backup_dir / name
+
+    def discard(self, *, keep_backups: bool) -> None:
+        """Have what the rollback moved away deleted after exit, and drop the backup
+        directories it emptied, unless they are to be kept (what they hold could not be
+        put back)."""
+        later = [self._trash] if self._trash is not None else []
+        for backup_dir in () if keep_backups else self.journal.backup_dirs:
+            if backup_dir in self._holding:
+                later.append(backup_dir)
+            else:
+                shutil.rmtree(backup_dir, ignore_errors=True)
+        _delete_later(later)
 
     def stop_compiler(self) -> None:
         """Kill the compiler before a rollback, so it writes nothing afterwards."""
@@ -542,7 +684,8 @@ def install_wheels(
             raise
         with _signals_held():
             work.stop_compiler()
-            unrestored = work.journal.rollback()
+            unrestored = work.journal.rollback(work.trash)
+            work.discard(keep_backups=bool(unrestored))
         if unrestored or isinstance(exc, _WRITE_ERRORS):
             raise work.failure(exc, unrestored) from exc
         raise

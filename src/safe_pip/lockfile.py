@@ -5,19 +5,25 @@ for the target (the files that passed policy and compatibility filtering; for a
 ``--platform``-style foreign target, every file of the version), so the same file can be
 installed on any machine the lock was made for, in pip's hash-checking mode. The output is
 pip's own requirements format: ``pip install --require-hashes -r`` reads it too.
+
+Nothing written into the file can start a line of its own: every digest (as an index
+listed it) is 64 hexadecimal digits, or its file is left out (the lock fails if it is the
+file pip chose), and a line break in a comment (the command that made the lock) is written
+as an escape.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from packaging.utils import NormalizedName
 from packaging.version import Version
 
-from safe_pip.errors import UsageError
+from safe_pip.errors import SourceError, UsageError
 from safe_pip.models import IndexFile, Plan, PlannedDist, ServedProject, SourceSpec
-from safe_pip.requirements import RequirementLine, names_index_project
+from safe_pip.requirements import LINE_BREAKS, RequirementLine, names_index_project
 
 __all__ = ["LockedProject", "check_lockable", "locked_projects", "render_requirements"]
 
@@ -27,6 +33,20 @@ _ONLY_INDEX_PROJECTS = (
     "to an index (or a --find-links directory) and require it by name, or install it "
     "separately."
 )
+_SHA256_RE = re.compile(r"[0-9a-f]{64}")
+_UNSAFE_RE = re.compile(f"[{LINE_BREAKS}\x00]")
+
+
+def _digest(file: IndexFile) -> str | None:
+    """The sha256 the index listed for the file, if well formed: anything else could carry
+    a line break into the lock, and can never match a file anyway."""
+    digest = (file.sha256 or "").lower()
+    return digest if _SHA256_RE.fullmatch(digest) else None
+
+
+def _one_line(text: str) -> str:
+    """``text`` with every character that would end a line for pip written as an escape."""
+    return _UNSAFE_RE.sub(lambda match: f"\\u{ord(match.group(0)):04x}", text)
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,7 +61,7 @@ class LockedProject:
     @property
     def sha256s(self) -> tuple[str, ...]:
         """The distinct sha256 digests of the files, sorted (so the output is stable)."""
-        return tuple(sorted({f.sha256.lower() for f in self.files if f.sha256}))
+        return tuple(sorted({digest for f in self.files if (digest := _digest(f))}))
 
 
 def check_lockable(lines: Sequence[RequirementLine]) -> None:
@@ -69,9 +89,15 @@ def _not_lockable(dist: PlannedDist) -> UsageError:
 def _locked(dist: PlannedDist, served: ServedProject | None) -> LockedProject:
     if dist.file is None or dist.source is None or served is None:
         raise _not_lockable(dist)
+    if _digest(dist.file) is None:
+        msg = (
+            f"{dist.name}: {served.source.name} lists {dist.file.filename} with a sha256 that "
+            f"is not 64 hexadecimal digits, so the lock cannot pin it. Nothing was written."
+        )
+        raise SourceError(msg)
     files = tuple(
         sorted(
-            (f for f in served.served if f.version == dist.version and f.sha256),
+            (f for f in served.served if f.version == dist.version and _digest(f)),
             key=lambda f: f.filename,
         )
     )
@@ -99,7 +125,7 @@ def render_requirements(projects: Sequence[LockedProject], header: Sequence[str]
     :param header: comment lines (without ``#``), e.g. the command that made the lock.
     """
     out = ["#"]
-    out += [f"# {line}".rstrip() for line in header]
+    out += [f"# {_one_line(line)}".rstrip() for line in header]
     out.append("#")
     for project in projects:
         hashes = [f"--hash=sha256:{digest}" for digest in project.sha256s]
@@ -107,5 +133,5 @@ def render_requirements(projects: Sequence[LockedProject], header: Sequence[str]
         # The last hash ends the logical line: a comment after a "\" would end it anyway.
         out += [f"    {value} \\" for value in hashes[:-1]]
         out.append(f"    {hashes[-1]}")
-        out.append(f"    # from {project.source.name}")
+        out.append(f"    # from {_one_line(project.source.name)}")
     return "\n".join(out) + "\n"

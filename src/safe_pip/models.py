@@ -23,6 +23,7 @@ __all__ = [
     "ProjectPage",
     "ServedProject",
     "SourceKind",
+    "SourceMarks",
     "SourceSpec",
     "VcsRef",
 ]
@@ -82,6 +83,21 @@ class SourceKind(enum.Enum):
 
 
 @dataclass(frozen=True, slots=True)
+class SourceMarks:
+    """What the settings' ``sources`` table says of one source."""
+
+    private: bool | None = None
+    """``True``: ``private = true``; ``False``: ``public = true``; ``None``: unmarked."""
+    mirror_of: str | None = None
+    """``mirror-of``: the name of the source this one mirrors (merged with it)."""
+    check_public_shadows: bool | None = None
+    """``check-public-shadows``; ``None``: the default (on for a source marked private)."""
+    group: tuple[str, ...] = ()
+    """The URLs of the other members of its mirror group: a project approved from one of
+    them has not changed source when another serves it."""
+
+
+@dataclass(frozen=True, slots=True)
 class SourceSpec:
     """A configured package source. Credentials never show in ``repr`` or ``str``."""
 
@@ -90,6 +106,8 @@ class SourceSpec:
     kind: SourceKind = SourceKind.INDEX
     username: str | None = field(default=None, repr=False, compare=False)
     password: str | None = field(default=None, repr=False, compare=False)
+    marks: SourceMarks = field(default_factory=SourceMarks, compare=False)
+    """What the settings say of this source (see :mod:`safe_pip.shadows`)."""
 
     def __str__(self) -> str:
         return f"{self.name} ({self.url})" if self.name != self.url else self.url
@@ -142,6 +160,13 @@ class ProjectPage:
     name: NormalizedName
     source: SourceSpec
     files: tuple[IndexFile, ...]
+    listed_by: Mapping[str, SourceSpec] = field(default_factory=dict, compare=False)
+    """For a page merged from a mirror group: the member that listed each file (by URL);
+    its files are fetched from there, with that member's credentials."""
+
+    def source_of(self, file: IndexFile) -> SourceSpec:
+        """The source that listed ``file``."""
+        return self.listed_by.get(file.url, self.source)
 
 
 class DropReason(enum.Enum):

@@ -1,12 +1,19 @@
-"""Starting pip: the command line for a target interpreter, its environment, and a pip
-started ahead of need.
+"""Starting pip: in a target interpreter, with its arguments on standard input, never on
+its command line.
 
-pip spends most of the time before its first request importing itself (about a fifth of
-a second). :class:`PipAhead` starts pip in the target interpreter as soon as the command
-line names that interpreter, importing pip's install machinery while safe-pip reads its
-settings and opens the gateway; the arguments follow on the process's standard input
-once they are known. This module imports only the standard library, so that the start
-comes before safe-pip's own imports.
+Every pip run that sees the gateway is given the gateway's address, and the address
+carries the gateway's secret path token. A process's command line is readable by every
+local user (``/proc/PID/cmdline``, ``ps``), while its standard input and its environment
+(``/proc/PID/environ``) are not; so pip is started on a small bootstrap and sent its
+arguments as one JSON line on standard input (:func:`start_pip`, the only way safe-pip
+starts a gated pip).
+
+The same start saves time: pip spends most of the time before its first request importing
+itself (about a fifth of a second). :class:`PipAhead` starts pip in the target interpreter
+as soon as the command line names that interpreter, importing pip's install machinery
+while safe-pip reads its settings and opens the gateway; the arguments follow once they
+are known. This module imports only the standard library, so that the start comes before
+safe-pip's own imports.
 """
 
 from __future__ import annotations
@@ -15,22 +22,23 @@ import json
 import logging
 import os
 import subprocess
-import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-__all__ = ["PipAhead", "pip_environment", "pip_launcher"]
+__all__ = ["PipAhead", "pip_environment", "start_pip"]
 
 logger = logging.getLogger(__name__)
 
 _PROXY_VARIABLES = frozenset({"http_proxy", "https_proxy", "all_proxy", "no_proxy", "ftp_proxy"})
 
-# Run by the target interpreter, with the path of pip's runner script as its argument. It
-# sets up what running the runner script would (the script's directory first on sys.path,
-# and this copy of pip found whatever the target has installed), imports what an install
-# imports, and then runs the runner itself on the arguments it is sent: one JSON list on a
-# line, after which standard input is /dev/null, as for any pip run. No line, no run. An
-# import that fails here fails again, and is reported, when the runner script runs.
+# Run by the target interpreter, with the path of pip's runner script as its argument (pip
+# has shipped one since 22.3; pip's own build environments and ``pip --python`` run it the
+# same way, ``pip._internal.utils.misc.get_runnable_pip``). It sets up what running the
+# runner script would (the script's directory first on sys.path, and this copy of pip
+# found whatever the target has installed), imports what an install imports, and then runs
+# the runner itself on the arguments it is sent: one JSON list on a line, after which
+# standard input is /dev/null, as for any pip run. No line, no run. An import that fails
+# here fails again, and is reported, when the runner script runs.
 _AHEAD = """\
 import json, os, runpy, sys
 from importlib.machinery import PathFinder
@@ -76,28 +84,63 @@ def pip_environment(environ: Mapping[str, str]) -> dict[str, str]:
     return env
 
 
-def _runner_script() -> Path | None:
+def _runner_script() -> Path:
+    """pip's ``__pip-runner__.py``: run by any interpreter, it runs this copy of pip there."""
     import pip
 
-    runner = Path(pip.__file__).resolve().parent / "__pip-runner__.py"
-    return runner if runner.is_file() else None
+    return Path(pip.__file__).resolve().parent / "__pip-runner__.py"
 
 
-def pip_launcher(target_python: Path | None) -> list[str]:
-    """The start of a command line that runs safe-pip's own pip for ``target_python``.
+def _launch(python: Path, env: dict[str, str]) -> subprocess.Popen[str]:
+    """The bootstrap, waiting in ``python`` for its arguments.
 
-    ``pip --python TARGET`` starts an interpreter only to start TARGET on pip's runner
-    script (``pip._internal.utils.misc.get_runnable_pip``, which pip's build environments
-    use the same way): starting TARGET on that script directly runs the same copy of pip in
-    the same environment and saves a whole interpreter start on every resolve. Should a
-    future pip ship no runner script, ``--python`` does the same work.
+    :raises OSError: the interpreter cannot be started.
     """
-    if target_python is None:
-        return [sys.executable, "-m", "pip"]
-    runner = _runner_script()
-    if runner is not None:
-        return [str(target_python), str(runner)]
-    return [sys.executable, "-m", "pip", "--python", str(target_python)]
+    return subprocess.Popen(
+        [str(python), "-c", _AHEAD, str(_runner_script())],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+        text=True,
+    )
+
+
+def _send(process: subprocess.Popen[str], arguments: Sequence[str]) -> bool:
+    """Give the waiting bootstrap its arguments; ``False`` if it ended before reading them
+    (its status and error output then tell why)."""
+    if process.stdin is None:
+        return False
+    try:
+        process.stdin.write(json.dumps(list(arguments)) + "\n")
+        process.stdin.close()
+    except OSError:
+        return False
+    finally:
+        # Its standard input is spent, as if it had been started with its arguments.
+        process.stdin = None
+    return True
+
+
+def start_pip(
+    python: Path,
+    arguments: Sequence[str],
+    environ: Mapping[str, str],
+    ahead: PipAhead | None = None,
+) -> subprocess.Popen[str]:
+    """pip, run by ``python`` on ``arguments``, which reach it on its standard input.
+
+    Its output is piped, as text. The pip started ``ahead`` is used if it fits; otherwise
+    one is started now, the same way, so no argument is ever on a command line.
+
+    :param environ: the caller's environment; pip gets :func:`pip_environment` of it.
+    :raises OSError: the interpreter cannot be started.
+    """
+    process = ahead.take(python, environ, arguments) if ahead is not None else None
+    if process is None:
+        process = _launch(python, pip_environment(environ))
+        _send(process, arguments)
+    return process
 
 
 class PipAhead:
@@ -115,20 +158,10 @@ class PipAhead:
     @classmethod
     def start(cls, python: Path, environ: Mapping[str, str]) -> PipAhead | None:
         """Start pip in ``python`` with the environment a pip run gets from ``environ``;
-        ``None`` when that cannot be done (the caller starts pip the ordinary way)."""
-        runner = _runner_script()
-        if runner is None:
-            return None
+        ``None`` when that cannot be done (:func:`start_pip` then starts one when needed)."""
         env = pip_environment(environ)
         try:
-            process = subprocess.Popen(
-                [str(python), "-c", _AHEAD, str(runner)],
-                stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                env=env,
-                text=True,
-            )
+            process = _launch(python, env)
         except OSError:
             return None
         return cls(python, env, process)
@@ -143,19 +176,11 @@ class PipAhead:
         process, self._process = self._process, None
         if process is None:
             return None
-        if process.stdin is None or process.poll() is not None:
-            process.communicate()
-            return None
-        try:
-            process.stdin.write(json.dumps(list(arguments)) + "\n")
-            process.stdin.close()
-        except OSError:
+        if process.poll() is not None or not _send(process, arguments):
             process.kill()
             process.communicate()
             return None
-        # Its standard input is spent, as if it had been started with its arguments.
-        process.stdin = None
-        logger.debug("resolver: pip started ahead runs %s", " ".join(arguments))
+        logger.debug("resolver: pip was started ahead")
         return process
 
     def close(self) -> None:

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from safe_pip.errors import UsageError
 
-__all__ = ["config_files", "load_pip_config", "normalize_key"]
+__all__ = ["config_files", "load_pip_config", "normalize_key", "pip_config_origins"]
 
 _CONFIG_BASENAME = "pip.ini" if sys.platform == "win32" else "pip.conf"
 _IGNORED_ENV_NAMES = frozenset({"version", "help"})
@@ -88,12 +88,35 @@ def _read_file(path: Path) -> configparser.RawConfigParser:
     return parser
 
 
-def _env_items(environ: Mapping[str, str]) -> Iterator[tuple[str, str]]:
+def _env_items(environ: Mapping[str, str]) -> Iterator[tuple[str, str, str]]:
     for key, value in environ.items():
         if key.startswith("PIP_"):
             name = normalize_key(key[4:])
             if name not in _IGNORED_ENV_NAMES:
-                yield name, value
+                yield name, value, key
+
+
+def _merged(
+    command: str, environ: Mapping[str, str], site_prefix: Path | None, *, isolated: bool
+) -> dict[str, tuple[str, str]]:
+    """Each option pip would read for ``command``: its value and where it came from."""
+    # Like pip: files merge per section first, so any file's [install] beats every [global].
+    sections: dict[str, dict[str, tuple[str, str]]] = {"global": {}, command: {}}
+    for path in config_files(environ, site_prefix, isolated=isolated):
+        if not path.is_file():
+            continue
+        parser = _read_file(path)
+        for name, values in sections.items():
+            if parser.has_section(name):
+                origin = f"pip configuration file {path} [{name}]"
+                values.update((key, (value, origin)) for key, value in parser.items(name))
+    merged = {**sections["global"], **sections[command]}
+    if not isolated:
+        merged.update(
+            (name, (value, f"environment variable {variable}"))
+            for name, value, variable in _env_items(environ)
+        )
+    return merged
 
 
 def load_pip_config(
@@ -107,16 +130,21 @@ def load_pip_config(
 
     :raises UsageError: a configuration file is malformed.
     """
-    # Like pip: files merge per section first, so any file's [install] beats every [global].
-    sections: dict[str, dict[str, str]] = {"global": {}, command: {}}
-    for path in config_files(environ, site_prefix, isolated=isolated):
-        if not path.is_file():
-            continue
-        parser = _read_file(path)
-        for name, values in sections.items():
-            if parser.has_section(name):
-                values.update(parser.items(name))
-    merged = {**sections["global"], **sections[command]}
-    if not isolated:
-        merged.update(_env_items(environ))
-    return merged
+    merged = _merged(command, environ, site_prefix, isolated=isolated)
+    return {name: value for name, (value, _) in merged.items()}
+
+
+def pip_config_origins(
+    command: str,
+    environ: Mapping[str, str],
+    site_prefix: Path | None,
+    *,
+    isolated: bool = False,
+) -> dict[str, str]:
+    """Where each option of :func:`load_pip_config` comes from: ``environment variable
+    PIP_INDEX_URL``, or ``pip configuration file /etc/pip.conf [global]``.
+
+    :raises UsageError: a configuration file is malformed.
+    """
+    merged = _merged(command, environ, site_prefix, isolated=isolated)
+    return {name: origin for name, (_, origin) in merged.items()}

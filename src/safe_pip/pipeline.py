@@ -6,40 +6,67 @@ The core of ``safe-pip install``. It never prints or prompts: progress goes to a
 
 from __future__ import annotations
 
+import email.parser
+import email.policy
 import hashlib
 import logging
 import os
 import sys
 import tempfile
 import time
-from collections.abc import Iterator, Sequence
+import urllib.parse
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import Version
 
-from safe_pip.admission import admit, approved_urls
+from safe_pip.admission import (
+    admit,
+    approved_urls,
+    checked_wheel_line,
+    local_projects,
+    remote_wheel,
+)
 from safe_pip.ahead import Ahead
-from safe_pip.approval import check_trust, confirm, remember
-from safe_pip.build import Builder, BuildOptions
+from safe_pip.approval import (
+    approve_early,
+    check_trust,
+    confirm,
+    remember,
+    require_approved,
+    review_updates,
+)
+from safe_pip.audit import AuditLog
+from safe_pip.build import Builder, BuildOptions, resolve_approving
 from safe_pip.bytecode import compiling
 from safe_pip.cache import FileCache
-from safe_pip.errors import UsageError
+from safe_pip.errors import AmbiguousSource, UsageError
 from safe_pip.fetch import Fetcher
-from safe_pip.gateway import Gateway
+from safe_pip.gateway import Gateway, ServedFile
 from safe_pip.hashes import pins_by_project
 from safe_pip.inspection import check_direct_urls, inspect_wheel
 from safe_pip.install import InstallResult, install_wheels
-from safe_pip.installed import InstalledDist, find_installed
+from safe_pip.installed import InstalledDist, check_install_keeps_safe_pip, find_installed
 from safe_pip.lockfile import check_lockable
 from safe_pip.locking import file_lock
-from safe_pip.models import NameSet, Plan, ServedProject
+from safe_pip.models import (
+    DistKind,
+    IndexFile,
+    NameSet,
+    Plan,
+    PlannedDist,
+    ServedProject,
+    SourceSpec,
+)
 from safe_pip.network import build_client
-from safe_pip.placement import lay_out
+from safe_pip.placement import check_startup_hooks, lay_out
 from safe_pip.prompting import Prompter
 from safe_pip.reporting import NullReporter, Reporter
 from safe_pip.requirements import RequirementLine, requirement_name
@@ -48,6 +75,14 @@ from safe_pip.resolve import ResolveRequest, resolve, run_gated
 from safe_pip.review import Approval, Finding, review
 from safe_pip.selection import Compatibility, FilePolicy, SourceSelector
 from safe_pip.settings import Settings
+from safe_pip.shadows import (
+    Shadow,
+    SourceChooser,
+    alarm_findings,
+    alarm_message,
+    audit_events,
+    source_notes,
+)
 from safe_pip.sources import Upstream
 from safe_pip.target import (
     Scheme,
@@ -56,6 +91,16 @@ from safe_pip.target import (
     choose_scheme,
     query_target,
 )
+from safe_pip.trust import TrustStore
+from safe_pip.updates import cooldown_notes
+from safe_pip.vulnerabilities import (
+    VulnerabilityReport,
+    advisories_ahead,
+    check_packages,
+    enforce,
+    plan_packages,
+)
+from safe_pip.vulnerabilities import findings as vulnerability_findings
 
 if TYPE_CHECKING:
     import httpx
@@ -105,6 +150,8 @@ class Outcome:
     approvals: tuple[Approval, ...] = ()
     """Every project that needed approval (first-seen or a changed source), and how it
     was approved (a dry run leaves some unapproved)."""
+    vulnerabilities: VulnerabilityReport | None = None
+    """The plan checked against known vulnerabilities (``source`` ``None``: no data)."""
 
 
 def _location_options(request: InstallRequest) -> tuple[str, ...]:
@@ -180,10 +227,12 @@ def _lock_path(settings: Settings, scheme: Scheme) -> Path:
     return settings.home / "locks" / f"env-{key}.lock"
 
 
-def _satisfied(request: InstallRequest, plan: Plan, scheme: Scheme) -> tuple[InstalledDist, ...]:
+def _satisfied(
+    request: InstallRequest, plan: Plan, scheme: Scheme, target: TargetEnvironment
+) -> tuple[InstalledDist, ...]:
     planned = {dist.name for dist in plan}
     wanted = {requirement_name(line) for line in request.lines if not line.constraint}
-    installed = find_installed(scheme.real(d) for d in scheme.site_dirs)
+    installed = find_installed(scheme.satisfying_dirs(target))
     found = []
     for name in sorted({canonicalize_name(n) for n in wanted if n}):
         dists = installed.get(name, [])
@@ -193,12 +242,16 @@ def _satisfied(request: InstallRequest, plan: Plan, scheme: Scheme) -> tuple[Ins
 
 
 def _resolutions(
-    settings: Settings, request: InstallRequest, target: TargetEnvironment
+    settings: Settings,
+    request: InstallRequest,
+    target: TargetEnvironment,
+    lines: Sequence[RequirementLine],
 ) -> Resolutions | None:
+    """Keyed by the lines pip is handed: a wheel by URL is there as its verified copy."""
     if _location_options(request) or settings.cache_dir is None:
         return None
     return Resolutions.for_question(
-        settings.cache_dir / "resolutions", request.lines, request.resolver_options, target
+        settings.cache_dir / "resolutions", lines, request.resolver_options, target
     )
 
 
@@ -215,31 +268,163 @@ def _client(settings: Settings) -> Iterator[Future[httpx.Client]]:
                 future.result().close()
 
 
+_Approve = Callable[[Plan, Mapping[NormalizedName, ServedProject | None]], None]
+"""Approves a plan's projects before their code runs, or raises (see
+:func:`~safe_pip.approval.require_approved`)."""
+
+
+def _metadata_fields(data: bytes) -> dict[str, object]:
+    """The fields of core metadata the first-seen review shows, in the report's JSON form."""
+    message = email.parser.BytesParser(policy=email.policy.compat32).parsebytes(data)
+    return {
+        "summary": message.get("Summary", ""),
+        "home_page": message.get("Home-page", ""),
+        "project_url": message.get_all("Project-URL") or [],
+    }
+
+
+def _approve_download(
+    approve: _Approve, selector: SourceSelector, fetcher: Fetcher, served: ServedFile
+) -> None:
+    """pip asks the gateway for a whole file only to install it into a build environment
+    or to build it: its project is reviewed before its code can run."""
+    file = served.file
+    metadata = (
+        _metadata_fields(fetcher.metadata(file, served.source))
+        if file.kind is DistKind.WHEEL
+        else {}
+    )
+    dist = PlannedDist(
+        name=file.project,
+        version=file.version,
+        kind=file.kind,
+        requested=False,
+        metadata=metadata,
+        file=file,
+        source=served.source,
+    )
+    approve(Plan((dist,)), selector.answers)
+
+
+def _audit_shadow(audit: AuditLog, sources: Sequence[SourceSpec], shadow: Shadow) -> None:
+    """Record a name known to more than one source at once: a refusal ends the command."""
+    audit.write(audit_events(shadow, sources))
+
+
+def _resolve_choosing(
+    resolve_once: Callable[..., Plan],
+    request: ResolveRequest,
+    gateway: Gateway,
+    settings: Settings,
+    prompter: object | None,
+) -> Plan:
+    """Resolve; when pip stopped at a name more than one source knows, ask which is meant
+    (if someone can answer) and resolve again, the name served from the chosen source.
+
+    :raises AmbiguousSource: unattended, or the user chose none.
+    """
+    while True:
+        try:
+            return resolve_once(request, environ=settings.environ)
+        except AmbiguousSource as ambiguous:
+            shadow = ambiguous.shadow
+            if shadow is None or not isinstance(prompter, SourceChooser):
+                raise
+            alarm = alarm_message(shadow, settings.sources) if shadow.alarm else None
+            chosen = prompter.choose_source(shadow, alarm)
+            if chosen is None:
+                raise
+            gateway.clear_failure()
+            gateway.selector.choose(shadow.name, chosen)
+            request = replace(request, ahead=None, resolutions=None)
+
+
 @contextmanager
 def _session(
     settings: Settings,
     request: InstallRequest,
     client: Future[httpx.Client],
     policy: FilePolicy | None = None,
+    approve: _Approve | None = None,
 ) -> Iterator[tuple[Gateway, Fetcher, Path]]:
-    """The gateway in front of the configured sources, its fetcher, and a work directory."""
+    """The gateway in front of the configured sources, its fetcher, and a work directory.
+
+    :param approve: reviews each file pip fetches whole (to install or build it) first.
+    """
     with ExitStack() as stack:
         cache_root = settings.cache_dir or Path(
-            stack.enter_context(tempfile.TemporaryDirectory(prefix="safe-pip-cache-"))
+            stack.enter_context(
+                tempfile.TemporaryDirectory(prefix="safe-pip-cache-", ignore_cleanup_errors=True)
+            )
         )
         workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="safe-pip-")))
         upstream = Upstream(client.result(), settings.network)
         fetcher = Fetcher(upstream, FileCache(cache_root), retries=settings.network.retries)
         selector = SourceSelector(
-            upstream, settings.sources, settings.pins, policy or settings.file_policy
+            upstream,
+            settings.sources,
+            settings.pins,
+            policy or settings.file_policy,
+            on_shadow=partial(_audit_shadow, AuditLog(settings.home), settings.sources),
+            chosen={
+                name: project.source_url
+                for name, project in TrustStore(settings.home).load().items()
+                if project.source_url is not None
+            },
         )
         gateway = Gateway(
             selector,
             fetcher,
             approved_urls=approved_urls(request.lines),
             follow_dependencies="--no-deps" not in request.resolver_options,
+            before_download=None
+            if approve is None
+            else partial(_approve_download, approve, selector, fetcher),
         )
         yield stack.enter_context(gateway), fetcher, workdir
+
+
+def _localized(
+    lines: Sequence[RequirementLine], fetcher: Fetcher, approved: Collection[str]
+) -> tuple[tuple[RequirementLine, ...], dict[str, str]]:
+    """The lines with every wheel named by URL fetched into the verified cache, checked,
+    and replaced by that copy (pip never reads a URL the user gave itself); and the URL
+    behind each copy's path, for the plan."""
+    result = []
+    originals: dict[str, str] = {}
+    for line in lines:
+        url = remote_wheel(line)
+        if url is None:
+            result.append(line)
+            continue
+        filename = urllib.parse.unquote(urllib.parse.urlsplit(url).path.rsplit("/", 1)[-1])
+        path = fetcher.fetch_url(url, filename, label=f"{url} ({line.origin})")
+        result.append(checked_wheel_line(line, path, approved))
+        originals[str(path.resolve())] = url
+    return tuple(result), originals
+
+
+def _with_original_urls(plan: Plan, originals: Mapping[str, str]) -> Plan:
+    """The plan with each cached copy of a wheel named by URL shown as that URL (what
+    ``direct_url.json``, the direct-URL check and the messages name)."""
+    if not originals:
+        return plan
+    dists = []
+    for dist in plan:
+        url = originals.get(str(Path(dist.local_path).resolve())) if dist.local_path else None
+        if url is None or dist.local_sha256 is None:
+            dists.append(dist)
+            continue
+        file = IndexFile(
+            filename=Path(dist.local_path or "").name,
+            url=url,
+            project=dist.name,
+            version=dist.version,
+            kind=dist.kind,
+            sha256=dist.local_sha256,
+        )
+        dists.append(replace(dist, file=file, local_path=None, local_sha256=None))
+    return replace(plan, dists=tuple(dists))
 
 
 def run_pip_command(command: Sequence[str], request: InstallRequest, settings: Settings) -> str:
@@ -253,10 +438,11 @@ def run_pip_command(command: Sequence[str], request: InstallRequest, settings: S
     admit(request.lines, request.no_binary, settings.file_policy.allow_sdist)
     same = request.python.resolve() == Path(sys.executable).resolve()
     with _client(settings) as client, _session(settings, request, client) as session:
-        gateway, _fetcher, workdir = session
+        gateway, fetcher, workdir = session
+        lines, _ = _localized(request.lines, fetcher, approved_urls(request.lines))
         return run_gated(
             [*command, *request.resolver_options],
-            request.lines,
+            lines,
             gateway,
             workdir,
             settings.environ,
@@ -290,7 +476,12 @@ def run_lock(request: InstallRequest, settings: Settings, ahead: Ahead | None = 
         client = stack.enter_context(_client(settings))
         target = _target(request, ahead)
         policy = _policy_for(request, target, settings.file_policy)
-        gateway, _, workdir = stack.enter_context(_session(settings, request, client, policy))
+        # Nobody is asked: a build backend pip runs while resolving is approved in advance.
+        pins = pins_by_project(request.lines, target.markers or {})
+        early = partial(require_approved, settings=settings, pins=pins, attended=False)
+        gateway, _, workdir = stack.enter_context(
+            _session(settings, request, client, policy, early)
+        )
         plan = resolve(
             ResolveRequest(
                 lines=request.lines,
@@ -327,6 +518,11 @@ def run_install(
     approved = approved_urls(request.lines)
     with ExitStack() as stack:
         client = stack.enter_context(_client(settings))
+        advisories = stack.enter_context(
+            advisories_ahead(
+                settings.advisories, settings.home, client.result, settings.network.retries
+            )
+        )
         with _timed(timings, "target", reporter):
             target = _target(request, ahead)
             _check_environment(request, target)
@@ -337,31 +533,77 @@ def run_install(
             stack.enter_context(file_lock(_lock_path(settings, scheme)))
         # The gateway stays up until the install: builds fetch their requirements through it.
         policy = _policy_for(request, target, settings.file_policy)
-        gateway, fetcher, workdir = stack.enter_context(_session(settings, request, client, policy))
+        user_pins = pins_by_project(request.lines, target.markers or {})
+        early = partial(
+            require_approved,
+            settings=settings,
+            pins=user_pins,
+            attended=prompter is not None and not settings.unattended,
+        )
+        gateway, fetcher, workdir = stack.enter_context(
+            _session(settings, request, client, policy, early)
+        )
         with _timed(timings, "resolve", reporter):
-            plan = resolve(
-                ResolveRequest(
-                    lines=request.lines,
-                    pip_options=request.resolver_options,
-                    target_python=None if _same_interpreter(target) else target.python,
-                    location_options=_location_options(request),
-                    verbose=settings.verbosity,
-                    resolutions=_resolutions(settings, request, target),
-                    ahead=ahead.pip if ahead is not None else None,
-                ),
-                gateway,
-                workdir,
-                settings.environ,
+            lines, originals = _localized(request.lines, fetcher, approved)
+            resolve_request = ResolveRequest(
+                lines=lines,
+                pip_options=request.resolver_options,
+                target_python=None if _same_interpreter(target) else target.python,
+                location_options=_location_options(request),
+                verbose=settings.verbosity,
+                resolutions=_resolutions(settings, request, target, lines),
+                ahead=ahead.pip if ahead is not None else None,
             )
-        findings = review(plan)
-        pins = pins_by_project(request.lines, plan.environment)
+            approve = partial(
+                approve_early,
+                served=gateway.selector.answers,
+                settings=settings,
+                prompter=prompter,
+                pins=user_pins,
+            )
+            plan = _resolve_choosing(
+                partial(resolve_approving, gateway=gateway, workdir=workdir, approve=approve),
+                resolve_request,
+                gateway,
+                settings,
+                None if settings.unattended else prompter,
+            )
+            plan = _with_original_urls(plan, originals)
+        check_install_keeps_safe_pip(
+            {dist.name: dist.version for dist in plan}, map(scheme.real, scheme.site_dirs)
+        )
+        vulnerabilities = check_packages(
+            plan_packages(plan), advisories.result(), settings.advisories
+        )
+        findings = [
+            *cooldown_notes(plan, gateway.selector.answers, policy, datetime.now(UTC)),
+            *review(plan),
+            *vulnerability_findings(vulnerabilities),
+            *alarm_findings(gateway.selector.shadows, settings.sources),
+        ]
+        pins = pins_by_project(lines, plan.environment)
         trust = check_trust(plan, pins, settings, gateway.selector.answers)
-        satisfied = _satisfied(request, plan, scheme)
+        satisfied = _satisfied(request, plan, scheme, target)
+        if request.dry_run:
+            # The plan says where each project comes from when that is not the index.
+            pinned = [d.name for d in plan if gateway.selector.pin_of(d.name) is not None]
+            findings += source_notes(plan, settings.sources, pinned)
         if request.dry_run or not plan.dists:
             return Outcome(
-                plan, target, scheme, findings, None, satisfied, timings, trust.approvals
+                plan,
+                target,
+                scheme,
+                findings,
+                None,
+                satisfied,
+                timings,
+                trust.approvals,
+                vulnerabilities,
             )
         check_direct_urls(plan, approved)
+        enforce(
+            vulnerabilities, request.lines, trust.audit, None if settings.unattended else prompter
+        )
         trust = confirm(trust, settings, prompter)
         with _timed(timings, "fetch", reporter):
             files = fetcher.fetch_all(plan.dists, reporter, pins)
@@ -373,18 +615,38 @@ def run_install(
                     workdir,
                     settings.environ,
                     request.build,
+                    approve=approve,
+                    allow_sdist=settings.file_policy.allow_sdist,
+                    local_projects=local_projects(request.lines),
                     verbose=settings.verbosity,
                 )
                 for dist in plan:
                     if dist.needs_build:
                         files[dist.name] = builder.build(dist, files.get(dist.name))
+        # Each update against the release approved before it, before anything is written.
+        trust, update_notes = review_updates(trust, plan, files, settings, prompter)
+        findings += update_notes
+        # An editable install of your own project works through a .pth file.
+        hooks_allowed = settings.allow_startup_hooks | NameSet(d.name for d in plan if d.editable)
+        # Seconds before inspecting a large plan would, every refused hook at once.
+        check_startup_hooks(
+            [(dist, files[dist.name]) for dist in plan],
+            target,
+            scheme,
+            upgrade=request.upgrade,
+            allow_startup_hooks=hooks_allowed,
+        )
         compiler = stack.enter_context(compiling(target)) if request.compile_bytecode else None
         with _timed(timings, "inspect", reporter):
             inspected = []
             for dist in plan:
                 wheel = files[dist.name]
                 info = inspect_wheel(
-                    dist, wheel, approved_urls=approved, script_kind=target.script_kind
+                    dist,
+                    wheel,
+                    approved_urls=approved,
+                    script_kind=target.script_kind,
+                    python_version=target.version[:2],
                 )
                 inspected.append((dist, wheel, info))
                 if compiler is not None:
@@ -396,12 +658,12 @@ def run_install(
                 target,
                 scheme,
                 upgrade=request.upgrade,
-                # An editable install of your own project works through a .pth file.
-                allow_startup_hooks=settings.allow_startup_hooks
-                | NameSet(dist.name for dist in plan if dist.editable),
+                allow_startup_hooks=hooks_allowed,
             )
         with _timed(timings, "install", reporter):
             result = install_wheels(layout, target, scheme, compiler=compiler, reporter=reporter)
         remember(trust, result)
     findings = [*findings, *layout.findings]
-    return Outcome(plan, target, scheme, findings, result, satisfied, timings, trust.approvals)
+    return Outcome(
+        plan, target, scheme, findings, result, satisfied, timings, trust.approvals, vulnerabilities
+    )

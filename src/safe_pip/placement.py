@@ -8,8 +8,21 @@ applied. The plan is refused (:class:`~safe_pip.errors.UnsafeWheel`, exit 3) whe
   (containment is by path components, so ``site-packages-evil`` is not in ``site-packages``);
 - would overwrite a file of another installed project, a file no project owns, or a file
   another wheel of the plan writes;
-- is a startup hook of a project not allowed them: a ``.pth`` file with an ``import`` line,
-  ``sitecustomize``/``usercustomize``, or a ``.data/data`` file that lands on the import path.
+- is a startup hook of a project not allowed them: a ``.pth`` file with an ``import`` line
+  (as any supported Python's ``site`` splits it), a ``.start`` file (Python 3.15+, PEP 829:
+  its entry points run at every start), ``sitecustomize``/``usercustomize``, or a
+  ``.data/data`` file that lands on the import path. A ``.pth`` file is no new hook when it
+  is byte-identical to the one the version being replaced installed (its RECORD lists it),
+  or is a well-known hook recognised by its exact bytes
+  (:func:`~safe_pip.inspection.known_hook`: setuptools' ``distutils-precedence.pth``, a
+  legacy namespace package's ``-nspkg.pth`` with no module where it looks).
+
+Every project refused for its hooks is named in one message, with one flag for them all;
+:func:`check_startup_hooks` gives that refusal before the plan is fully inspected.
+
+Every path placed here is the whole of what the install stage may write for the wheel: its
+destination refuses anything else, so a reading of the wheel that differs from this one
+fails closed.
 
 Which installed versions the plan replaces is decided here as well, so the install stage
 sets aside exactly the versions whose files the ownership check left out.
@@ -21,20 +34,36 @@ import hashlib
 import logging
 import os
 import zipfile
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from packaging.utils import NormalizedName
 
 from safe_pip.errors import InstallError
-from safe_pip.inspection import WheelEntry, WheelInfo, describe, refusal
+from safe_pip.inspection import (
+    WheelEntry,
+    WheelInfo,
+    describe,
+    may_install_hooks,
+    peek_wheel,
+    refusal,
+)
 from safe_pip.installed import InstalledDist, find_installed
 from safe_pip.models import NameSet, PlannedDist
 from safe_pip.review import Finding, Severity
 from safe_pip.target import Scheme, TargetEnvironment
 
-__all__ = ["Layout", "PlacedWheel", "RealPaths", "contained", "final_path", "lay_out", "within"]
+__all__ = [
+    "Layout",
+    "PlacedWheel",
+    "RealPaths",
+    "check_startup_hooks",
+    "contained",
+    "final_path",
+    "lay_out",
+    "within",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -131,10 +160,20 @@ class _HookDirs:
         imports = sorted(site | stdlib, key=lambda path: len(path.parts), reverse=True)
         return cls(frozenset(site), tuple(imports), final_path(scheme, scheme.paths["data"], ""))
 
-    def reasons(self, entry: WheelEntry, path: Path) -> Iterator[str]:
-        """Why a file at ``path`` would run code whenever the interpreter starts."""
-        if entry.runs_code and path.parent in self.site:
+    def runs_pth(self, entry: WheelEntry, path: Path) -> bool:
+        """Whether ``site`` runs a line of this file at every interpreter start."""
+        return entry.runs_code and path.parent in self.site
+
+    def reasons(self, entry: WheelEntry, path: Path, *, accepted_pth: bool) -> Iterator[str]:
+        """Why a file at ``path`` would run code whenever the interpreter starts.
+
+        :param accepted_pth: it is a ``.pth`` file whose code is not new (see
+            :meth:`_Placer.accepted_pth`).
+        """
+        if self.runs_pth(entry, path) and not accepted_pth:
             yield f"{path}: a .pth file with an import line, run at every interpreter start"
+        if path.name.lower().endswith(".start") and path.parent in self.site:
+            yield f"{path}: a .start file, whose entry points run at every interpreter start"
         for directory in self.imports:
             if not within(path, directory):
                 continue
@@ -176,6 +215,13 @@ def _replaced_files(replaces: Sequence[InstalledDist]) -> set[Path]:
     return files
 
 
+def _starting(directory: Path, prefix: str) -> bool:
+    """Whether ``directory`` holds anything whose name starts with ``prefix``."""
+    if not directory.is_dir():
+        return False
+    return any(entry.name.startswith(prefix) for entry in directory.iterdir())
+
+
 def _same_content(wheel: Path, member: str | None, path: Path) -> bool:
     if member is None or path.is_symlink() or not path.is_file():
         return False
@@ -193,24 +239,39 @@ class _Placer:
         target: TargetEnvironment,
         scheme: Scheme,
         owners: dict[Path, InstalledDist],
+        installed: Mapping[NormalizedName, Sequence[InstalledDist]],
     ) -> None:
         self.target = target
         self.scheme = scheme
         self.owners = owners
+        self._installed = installed
         self.hook_dirs = _HookDirs.of(target, scheme)
         self.written: dict[Path, PlannedDist] = {}
         self.realpath = RealPaths()
 
+    def installed(self, dist: PlannedDist) -> Sequence[InstalledDist]:
+        """The installed versions of a planned project, which it replaces."""
+        return self._installed.get(dist.name, [])
+
+    def locate(
+        self, dist: PlannedDist, wheel: Path, info: WheelInfo, replaces: Sequence[InstalledDist]
+    ) -> PlacedWheel:
+        """Where each file of a wheel lands, nothing checked."""
+        paths = self.scheme.install_paths(dist.name, self.target)
+        files = tuple(final_path(self.scheme, paths[e.scheme], e.path) for e in info.entries)
+        for path in files:
+            self.written.setdefault(path, dist)
+        return PlacedWheel(dist, wheel, info, files, tuple(replaces))
+
     def place(
         self, dist: PlannedDist, wheel: Path, info: WheelInfo, replaces: Sequence[InstalledDist]
-    ) -> tuple[PlacedWheel, list[str], list[str]]:
-        """The placed wheel, its problems, and its startup hooks."""
+    ) -> tuple[PlacedWheel, list[str]]:
+        """The placed wheel and its problems."""
         paths = self.scheme.install_paths(dist.name, self.target)
         files = tuple(final_path(self.scheme, paths[e.scheme], e.path) for e in info.entries)
         roots = {key: final_path(self.scheme, directory, "") for key, directory in paths.items()}
         replaced = _replaced_files(replaces)
         problems: list[str] = []
-        hooks: list[str] = []
         shared: set[Path] = set()
         for entry, path in zip(info.entries, files, strict=True):
             shown = entry.member or f"{entry.scheme}/{entry.path}"
@@ -219,10 +280,57 @@ class _Placer:
                 problems.append(f"{shown}: {problem}")
             elif path in self.owners:
                 shared.add(path)
-            hooks.extend(self.hook_dirs.reasons(entry, path))
             self.written.setdefault(path, dist)
         placed = PlacedWheel(dist, wheel, info, files, tuple(replaces), frozenset(shared))
-        return placed, problems, hooks
+        return placed, problems
+
+    def hooks(self, placed: PlacedWheel) -> list[str]:
+        """The startup hooks of a placed wheel, once every wheel of the plan is placed."""
+        replaced = _replaced_files(placed.replaces)
+        hooks: list[str] = []
+        for entry, path in zip(placed.info.entries, placed.files, strict=True):
+            accepted = self.hook_dirs.runs_pth(entry, path) and self.accepted_pth(
+                placed, entry, path, replaced
+            )
+            hooks.extend(self.hook_dirs.reasons(entry, path, accepted_pth=accepted))
+        return hooks
+
+    def accepted_pth(
+        self, placed: PlacedWheel, entry: WheelEntry, path: Path, replaced: set[Path]
+    ) -> bool:
+        """A ``.pth`` file with code that is nothing new: byte-identical to the one the
+        version being replaced installed (its RECORD lists it), or a well-known hook
+        recognised by its exact bytes (:func:`~safe_pip.inspection.known_hook`)."""
+        if path in replaced and _same_content(placed.wheel, entry.member, path):
+            logger.info("%s: %s is unchanged from the installed version", placed.dist.name, path)
+            return True
+        if entry.known_hook is None:
+            return False
+        if path.name.endswith("-nspkg.pth") and self._module_in_the_way(
+            placed.info.namespaces, path.parent
+        ):
+            return False
+        logger.info("%s: %s is %s", placed.dist.name, path, entry.known_hook)
+        return True
+
+    def _module_in_the_way(self, namespaces: Sequence[str], site: Path) -> bool:
+        """Whether the namespace hook would find a module rather than the namespace
+        directory, on disk or written by the plan: ``PathFinder`` prefers any module or
+        package ``__init__`` there, which ``module_from_spec`` loads without running (an
+        extension module's native code runs) and puts in place of the real one."""
+        for package in namespaces:
+            *parents, tail = package.split(".")
+            directory = site.joinpath(*parents)
+            places = ((directory, f"{tail}."), (directory / tail, "__init__."))
+            if any(_starting(folder, prefix) for folder, prefix in places):
+                return True
+            if any(
+                path.parent == folder and path.name.startswith(prefix)
+                for path in self.written
+                for folder, prefix in places
+            ):
+                return True
+        return False
 
     def _problem(
         self,
@@ -263,17 +371,87 @@ def _refusals(
                 "it; otherwise report the conflict to the project.",
             )
         )
-    for dist, reasons in hooks.values():
-        sections.append(
-            (
-                f"{describe(dist)} installs startup hooks, code that runs whenever Python "
-                f"starts in this environment",
-                reasons,
-                f"If you trust {dist.name} with that, allow it with --allow-startup-hooks "
-                f"{dist.name} (or the allow-startup-hooks setting).",
-            )
-        )
+    if hooks:
+        sections.append(_hooks_refusal(list(hooks.values())))
     return sections
+
+
+def _hooks_refusal(
+    hooks: Sequence[tuple[PlannedDist, list[str]]],
+) -> tuple[str, Sequence[str], str]:
+    """One section, and one flag, for every project whose startup hooks were refused."""
+    names = ",".join(dist.name for dist, _ in hooks)
+    if len(hooks) == 1:
+        ((dist, reasons),) = hooks
+        heading, verb, listed = describe(dist), "installs", reasons
+    else:
+        described = [describe(dist) for dist, _ in hooks]
+        heading = ", ".join(described[:-1]) + " and " + described[-1]
+        verb = "install"
+        listed = [f"{dist.name}: {reason}" for dist, reasons in hooks for reason in reasons]
+    return (
+        f"{heading} {verb} startup hooks, code that runs whenever Python starts in this "
+        f"environment",
+        listed,
+        f"If you trust {'it' if len(hooks) == 1 else 'them'} with that, allow it with "
+        f"--allow-startup-hooks {names} (or the allow-startup-hooks setting).",
+    )
+
+
+def _placer(
+    inspected: Sequence[tuple[PlannedDist, Path, WheelInfo]],
+    target: TargetEnvironment,
+    scheme: Scheme,
+    *,
+    upgrade: bool,
+) -> tuple[_Placer, list[tuple[PlannedDist, Path, WheelInfo]], list[PlannedDist]]:
+    """A placer for the plan, the wheels it places, and those ``--target`` leaves alone."""
+    installed = find_installed(scheme.real(d) for d in scheme.site_dirs)
+    keep_existing = scheme.is_target_dir and not upgrade
+    skipped = [d for d, _, _ in inspected if keep_existing and installed.get(d.name)]
+    placing = [item for item in inspected if item[0].name not in {d.name for d in skipped}]
+    replaced_names = {dist.name for dist, _, _ in placing}
+    staying = [d for name, ds in installed.items() if name not in replaced_names for d in ds]
+    return _Placer(target, scheme, _owners(staying), installed), placing, skipped
+
+
+def check_startup_hooks(
+    wheels: Sequence[tuple[PlannedDist, Path]],
+    target: TargetEnvironment,
+    scheme: Scheme,
+    *,
+    upgrade: bool = False,
+    allow_startup_hooks: NameSet | None = None,
+) -> None:
+    """Refuse early, naming every such project at once, a plan whose wheels install
+    startup hooks that were not allowed: before the whole plan is inspected, which takes
+    seconds for a large one.
+
+    Judged as :func:`lay_out` judges them, from what :func:`~safe_pip.inspection.peek_wheel`
+    reads: only ever a refusal that :func:`lay_out` would give too (or inspection, for a
+    malformed wheel); :func:`lay_out` still decides on the inspected wheels.
+
+    :raises UnsafeWheel: listing the hooks.
+    """
+    allowed = allow_startup_hooks or NameSet()
+    peeked = []
+    for dist, wheel in wheels:
+        if not may_install_hooks(wheel):
+            continue
+        info = peek_wheel(
+            dist, wheel, script_kind=target.script_kind, python_version=target.version[:2]
+        )
+        if info is not None:
+            peeked.append((dist, wheel, info))
+    placer, placing, _skipped = _placer(peeked, target, scheme, upgrade=upgrade)
+    located = [placer.locate(d, wheel, info, placer.installed(d)) for d, wheel, info in placing]
+    refused = []
+    for placed in located:
+        hooks = placer.hooks(placed) if placed.dist.name not in allowed else []
+        if hooks:
+            refused.append((placed.dist, hooks))
+    if refused:
+        raise refusal([_hooks_refusal(refused)])
 
 
 def lay_out(
@@ -293,24 +471,18 @@ def lay_out(
     :raises InstallError: a version to be replaced has no readable RECORD.
     """
     allowed = allow_startup_hooks or NameSet()
-    installed = find_installed(scheme.real(d) for d in scheme.site_dirs)
-    keep_existing = scheme.is_target_dir and not upgrade
-    skipped = [d for d, _, _ in inspected if keep_existing and installed.get(d.name)]
-    placing = [item for item in inspected if item[0].name not in {d.name for d in skipped}]
-    replaced_names = {dist.name for dist, _, _ in placing}
-    staying = [d for name, ds in installed.items() if name not in replaced_names for d in ds]
-    placer = _Placer(target, scheme, _owners(staying))
+    placer, placing, skipped = _placer(inspected, target, scheme, upgrade=upgrade)
     placed: list[PlacedWheel] = []
     problems: dict[NormalizedName, tuple[PlannedDist, list[str]]] = {}
     refused_hooks: dict[NormalizedName, tuple[PlannedDist, list[str]]] = {}
     findings: list[Finding] = []
     for dist, wheel, info in placing:
-        wheel_placed, wheel_problems, wheel_hooks = placer.place(
-            dist, wheel, info, installed.get(dist.name, [])
-        )
+        wheel_placed, wheel_problems = placer.place(dist, wheel, info, placer.installed(dist))
         placed.append(wheel_placed)
         if wheel_problems:
             problems[dist.name] = (dist, wheel_problems)
+    for wheel_placed in placed:
+        dist, wheel_hooks = wheel_placed.dist, placer.hooks(wheel_placed)
         if wheel_hooks and dist.name not in allowed:
             refused_hooks[dist.name] = (dist, wheel_hooks)
         findings.extend(

@@ -23,10 +23,12 @@ import urllib.parse
 import urllib.request
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from packaging.requirements import InvalidRequirement, Requirement
+from packaging.specifiers import SpecifierSet
 from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import Version
 
@@ -42,10 +44,12 @@ from safe_pip.models import (
     ServedProject,
     VcsRef,
 )
-from safe_pip.pip_process import PipAhead, pip_environment, pip_launcher
+from safe_pip.pip_process import PipAhead, start_pip
 from safe_pip.requirements import RequirementLine
 from safe_pip.resolutions import Resolutions
+from safe_pip.shadows import unmet_explanation
 from safe_pip.sources import parse_filename
+from safe_pip.updates import cooldown_refusal
 
 __all__ = ["ResolveRequest", "resolve", "run_gated"]
 
@@ -86,7 +90,15 @@ class ResolveRequest:
 
 
 def _write_lines(path: Path, lines: Sequence[RequirementLine]) -> None:
-    path.write_text("".join(line.to_pip_line() + "\n" for line in lines), encoding="utf-8")
+    """Write the lines pip reads; each refused unless pip would read it back as it is.
+
+    :raises UsageError: naming where a refused line was written.
+    """
+    text = "".join(line.to_pip_line() + "\n" for line in lines)
+    # Readable by this user alone, like the work directory around it.
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with open(descriptor, "w", encoding="utf-8") as stream:
+        stream.write(text)
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,6 +145,10 @@ def _pip_arguments(
         "--disable-pip-version-check",
         "--progress-bar",
         "off",
+        # pip installs an allowed sdist's build requirements with a pip of its own, given
+        # the index on its command line (build_env.SubprocessBuildEnvironmentInstaller);
+        # this feature has pip install them itself, so the gateway's secret stays off it.
+        "--use-feature=inprocess-build-deps",
         "--index-url",
         gateway.index_url,
         "-r",
@@ -150,21 +166,16 @@ def _start(
     arguments: list[str],
     environ: Mapping[str, str],
     ahead: PipAhead | None,
+    gateway: Gateway,
 ) -> subprocess.Popen[str]:
-    python = target_python or Path(sys.executable)
-    process = ahead.take(python, environ, arguments) if ahead is not None else None
-    if process is not None:
-        return process
-    command = [*pip_launcher(target_python), *arguments]
-    logger.debug("resolver: %s", " ".join(command))
-    return subprocess.Popen(
-        command,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        stdin=subprocess.DEVNULL,
-        env=pip_environment(environ),
-        text=True,
-    )
+    """pip on ``arguments``, which name the gateway with its secret: they reach pip on its
+    standard input, and the log shows them with the secret left out."""
+    logger.debug("resolver: pip %s", " ".join(arguments).replace(gateway.base_url, "<gateway>"))
+    try:
+        return start_pip(target_python or Path(sys.executable), arguments, environ, ahead)
+    except OSError as exc:
+        msg = f"Cannot start pip in {target_python or sys.executable}: {exc}"
+        raise ResolveError(msg) from exc
 
 
 def _run(process: subprocess.Popen[str], gateway: Gateway) -> tuple[int, str, str]:
@@ -210,7 +221,8 @@ def run_gated(
     """
     files = _Files.write(workdir, lines)
     arguments = _pip_arguments(subcommand, gateway, files, verbose=verbose)
-    returncode, stdout, stderr = _run(_start(target_python, arguments, environ, ahead), gateway)
+    process = _start(target_python, arguments, environ, ahead, gateway)
+    returncode, stdout, stderr = _run(process, gateway)
     if gateway.failure is not None:
         raise gateway.failure
     clean = _Cleaner(gateway, files)
@@ -307,6 +319,8 @@ class _Cleaner:
             text,
         )
         text = re.sub(base + r"/simple/?", "the configured sources", text)
+        # Whatever else names the gateway: its address carries its secret.
+        text = text.replace(self.gateway.base_url, "the gateway")
         return re.sub(r"(-[rc]) (\S+) \(line (\d+)\)", self._line, text)
 
     def _line(self, match: re.Match[str]) -> str:
@@ -323,15 +337,16 @@ def _conflict_explanation(stdout: str) -> str:
     return "\n" + "\n".join(line for line in explanation.splitlines() if line.strip())
 
 
-def _missing_projects(stderr: str) -> list[NormalizedName]:
-    names: list[NormalizedName] = []
+def _missing_projects(stderr: str) -> dict[NormalizedName, SpecifierSet]:
+    """Each project pip found no version for, in the order pip named them, with the
+    versions it asked for."""
+    names: dict[NormalizedName, SpecifierSet] = {}
     for match in _MISSING_RE.finditer(stderr):
         try:
-            name = canonicalize_name(Requirement(match.group(1)).name)
+            requirement = Requirement(match.group(1))
         except InvalidRequirement:
             continue
-        if name not in names:
-            names.append(name)
+        names.setdefault(canonicalize_name(requirement.name), requirement.specifier)
     return names
 
 
@@ -393,8 +408,14 @@ def _failure(stderr: str, gateway: Gateway) -> ResolveError | PolicyDenied:
         return SdistRefused(_sdist_message(only_source))
     if unhashed:
         return HashMismatch(_unhashed_message(unhashed))
+    young = [s for name in missing if (s := answers.get(name)) and _withheld(s, DropReason.TOO_NEW)]
+    if young:
+        # An exact pin only a too-young release meets is the cooldown at work, not a
+        # missing version (issue 15): refused, naming the flag that takes it.
+        policy = gateway.selector.policy
+        return PolicyDenied(cooldown_refusal(young, policy, datetime.now(UTC)))
     pip_says = _pip_says(stderr)
-    hints = [_hint(name, answers.get(name), gateway) for name in missing]
+    hints = [_hint(name, answers.get(name), wanted, gateway) for name, wanted in missing.items()]
     text = "Could not find a set of packages to install.\n" + pip_says
     hint_text = "\n".join(h for h in hints if h)
     return ResolveError(text + ("\n" + hint_text if hint_text else ""))
@@ -439,17 +460,12 @@ def _unhashed_message(projects: Sequence[ServedProject]) -> str:
     return "\n".join(lines)
 
 
-def _hint(name: NormalizedName, served: ServedProject | None, gateway: Gateway) -> str:
+def _hint(
+    name: NormalizedName, served: ServedProject | None, wanted: SpecifierSet, gateway: Gateway
+) -> str:
     if served is None:
         asked = ", ".join(s.name for s in gateway.selector.candidates(name))
         return f"No source knows a project named {name!r} (asked: {asked})."
-    too_new = _withheld(served, DropReason.TOO_NEW)
-    if too_new:
-        versions = ", ".join(sorted({str(f.version) for f in too_new}))
-        return (
-            f"{name}: {versions} withheld because uploaded within the minimum release age; "
-            f"lower --min-release-age to allow them."
-        )
     incompatible = _withheld(served, DropReason.INCOMPATIBLE)
     if incompatible:
         newest = max(f.version for f in incompatible)
@@ -457,7 +473,15 @@ def _hint(name: NormalizedName, served: ServedProject | None, gateway: Gateway) 
             f"{name}: no file of {newest} or other withheld versions suits the target "
             f"interpreter and platform (wheel tags or Requires-Python)."
         )
-    return ""
+    if gateway.selector.pin_of(name) is not None:
+        return ""  # the settings say where it comes from: no other source is an answer
+    return unmet_explanation(
+        name,
+        wanted,
+        served.source,
+        [f.version for f in served.page.files],
+        gateway.selector.elsewhere(name, served.source),
+    )
 
 
 def _plan(report: dict[str, Any], gateway: Gateway) -> Plan:

@@ -10,21 +10,25 @@ import enum
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from packaging.utils import NormalizedName
 from packaging.version import Version
 
 from safe_pip.errors import HashMismatch
-from safe_pip.models import NameSet, Plan, PlannedDist, ServedProject, SourceSpec
+from safe_pip.models import IndexFile, NameSet, Plan, PlannedDist, ServedProject, SourceSpec
 from safe_pip.network import redact_url
 from safe_pip.trust import How, TrustedProject
+
+if TYPE_CHECKING:
+    from safe_pip.impostors import Impostor
 
 __all__ = [
     "NEW_PROJECT_DAYS",
     "NEW_RELEASE_DAYS",
     "Approval",
     "Finding",
+    "ImpostorChecker",
     "NameChecker",
     "ProjectFacts",
     "Severity",
@@ -39,6 +43,7 @@ __all__ = [
     "remembered_mismatches",
     "review",
     "trust_review",
+    "update_facts",
 ]
 
 
@@ -82,6 +87,9 @@ NEW_PROJECT_DAYS = 30
 """A project whose first release is younger than this is flagged."""
 NEW_RELEASE_DAYS = 7
 """A release younger than this is flagged."""
+DORMANT_DAYS = 365
+"""A release after this long with none is flagged: a forgotten project's account is an easy
+one to take over (ctx slept eight years before its hijacked release)."""
 
 
 class Suspicion(Protocol):
@@ -101,15 +109,26 @@ class Suspicion(Protocol):
 
 
 NameChecker = Callable[[Collection[NormalizedName]], Mapping[NormalizedName, Suspicion]]
+ImpostorChecker = Callable[
+    [Sequence[PlannedDist], Mapping[NormalizedName, Suspicion]],
+    Mapping[NormalizedName, Sequence["Impostor"]],
+]
+"""The impostor checks of the first-seen projects, given what the name check found."""
 
 
 class WarningKind(enum.Enum):
     """Why a first-seen project deserves a second look."""
 
     TYPOSQUAT = "looks like a top project"
+    STARJACKING = "claims a top project's repository"
+    SLOPSQUATTING = "named after a top project's command or import name"
+    PLACEHOLDER = "almost empty, with a name near a top project"
     NEW_PROJECT = "new project"
     NEW_RELEASE = "new release"
     SOURCE_CHANGED = "source changed"
+    DORMANT = "dormant project woke up"
+    UPDATE_CHANGED = "update changes what runs"
+    BUILD_UPDATE = "new release of a project built from source"
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,6 +137,27 @@ class TrustWarning:
 
     kind: WarningKind
     message: str
+    intended: NormalizedName | None = None
+    """The real project this one may be mistaken for, to suggest instead."""
+
+    @property
+    def impostor(self) -> bool:
+        """Whether the warning says the project may pose as another."""
+        return self.kind in _IMPOSTOR_KINDS
+
+
+_IMPOSTOR_KINDS = frozenset(
+    {
+        WarningKind.TYPOSQUAT,
+        WarningKind.STARJACKING,
+        WarningKind.SLOPSQUATTING,
+        WarningKind.PLACEHOLDER,
+    }
+)
+
+
+def _suggestion(intended: NormalizedName) -> str:
+    return f"did you mean {intended}? safe-pip install {intended}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,6 +181,9 @@ class ProjectFacts:
     warnings: tuple[TrustWarning, ...]
     known: TrustedProject | None
     """The store's record when the project was approved before (its source changed)."""
+    update_of: Version | None = None
+    """An update of an approved project that needs a new approval: the newest version
+    installed before."""
 
     @property
     def kind(self) -> str:
@@ -156,6 +199,11 @@ class ProjectFacts:
     def source_changed(self) -> bool:
         """Approved before, from another source than the one serving it now."""
         return self.known is not None
+
+    @property
+    def impostor(self) -> bool:
+        """Whether a warning says it may pose as another project: only naming it approves."""
+        return any(warning.impostor for warning in self.warnings)
 
 
 @dataclass(frozen=True, slots=True)
@@ -194,6 +242,7 @@ def _warnings(
     known: TrustedProject | None,
     first_released: datetime | None,
     suspicion: Suspicion | None,
+    impostors: Sequence[Impostor],
     now: datetime,
 ) -> tuple[TrustWarning, ...]:
     found = []
@@ -207,12 +256,23 @@ def _warnings(
             )
         )
     if suspicion is not None:
+        intended = NormalizedName(suspicion.intended)
         found.append(
             TrustWarning(
                 WarningKind.TYPOSQUAT,
-                f"the name looks like {suspicion.intended!r} ({suspicion.reason})",
+                f"the name looks like {suspicion.intended!r} ({suspicion.reason}); "
+                f"{_suggestion(intended)}",
+                intended,
             )
         )
+    found += [
+        TrustWarning(
+            WarningKind[impostor.kind.name],
+            f"{impostor.reason}; {_suggestion(impostor.intended)}",
+            impostor.intended,
+        )
+        for impostor in impostors
+    ]
     project_age = _days(first_released, now)
     if project_age is not None and project_age < NEW_PROJECT_DAYS:
         found.append(
@@ -232,13 +292,64 @@ def _warnings(
     return tuple(found)
 
 
+def _dormant(dist: PlannedDist, served: ServedProject | None) -> TrustWarning | None:
+    """A release uploaded after more than :data:`DORMANT_DAYS` with no release."""
+    released = dist.file.upload_time if dist.file is not None else None
+    if served is None or released is None:
+        return None
+    earlier = [
+        f.upload_time
+        for f in served.page.files
+        if f.version < dist.version and f.upload_time is not None and f.upload_time < released
+    ]
+    if not earlier:
+        return None
+    gap = _days(max(earlier), released) or 0.0
+    if gap <= DORMANT_DAYS:
+        return None
+    return TrustWarning(
+        WarningKind.DORMANT,
+        f"{dist.version} is the first release in {gap / 365.25:.1f} years (the one before "
+        f"was uploaded {max(earlier).date().isoformat()}): a project waking up after years "
+        f"is how a taken-over account looks",
+    )
+
+
+def _update_warnings(
+    dist: PlannedDist, known: TrustedProject, served: ServedProject | None
+) -> tuple[TrustWarning, ...]:
+    """Why a new release of an approved project needs approval again."""
+    found = []
+    if dist.needs_build:
+        before = ", ".join(sorted(known.files, key=Version))
+        found.append(
+            TrustWarning(
+                WarningKind.BUILD_UPDATE,
+                f"{dist.version} would be built from source, running its build code with your "
+                f"rights; builds were approved for {before} only",
+            )
+        )
+    if dormant := _dormant(dist, served):
+        found.append(dormant)
+    return tuple(found)
+
+
+def _update_of(dist: PlannedDist, known: TrustedProject | None) -> Version | None:
+    """The newest version installed before, when ``dist`` is a version never installed."""
+    if known is None or not known.files or str(dist.version) in known.files:
+        return None
+    return max(Version(version) for version in known.files)
+
+
 def _needs_approval(dist: PlannedDist, known: TrustedProject | None) -> bool:
     if dist.source is None or dist.file is None:
         # A path or URL the user wrote is approved by writing it.
         return False
     if known is None:
         return True
-    return known.source_url is not None and known.source_url != redact_url(dist.source.url)
+    # A mirror group is one source: approved from one member is approved from any.
+    group = {redact_url(url) for url in (dist.source.url, *dist.source.marks.group)}
+    return known.source_url is not None and known.source_url not in group
 
 
 def _default_checker(names: Collection[NormalizedName]) -> Mapping[NormalizedName, Suspicion]:
@@ -247,44 +358,104 @@ def _default_checker(names: Collection[NormalizedName]) -> Mapping[NormalizedNam
     return check_names(names)
 
 
+def _default_impostors(
+    dists: Sequence[PlannedDist], suspicions: Mapping[NormalizedName, Suspicion]
+) -> Mapping[NormalizedName, Sequence[Impostor]]:
+    # Imported (and the reference data read) only when a review has something to check.
+    from safe_pip import impostors, reference, typosquat
+
+    candidates = [
+        impostors.Candidate(
+            dist.name,
+            dist.metadata,
+            dist.file.size if dist.file is not None else None,
+            NormalizedName(s.intended) if (s := suspicions.get(dist.name)) else None,
+        )
+        for dist in dists
+    ]
+    return impostors.check_impostors(candidates, reference.load(), typosquat.is_listed)
+
+
 def trust_review(
     plan: Plan,
     trusted: Mapping[NormalizedName, TrustedProject],
     served: Mapping[NormalizedName, ServedProject | None],
     now: datetime,
     check_names: NameChecker = _default_checker,
+    check_impostors: ImpostorChecker = _default_impostors,
 ) -> tuple[ProjectFacts, ...]:
-    """The facts about every planned project that is first-seen or whose source changed.
+    """The facts about every planned project that is first-seen or whose source changed,
+    and every update of an approved project with a warning (issue 15: built from source,
+    dormant for a year).
 
     Offline: ``trusted`` is the store as read once, ``served`` the pages the gateway
     already fetched.
     """
     pending = [dist for dist in plan if _needs_approval(dist, trusted.get(dist.name))]
     suspicions = check_names([dist.name for dist in pending]) if pending else {}
+    impostors = check_impostors(pending, suspicions) if pending else {}
     facts = []
-    for dist in pending:
-        if dist.file is None or dist.source is None:  # never: _needs_approval checked
-            continue
-        known = trusted.get(dist.name)
-        first = _first_release(served.get(dist.name))
-        facts.append(
-            ProjectFacts(
-                name=dist.name,
-                version=dist.version,
-                filename=dist.file.filename,
-                sha256=dist.sha256 or "",
-                source=dist.source,
-                wheel=not dist.needs_build,
-                size=dist.file.size,
-                released=dist.file.upload_time,
-                first_released=first,
-                summary=str(dist.metadata.get("summary") or ""),
-                home_page=_home_page(dist.metadata),
-                warnings=_warnings(dist, known, first, suspicions.get(dist.name), now),
-                known=known,
-            )
-        )
+    for dist in plan:
+        known, page = trusted.get(dist.name), served.get(dist.name)
+        if dist.file is None or dist.source is None:
+            continue  # a path or URL the user wrote is approved by writing it
+        if dist in pending:
+            dormant = _dormant(dist, page)
+            found = _warnings(
+                dist,
+                known,
+                _first_release(page),
+                suspicions.get(dist.name),
+                impostors.get(dist.name, ()),
+                now,
+            ) + ((dormant,) if dormant else ())
+            facts.append(_facts(dist, dist.file, dist.source, page, found, known))
+        elif known is not None and (update_of := _update_of(dist, known)) is not None:
+            found = _update_warnings(dist, known, page)
+            if found:
+                facts.append(_facts(dist, dist.file, dist.source, page, found, None, update_of))
     return tuple(facts)
+
+
+def update_facts(
+    dist: PlannedDist,
+    update_of: Version,
+    changes: Sequence[str],
+    served: Mapping[NormalizedName, ServedProject | None],
+) -> ProjectFacts | None:
+    """The facts of an update whose wheel changes what runs (issue 15), each change a
+    warning; ``None`` for a file the user named by path or URL."""
+    if dist.file is None or dist.source is None:
+        return None
+    warnings = tuple(TrustWarning(WarningKind.UPDATE_CHANGED, change) for change in changes)
+    return _facts(dist, dist.file, dist.source, served.get(dist.name), warnings, None, update_of)
+
+
+def _facts(
+    dist: PlannedDist,
+    file: IndexFile,
+    source: SourceSpec,
+    page: ServedProject | None,
+    warnings: tuple[TrustWarning, ...],
+    known: TrustedProject | None,
+    update_of: Version | None = None,
+) -> ProjectFacts:
+    return ProjectFacts(
+        name=dist.name,
+        version=dist.version,
+        filename=file.filename,
+        sha256=dist.sha256 or "",
+        source=source,
+        wheel=not dist.needs_build,
+        size=file.size,
+        released=file.upload_time,
+        first_released=_first_release(page),
+        summary=str(dist.metadata.get("summary") or ""),
+        home_page=_home_page(dist.metadata),
+        warnings=warnings,
+        known=known,
+        update_of=update_of,
+    )
 
 
 def decide(
@@ -300,8 +471,13 @@ def decide(
     :param settings: ``trust``/``trusted`` of the settings files and environment.
     :param pins: :func:`~safe_pip.hashes.approving_digests` of the requirements.
 
-    A changed source is only approved by naming the project in ``--trust`` (``:all:``,
-    a setting or a hash pin approve a name, not the source that now serves it).
+    A changed source, or an update with a warning (built from source, dormant), is only
+    approved by naming the project in ``--trust`` (``:all:``, a setting or a hash pin
+    approve a name, not the source or the release that arrives now). ``:all:`` never
+    approves a project with any warning. A project
+    with an impostor warning (a look-alike name, a borrowed repository, a command's name,
+    an empty name-squat) is approved only by its name in ``--trust`` or the settings, never
+    by ``:all:`` or a hash pin.
     """
     return tuple(Approval(item, _how(item, flagged, settings, pins)) for item in facts)
 
@@ -312,12 +488,32 @@ def _how(
     settings: NameSet,
     pins: Mapping[NormalizedName, frozenset[str]],
 ) -> How | None:
-    if item.source_changed:
+    if item.source_changed or item.update_of is not None:
+        # A standing approval (a setting, a hash pin) named the project as it was; what
+        # changed since is approved on this command, by name.
         return How.FLAG if item.name in flagged.names else None
+    if item.impostor:
+        # ``:all:`` and a hash pin approve whatever the command or the requirements named,
+        # which is how a look-alike gets in: only the project's own name approves it.
+        if item.name in flagged.names:
+            return How.FLAG
+        return How.SETTINGS if item.name in settings.names else None
+    if item.suspicious:
+        # ``--trust :all:`` approves plain first-seen projects only (issue 15): one with a
+        # warning is approved by its name, or by a hash pin of the file reviewed.
+        if item.name in flagged.names:
+            return How.FLAG
+        if item.name in settings.names:
+            return How.SETTINGS
+        return _pinned(item, pins)
     if item.name in flagged:
         return How.FLAG
     if item.name in settings:
         return How.SETTINGS
+    return _pinned(item, pins)
+
+
+def _pinned(item: ProjectFacts, pins: Mapping[NormalizedName, frozenset[str]]) -> How | None:
     if item.sha256 and item.sha256 in pins.get(item.name, frozenset()):
         return How.HASH_PIN
     return None
@@ -383,8 +579,11 @@ def refusal_message(refused: Sequence[ProjectFacts], now: datetime, *, asked: bo
     for item in refused:
         lines.append(f"  - {describe_facts(item, now)}")
         lines += [f"      warning: {warning.message}" for warning in item.warnings]
-    names = [item.name for item in refused]
-    changed = [item.name for item in refused if item.source_changed]
+    names = [f"{item.name}=={item.version}" if item.update_of else item.name for item in refused]
+    changed = [item.name for item in refused if item.source_changed or item.update_of]
+    updates = [
+        f"{item.name} {item.update_of} -> {item.version}" for item in refused if item.update_of
+    ]
     head = (
         "You refused these projects"
         if asked
@@ -392,9 +591,10 @@ def refusal_message(refused: Sequence[ProjectFacts], now: datetime, *, asked: bo
         "--no-input, PIP_NO_INPUT or CI)"
     )
     text = f"{head}; nothing was installed:\n" + "\n".join(lines)
+    text += _suggestions(refused)
     if asked:
         return text
-    unchanged = [name for name in names if name not in changed]
+    unchanged = [item.name for item in refused if item.name not in changed]
     text += f"\nTo approve them, add --trust {','.join(names)} to the command"
     if unchanged:
         quoted = ", ".join(f'"{name}"' for name in unchanged)
@@ -403,9 +603,38 @@ def refusal_message(refused: Sequence[ProjectFacts], now: datetime, *, asked: bo
             f"pyproject.toml, or run: safe-pip trust add {' '.join(unchanged)}"
         )
     text += ", or run the command in a terminal to review them."
-    if changed:
+    if sources := [item.name for item in refused if item.source_changed]:
         text += (
-            f"\nA changed source ({', '.join(changed)}) is approved only by naming the "
+            f"\nA changed source ({', '.join(sources)}) is approved only by naming the "
             f"project in --trust, or by a yes at the review; the new source is then remembered."
         )
+    if updates:
+        text += (
+            f"\nAn update with a warning ({', '.join(updates)}) is approved only by naming it "
+            f"in --trust on this command, or by a yes at the review: earlier approvals covered "
+            f"the releases reviewed then."
+        )
+    if warned := [item.name for item in refused if item.suspicious and not item.impostor]:
+        text += (
+            f"\n--trust :all: does not approve a project with a warning ({', '.join(warned)}): "
+            f"name it."
+        )
+    if impostors := [item.name for item in refused if item.impostor]:
+        text += (
+            f"\nA project that may pose as another ({', '.join(impostors)}) is approved only "
+            f"by its name: --trust :all: and hash pins do not approve it."
+        )
     return text
+
+
+def _suggestions(refused: Sequence[ProjectFacts]) -> str:
+    """``Did you mean ...``: the command that installs the real projects instead."""
+    meant = dict.fromkeys(
+        warning.intended
+        for item in refused
+        for warning in item.warnings
+        if warning.intended is not None
+    )
+    if not meant:
+        return ""
+    return f"\nDid you mean {', '.join(meant)}? safe-pip install {' '.join(meant)}"

@@ -31,8 +31,8 @@ from packaging.utils import (
 )
 from packaging.version import InvalidVersion, Version
 
-from safe_pip.cache import sha256_file
-from safe_pip.errors import NetworkError, SourceError
+from safe_pip.cache import MAX_FILENAME_BYTES, is_sha256, sha256_file
+from safe_pip.errors import NetworkError, SourceError, UnsafeSource
 from safe_pip.models import DistKind, IndexFile, ProjectPage, SourceKind, SourceSpec
 from safe_pip.network import (
     NetworkOptions,
@@ -55,6 +55,8 @@ _ACCEPT = f"{_JSON_TYPE}, application/vnd.pypi.simple.v1+html;q=0.2, text/html;q
 _SDIST_SUFFIXES = (".tar.gz", ".zip", ".tar.bz2", ".tar.xz", ".tgz", ".tbz", ".txz", ".tar")
 _CHUNK = 1 << 16
 _MAX_REDIRECTS = 5
+_REMOTE_SCHEMES = frozenset({"http", "https"})
+_LOCAL_HOSTS = frozenset({"", "localhost"})
 
 
 def parse_filename(filename: str) -> tuple[NormalizedName, Version, DistKind] | None:
@@ -104,6 +106,9 @@ def _make_file(
     core_metadata: bool = False,
     core_metadata_sha256: str | None = None,
 ) -> IndexFile | None:
+    if len(filename.encode()) > MAX_FILENAME_BYTES:
+        logger.debug("skipping a file name of %d characters: too long", len(filename))
+        return None
     parsed = _parse_with_tags(filename)
     if parsed is None or parsed[0] != project:
         logger.debug("skipping %s: not a distribution of %s", filename, project)
@@ -115,15 +120,23 @@ def _make_file(
         project=name,
         version=version,
         kind=kind,
-        sha256=sha256.lower() if sha256 else None,
+        sha256=_digest(sha256),
         requires_python=requires_python or None,
         yanked=yanked,
         upload_time=upload_time,
         size=size,
         core_metadata=core_metadata,
-        core_metadata_sha256=core_metadata_sha256,
+        core_metadata_sha256=_digest(core_metadata_sha256),
         tags=tags,
     )
+
+
+def _digest(value: object) -> str | None:
+    """A listed sha256 as the rest of safe-pip may use it, or None for anything that is not
+    one: a malformed digest counts as none (so the file is withheld), and can never reach a
+    lock file or a pip option as text of the index's choosing."""
+    lowered = value.lower() if isinstance(value, str) else None
+    return lowered if is_sha256(lowered) else None
 
 
 def _json_metadata(entry: dict[str, Any]) -> tuple[bool, str | None]:
@@ -131,6 +144,37 @@ def _json_metadata(entry: dict[str, Any]) -> tuple[bool, str | None]:
     if isinstance(value, dict):
         return True, value.get("sha256")
     return bool(value), None
+
+
+# PEP 691's types for the file keys safe-pip reads (None: the key is absent or null).
+_ENTRY_TYPES: dict[str, type | tuple[type, ...]] = {
+    "filename": str,
+    "url": str,
+    "hashes": dict,
+    "requires-python": str,
+    "upload-time": str,
+    "size": int,
+    "yanked": (bool, str),
+    "core-metadata": (bool, dict),
+    "dist-info-metadata": (bool, dict),
+}
+
+
+def _checked_entry(entry: object) -> dict[str, Any]:
+    """One ``files`` entry of a JSON page, its keys of the types PEP 691 gives them.
+
+    :raises ValueError: the entry is not a table, or a key has another type.
+    """
+    if not isinstance(entry, dict):
+        msg = f"a file entry is a {type(entry).__name__}, not a table"
+        raise ValueError(msg)
+    for key, expected in _ENTRY_TYPES.items():
+        value = entry.get(key)
+        if value is not None and not isinstance(value, expected):
+            shown = entry.get("filename") if isinstance(entry.get("filename"), str) else "?"
+            msg = f"{key} of file {shown!r} is a {type(value).__name__}"
+            raise ValueError(msg)
+    return entry
 
 
 def _json_yanked(value: Any) -> str | None:
@@ -152,27 +196,35 @@ def _absolute(page_url: str, url: str) -> str:
 def parse_json_page(data: bytes, page_url: str, project: NormalizedName) -> list[IndexFile]:
     """Files of a PEP 691 JSON project page.
 
+    A page of another shape is refused whole, not read in part: a source that sends one
+    is broken or hostile, and what it meant cannot be known.
+
     :raises ValueError: the page is not valid PEP 691 JSON.
     """
-    document = json.loads(data)
+    try:
+        document = json.loads(data)
+    except RecursionError:
+        # json.loads recurses once per level: a page nested thousands deep exhausts it.
+        msg = "its JSON is nested too deeply"
+        raise ValueError(msg) from None
     if not isinstance(document, dict) or not isinstance(document.get("files"), list):
         msg = "not a PEP 691 project page"
         raise ValueError(msg)
     files = []
-    for entry in document["files"]:
-        if not isinstance(entry, dict) or "filename" not in entry or "url" not in entry:
+    for entry in map(_checked_entry, document["files"]):
+        if "filename" not in entry or "url" not in entry:
             continue
         has_metadata, metadata_sha = _json_metadata(entry)
         size = entry.get("size")
         made = _make_file(
             project,
-            str(entry["filename"]),
-            _absolute(page_url, str(entry["url"])),
+            entry["filename"],
+            _absolute(page_url, entry["url"]),
             sha256=(entry.get("hashes") or {}).get("sha256"),
             requires_python=entry.get("requires-python"),
             yanked=_json_yanked(entry.get("yanked")),
             upload_time=_parse_time(entry.get("upload-time")),
-            size=size if isinstance(size, int) else None,
+            size=size if isinstance(size, int) and not isinstance(size, bool) else None,
             core_metadata=has_metadata,
             core_metadata_sha256=metadata_sha,
         )
@@ -253,8 +305,22 @@ def _same_site(start: Origin, target: Origin) -> bool:
     return start[1] == target[1] and start[0] == "http" and target == ("https", start[1], 443)
 
 
+def _scheme(url: str) -> str:
+    """How a URL is read: ``file`` from this machine's disk, ``http``/``https`` over the
+    network. Every reader dispatches on this answer and the check of what a page may list
+    asks it too, so the two never read one URL two ways (DESIGN invariant 8): upper case,
+    a leading space or a tab inside the scheme make ``file`` for both alike."""
+    return urllib.parse.urlsplit(url).scheme
+
+
+def _is_remote(url: str) -> bool:
+    """Whether a source or page at ``url`` is read over the network (else from this machine,
+    as a ``file:`` URL or a plain path the user named)."""
+    return _scheme(url) in _REMOTE_SCHEMES
+
+
 def _local_path(url: str) -> Path:
-    if url.lower().startswith("file:"):
+    if _scheme(url) == "file":
         return Path(urllib.parse.unquote(urllib.parse.urlsplit(url).path))
     return Path(url)
 
@@ -265,7 +331,7 @@ def _with_local_hash(file: IndexFile) -> IndexFile:
     The user named this folder: its bytes are as trusted as a ``--hash`` they wrote, and
     hashing them here pins exactly the bytes that will be installed.
     """
-    if file.sha256 is not None or not file.url.lower().startswith("file:"):
+    if file.sha256 is not None or _scheme(file.url) != "file":
         return file
     return dataclasses.replace(file, sha256=sha256_file(_local_path(file.url)))
 
@@ -296,7 +362,7 @@ class Upstream:
             ]
             return ProjectPage(name, source, tuple(files)) if files else None
         url = source.url.rstrip("/") + f"/{name}/"
-        if url.lower().startswith("file:"):
+        if _scheme(url) == "file":
             return self._local_index_page(source, name, url)
         return self._remote_index_page(source, name, url)
 
@@ -311,7 +377,8 @@ class Upstream:
         except (OSError, UnicodeDecodeError) as exc:
             msg = f"Cannot read {page} of source {source} for project {name!r}: {exc}"
             raise SourceError(msg) from exc
-        return ProjectPage(name, source, tuple(parse_html_page(text, page.as_uri(), name)))
+        files = parse_html_page(text, page.as_uri(), name)
+        return ProjectPage(name, source, tuple(self._placed(source, page.as_uri(), files)))
 
     def _remote_index_page(
         self, source: SourceSpec, name: NormalizedName, url: str
@@ -331,7 +398,7 @@ class Upstream:
         except ValueError as exc:
             msg = f"Source {source} sent an unreadable page for project {name!r}: {exc}"
             raise SourceError(msg) from exc
-        return ProjectPage(name, source, tuple(files))
+        return ProjectPage(name, source, tuple(self._placed(source, str(response.url), files)))
 
     def _get_page(self, source: SourceSpec, url: str, what: str) -> httpx.Response | None:
         """GET a page, following redirects on the same host only; ``None`` for 404/410."""
@@ -426,6 +493,61 @@ class Upstream:
                 )
             return self._keyring_answers[source.url] or ""
 
+    def _placed(self, source: SourceSpec, page_url: str, files: list[IndexFile]) -> list[IndexFile]:
+        """The files of a page, if each is listed where its page may point.
+
+        A page on this machine (a ``file:`` index, a local find-links page) was named by the
+        user and may list local files. A page fetched over the network may not: a ``file:``
+        URL in it would have safe-pip install, or read as a wheel's metadata, whatever file
+        of this machine the page's author chose. Each URL is judged as joined with its page,
+        the exact string every reader fetches.
+
+        :raises UnsafeSource: a file is listed where its page may not point; the source is
+            refused as a whole, like any failing source.
+        """
+        local_page = not _is_remote(page_url)
+        for file in files:
+            if file.url.startswith("https://"):
+                continue  # nearly every file: decided without parsing thousands of URLs
+            problem = self._misplaced(file.url, local_page=local_page)
+            if problem is not None:
+                where, fix = problem
+                msg = (
+                    f"Source {source} lists {file.filename} at {where}. {fix} Nothing was "
+                    f"installed; safe-pip does not fall back to a lower-priority source."
+                )
+                raise UnsafeSource(msg)
+        return files
+
+    def _misplaced(self, url: str, *, local_page: bool) -> tuple[str, str] | None:
+        """Where a listed URL points and how to fix it, if its page may not point there."""
+        scheme = _scheme(url)
+        if scheme == "file":
+            host = urllib.parse.urlsplit(url).netloc.lower()
+            if not local_page:
+                return (
+                    f"a local file ({_local_path(url)})",
+                    "Only a file: index or a local find-links folder you name may list "
+                    "files on this machine; fix the source, or remove it.",
+                )
+            if host not in _LOCAL_HOSTS:
+                return (
+                    f"a file on another host ({url})",
+                    "A file: URL must name this machine (no host, or localhost).",
+                )
+            return None
+        if scheme not in _REMOTE_SCHEMES:
+            return (
+                f"an address safe-pip does not download from ({redact_url(url)})",
+                "Files must be listed at https (or http) URLs.",
+            )
+        if not is_secure_origin(url, self._options.trusted_hosts):
+            return (
+                f"{redact_url(url)}, plain http to a remote host",
+                "Use https, or allow that host explicitly with --trusted-host.",
+            )
+        return None
+
     # -- find-links ----------------------------------------------------------------------
 
     def _find_links_files(self, source: SourceSpec) -> list[IndexFile]:
@@ -437,18 +559,19 @@ class Upstream:
 
     def _list_find_links(self, source: SourceSpec) -> list[IndexFile]:
         location = source.url
-        is_remote = location.lower().startswith(("http:", "https:"))
-        if is_remote:
+        if _is_remote(location):
             response = self._get_page(source, location, "its find-links page")
             if response is None:
                 msg = f"Find-links page {source} was not found (HTTP 404)."
                 raise SourceError(msg)
-            return parse_html_page(response.text, str(response.url), None)
+            files = parse_html_page(response.text, str(response.url), None)
+            return self._placed(source, str(response.url), files)
         path = _local_path(location)
         if path.is_dir():
             return self._list_directory(path)
         if path.is_file():
-            return parse_html_page(path.read_text(encoding="utf-8"), path.as_uri(), None)
+            files = parse_html_page(path.read_text(encoding="utf-8"), path.as_uri(), None)
+            return self._placed(source, path.as_uri(), files)
         logger.warning("find-links location %s does not exist; ignoring it", location)
         return []
 
@@ -476,8 +599,8 @@ class Upstream:
 
         :raises NetworkError: the file could not be fetched.
         """
-        if url.lower().startswith("file:"):
-            path = _local_path(url)
+        if _scheme(url) == "file":
+            path = self._readable(source, url)
             try:
                 with path.open("rb") as stream:
                     yield iter(lambda: stream.read(_CHUNK), b"")
@@ -503,8 +626,8 @@ class Upstream:
 
     def read_optional(self, source: SourceSpec | None, url: str) -> bytes | None:
         """A small file's bytes, or ``None`` if it does not exist (a PEP 658 probe)."""
-        if url.lower().startswith("file:"):
-            path = _local_path(url)
+        if _scheme(url) == "file":
+            path = self._readable(source, url)
             return path.read_bytes() if path.is_file() else None
         try:
             response = with_retries(
@@ -520,6 +643,22 @@ class Upstream:
             return None
         msg = f"Downloading {redact_url(url)} failed: HTTP {response.status_code}"
         raise NetworkError(msg)
+
+    @staticmethod
+    def _readable(source: SourceSpec | None, url: str) -> Path:
+        """The local file behind a ``file:`` URL, if its source may name one: a remote
+        source's listing never gets this far (see :meth:`_placed`), and if one did, the
+        read is refused here as well.
+
+        :raises UnsafeSource: a remote source named a local file.
+        """
+        if source is not None and _is_remote(source.url):
+            msg = (
+                f"Source {source} names a local file ({_local_path(url)}); only a file: "
+                f"index or a local find-links folder may. Nothing was installed."
+            )
+            raise UnsafeSource(msg)
+        return _local_path(url)
 
 
 def _describe(exc: Exception) -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import configparser
 import json
 import os
+import shutil
 import subprocess
 import sys
 from collections.abc import Mapping
@@ -19,13 +20,18 @@ from typing import Any
 from safe_pip.errors import ExternallyManaged, UsageError
 
 __all__ = [
+    "InterpreterChoice",
     "Scheme",
     "TargetEnvironment",
     "TargetQuery",
     "check_externally_managed",
+    "choose_interpreter",
     "choose_scheme",
     "find_interpreter",
+    "is_own_interpreter",
+    "pip_python",
     "query_target",
+    "site_prefix_of",
 ]
 
 _SCHEME_KEYS = ("purelib", "platlib", "scripts", "data")
@@ -139,6 +145,15 @@ class Scheme:
         paths["headers"] = self.headers_for(project, target)
         return paths
 
+    def satisfying_dirs(self, target: TargetEnvironment) -> list[Path]:
+        """Where pip finds a requirement already satisfied: this scheme's directories,
+        then (unless ``--target`` or ``--root``) everything the target imports from, so
+        that under ``--user`` a project the environment already has is found, as by pip."""
+        own = [self.real(directory) for directory in self.site_dirs]
+        if self.is_target_dir or self.root is not None:
+            return own
+        return [*own, *(Path(entry) for entry in target.sys_path if entry)]
+
     def headers_for(self, project: str, target: TargetEnvironment) -> str:
         """pip's header directory for a project."""
         if self.is_target_dir:
@@ -149,29 +164,112 @@ class Scheme:
         return str(Path(self.paths["include"]) / project)
 
 
-def find_interpreter(python: str | None, environ: Mapping[str, str]) -> Path:
-    """The interpreter to install for: ``--python``, else ``$VIRTUAL_ENV``, else our own.
+@dataclass(frozen=True, slots=True)
+class InterpreterChoice:
+    """The interpreter a command works on, and why that one."""
 
-    ``--python`` may name an interpreter or an environment directory, as with pip.
+    python: Path
+    reason: str
+    """Why, in words for the plan: ``the active virtual environment (VIRTUAL_ENV)``."""
+    explicit: bool
+    """Named by ``--python`` or an active virtual environment (else: found by looking)."""
 
-    :raises UsageError: it does not exist.
+
+def choose_interpreter(python: str | None, environ: Mapping[str, str]) -> InterpreterChoice:
+    """The interpreter the user means, as ``pip`` on their PATH would take it.
+
+    ``--python`` (an interpreter or an environment directory, as with pip), else the
+    active virtual environment, else the active conda environment, else the first
+    ``python3`` or ``python`` on PATH, else the interpreter safe-pip runs in. Outside a
+    virtual environment that is the user's Python, not safe-pip's private one (pipx).
+
+    :raises UsageError: ``--python`` or the active environment names no interpreter.
     """
     if python:
         candidate = Path(python).expanduser()
         if candidate.is_dir():
-            return _interpreter_in(candidate, f"--python {python}")
+            return InterpreterChoice(
+                _interpreter_in(candidate, f"--python {python}"), "--python", True
+            )
         if candidate.is_file():
-            return candidate.absolute()
+            return InterpreterChoice(candidate.absolute(), "--python", True)
         msg = f"--python {python}: no such interpreter or environment"
         raise UsageError(msg)
     venv = environ.get("VIRTUAL_ENV")
     if venv and Path(venv).is_dir():
-        return _interpreter_in(Path(venv), f"VIRTUAL_ENV={venv}")
-    return Path(sys.executable)
+        found = _interpreter_in(Path(venv), f"VIRTUAL_ENV={venv}")
+        return InterpreterChoice(found, "the active virtual environment (VIRTUAL_ENV)", True)
+    conda = environ.get("CONDA_PREFIX")
+    if conda and Path(conda).is_dir():
+        found = _interpreter_in(Path(conda), f"CONDA_PREFIX={conda}")
+        return InterpreterChoice(found, "the active conda environment (CONDA_PREFIX)", False)
+    on_path = _first_on_path(environ.get("PATH"))
+    if on_path is not None:
+        return InterpreterChoice(on_path, f"the first {on_path.name} on PATH", False)
+    own = Path(sys.executable)
+    return InterpreterChoice(own, "safe-pip's own (no python3 or python on PATH)", False)
+
+
+def find_interpreter(python: str | None, environ: Mapping[str, str]) -> Path:
+    """The interpreter to install for (see :func:`choose_interpreter`).
+
+    :raises UsageError: it does not exist.
+    """
+    return choose_interpreter(python, environ).python
+
+
+def pip_python(environ: Mapping[str, str]) -> str | None:
+    """pip's ``--python`` for a command handed to pip when none was given: the same
+    choice as ``install`` makes, or ``None`` where that is safe-pip's own interpreter
+    (pip then runs in place)."""
+    venv = environ.get("VIRTUAL_ENV")
+    if venv:
+        # pip takes an environment directory as it is, and says itself if it is broken.
+        return None if _same_path(Path(venv), Path(sys.prefix)) else venv
+    try:
+        chosen = choose_interpreter(None, environ).python
+    except UsageError:
+        return None
+    return None if is_own_interpreter(chosen) else str(chosen)
+
+
+def is_own_interpreter(python: Path) -> bool:
+    """Whether ``python`` runs in safe-pip's own environment (without running it).
+
+    A virtual environment's interpreter is a link to its base interpreter, so the
+    environment is compared, not the executable alone.
+    """
+    prefix = site_prefix_of(python)
+    if prefix is not None:
+        return _same_path(prefix, Path(sys.prefix))
+    return sys.prefix == sys.base_prefix and _same_path(python, Path(sys.executable))
+
+
+def _same_path(first: Path, second: Path) -> bool:
+    try:
+        return first.resolve() == second.resolve()
+    except OSError:
+        return False
+
+
+def _first_on_path(path: str | None) -> Path | None:
+    """The first ``python3`` or ``python`` on PATH, directory by directory, as a shell
+    finds them (kept as found: a virtual environment's link must not be resolved)."""
+    if not path:
+        return None
+    for directory in path.split(os.pathsep):
+        if not directory:
+            continue
+        for name in ("python3", "python"):
+            found = shutil.which(name, path=directory)
+            if found is not None:
+                return Path(found).absolute()
+    return None
 
 
 def _interpreter_in(env_dir: Path, what: str) -> Path:
-    for relative in ("bin/python", "bin/python3", "Scripts/python.exe"):
+    # A conda environment on Windows keeps python.exe at its root.
+    for relative in ("bin/python", "bin/python3", "Scripts/python.exe", "python.exe"):
         found = env_dir / relative
         if found.is_file():
             return found.absolute()

@@ -12,13 +12,13 @@ from __future__ import annotations
 import enum
 import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any, TypedDict, TypeVar
+from typing import Any, NotRequired, TypedDict, TypeVar
 
 from packaging.utils import NormalizedName, canonicalize_name
-from packaging.version import Version
+from packaging.version import InvalidVersion, Version
 
 from safe_pip.atomic import write_json_atomic
 from safe_pip.errors import TrustStoreError
@@ -28,12 +28,16 @@ from safe_pip.network import redact_url
 
 __all__ = [
     "STORE_VERSION",
+    "Exemption",
+    "ExemptionRecord",
     "How",
+    "Listing",
     "ProjectRecord",
     "Remembered",
     "StoreDocument",
     "TrustStore",
     "TrustedProject",
+    "parse_exemption",
     "utc_now",
 ]
 
@@ -72,6 +76,32 @@ class ProjectRecord(TypedDict):
     """A :class:`How` value."""
     files: dict[str, dict[str, str]]
     """version -> filename -> sha256 of every file installed."""
+    listed: NotRequired[dict[str, Listing]]
+    """version -> every file the source listed for that version when it was installed: a
+    file listed later was added to a release already installed (issue 15)."""
+    profiles: NotRequired[dict[str, dict[str, Any]]]
+    """version -> what its wheel makes run (:class:`safe_pip.updates.WheelProfile`), the
+    baseline the next update is compared with."""
+
+
+class Listing(TypedDict):
+    """The files a source listed for one version when it was installed."""
+
+    at: str
+    """When, ISO 8601, UTC."""
+    files: list[str]
+
+
+class ExemptionRecord(TypedDict):
+    """One ``safe-pip trust allow-new``: a release let through the cooldown, and why."""
+
+    name: str
+    version: str | None
+    """``None``: every version of the project."""
+    reason: str
+    until: str | None
+    """The last day it applies (ISO date), or ``None``: until removed."""
+    added_at: str
 
 
 class StoreDocument(TypedDict):
@@ -79,6 +109,7 @@ class StoreDocument(TypedDict):
 
     version: int
     projects: dict[str, ProjectRecord]
+    allow_new: NotRequired[list[ExemptionRecord]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,6 +122,8 @@ class TrustedProject:
     approved_at: datetime
     how: How
     files: Mapping[str, Mapping[str, str]]
+    listed: Mapping[str, Listing] = field(default_factory=dict)
+    profiles: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
 
     def sha256_of(self, version: Version, filename: str) -> str | None:
         """The sha256 remembered for this file of this version, if it was installed."""
@@ -107,6 +140,68 @@ class Remembered:
     sha256: str
     source: SourceSpec
     how: How
+    listed: tuple[str, ...] = ()
+    """Every file the source lists for this version now (empty: not known)."""
+    profile: Mapping[str, Any] | None = None
+    """What the installed wheel makes run, for the next update's review."""
+
+
+@dataclass(frozen=True, slots=True)
+class Exemption:
+    """A release allowed through the cooldown before it is old enough, with the reason."""
+
+    name: NormalizedName
+    version: Version | None
+    """``None``: any version of the project."""
+    reason: str
+    until: date | None = None
+    """The last day it applies; ``None``: no end."""
+    origin: str = "trust store"
+    """Where it was written: the trust store, a settings file, ``--trust``."""
+
+    @property
+    def label(self) -> str:
+        """``name==version``, or the name alone."""
+        return self.name if self.version is None else f"{self.name}=={self.version}"
+
+    def covers(self, name: NormalizedName, version: Version) -> bool:
+        """Whether it lets this release through."""
+        return name == self.name and (self.version is None or version == self.version)
+
+    def expired(self, today: date) -> bool:
+        """Whether its last day has passed."""
+        return self.until is not None and today > self.until
+
+    def describe(self) -> str:
+        """``num2words==0.5.15 (reason: "fix for CVE-..."; until 2026-12-31; trust store)``."""
+        until = f"; until {self.until.isoformat()}" if self.until else ""
+        return f'{self.label} (reason: "{self.reason}"{until}; {self.origin})'
+
+
+def parse_exemption(spec: str, reason: str, until: str | None, origin: str) -> Exemption:
+    """An exemption from ``NAME[==VERSION]``, a reason and an optional ISO date.
+
+    :raises ValueError: the spec, the date or the reason is malformed (the message says
+        which).
+    """
+    name, sep, version_text = spec.strip().partition("==")
+    if not name.strip() or (sep and not version_text.strip()):
+        msg = f"expected NAME or NAME==VERSION, not {spec!r}"
+        raise ValueError(msg)
+    try:
+        version = Version(version_text) if sep else None
+    except InvalidVersion as exc:
+        msg = f"{version_text!r} is not a version"
+        raise ValueError(msg) from exc
+    if not reason.strip():
+        msg = f"{spec}: a reason is required; it is shown in the plan and the audit log"
+        raise ValueError(msg)
+    try:
+        last = date.fromisoformat(until) if until else None
+    except ValueError as exc:
+        msg = f"{spec}: until {until!r} is not a date (YYYY-MM-DD)"
+        raise ValueError(msg) from exc
+    return Exemption(canonicalize_name(name), version, reason.strip(), last, origin)
 
 
 def utc_now() -> str:
@@ -140,6 +235,21 @@ class TrustStore:
             for name, record in document["projects"].items()
         }
 
+    def exemptions(self) -> tuple[Exemption, ...]:
+        """Every ``allow-new`` exemption in the store, expired ones included.
+
+        :raises TrustStoreError: the file exists but cannot be read or understood.
+        """
+        return tuple(
+            Exemption(
+                canonicalize_name(item["name"]),
+                Version(item["version"]) if item["version"] else None,
+                item["reason"],
+                date.fromisoformat(item["until"]) if item["until"] else None,
+            )
+            for item in self._read().get("allow_new", [])
+        )
+
     def _read(self) -> StoreDocument:
         try:
             text = self.path.read_text(encoding="utf-8")
@@ -172,12 +282,15 @@ class TrustStore:
         with file_lock(self._lock_path):
             document = self._read()
             result = change(document["projects"])
-            try:
-                write_json_atomic(self.path, document)
-            except OSError as exc:
-                msg = f"The trust store {self.path} cannot be written: {exc}"
-                raise TrustStoreError(msg) from exc
+            self._write(document)
             return result
+
+    def _write(self, document: StoreDocument) -> None:
+        try:
+            write_json_atomic(self.path, document)
+        except OSError as exc:
+            msg = f"The trust store {self.path} cannot be written: {exc}"
+            raise TrustStoreError(msg) from exc
 
     def record(self, installed: Sequence[Remembered]) -> None:
         """Remember installed files, and the approval and source of their projects."""
@@ -209,14 +322,42 @@ class TrustStore:
         return self.update(change)
 
     def forget(self, name: str, version: Version) -> dict[str, str]:
-        """Drop the remembered hashes of one version; returns them (empty: none were)."""
+        """Drop the remembered hashes and listing of one version; returns the hashes
+        (empty: none were)."""
         key = canonicalize_name(name)
 
         def change(projects: dict[str, ProjectRecord]) -> dict[str, str]:
             record = projects.get(key)
-            return {} if record is None else record["files"].pop(str(version), {})
+            if record is None:
+                return {}
+            record.get("listed", {}).pop(str(version), None)
+            record.get("profiles", {}).pop(str(version), None)
+            return record["files"].pop(str(version), {})
 
         return self.update(change)
+
+    def allow_new(self, exemption: Exemption) -> None:
+        """Add an exemption from the cooldown (one per name and version: a new one replaces
+        the old).
+
+        :raises TrustStoreError: the store cannot be read or written.
+        """
+        item = ExemptionRecord(
+            name=exemption.name,
+            version=None if exemption.version is None else str(exemption.version),
+            reason=exemption.reason,
+            until=None if exemption.until is None else exemption.until.isoformat(),
+            added_at=utc_now(),
+        )
+        with file_lock(self._lock_path):
+            document = self._read()
+            kept = [
+                old
+                for old in document.get("allow_new", [])
+                if (old["name"], old["version"]) != (item["name"], item["version"])
+            ]
+            document["allow_new"] = [*kept, item]
+            self._write(document)
 
 
 def _record(projects: dict[str, ProjectRecord], installed: Sequence[Remembered]) -> None:
@@ -238,6 +379,12 @@ def _record(projects: dict[str, ProjectRecord], installed: Sequence[Remembered])
             record["source"] = item.source.name
             record["source_url"] = _source_url(item.source)
         record["files"].setdefault(str(item.version), {})[item.filename] = item.sha256
+        if item.listed:
+            record.setdefault("listed", {})[str(item.version)] = Listing(
+                at=utc_now(), files=sorted(item.listed)
+            )
+        if item.profile is not None:
+            record.setdefault("profiles", {})[str(item.version)] = dict(item.profile)
 
 
 def _checked(raw: Any, broken: Callable[[str], TrustStoreError]) -> StoreDocument:
@@ -255,6 +402,8 @@ def _checked(raw: Any, broken: Callable[[str], TrustStoreError]) -> StoreDocumen
         problem = _record_problem(record)
         if problem:
             raise broken(f"the entry for {name!r} {problem}")
+    if not _exemptions_ok(raw.get("allow_new", [])):
+        raise broken("its allow_new exemptions are malformed")
     document: StoreDocument = raw  # type: ignore[assignment]  # checked field by field above
     return document
 
@@ -282,7 +431,42 @@ def _record_problem(record: Any) -> str | None:
         for by_name in files.values()
     ):
         return "has malformed file hashes"
+    if not _listings_ok(record.get("listed", {})):
+        return "has malformed file listings"
+    profiles = record.get("profiles", {})
+    if not isinstance(profiles, dict) or not all(isinstance(p, dict) for p in profiles.values()):
+        return "has malformed release profiles"
     return None
+
+
+def _listings_ok(listed: Any) -> bool:
+    return isinstance(listed, dict) and all(
+        isinstance(item, dict)
+        and isinstance(item.get("at"), str)
+        and isinstance(item.get("files"), list)
+        and all(isinstance(name, str) for name in item["files"])
+        for item in listed.values()
+    )
+
+
+def _exemptions_ok(items: Any) -> bool:
+    if not isinstance(items, list):
+        return False
+    for item in items:
+        if not isinstance(item, dict) or not isinstance(item.get("name"), str):
+            return False
+        if not (isinstance(item.get("reason"), str) and isinstance(item.get("added_at"), str)):
+            return False
+        try:
+            parse_exemption(
+                item["name"] + (f"=={item['version']}" if item.get("version") else ""),
+                item["reason"],
+                item.get("until"),
+                "trust store",
+            )
+        except (ValueError, TypeError):
+            return False
+    return True
 
 
 def _view(name: str, record: ProjectRecord) -> TrustedProject:
@@ -293,4 +477,6 @@ def _view(name: str, record: ProjectRecord) -> TrustedProject:
         approved_at=datetime.fromisoformat(record["approved_at"]),
         how=How(record["how"]),
         files=record["files"],
+        listed=record.get("listed", {}),
+        profiles=record.get("profiles", {}),
     )

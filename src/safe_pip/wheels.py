@@ -22,8 +22,9 @@ __all__ = [
 
 
 def dist_info_dirs(archive: zipfile.ZipFile) -> list[str]:
-    """The top-level ``*.dist-info`` directories of a wheel (there must be exactly one)."""
-    tops = {name.split("/", 1)[0] for name in archive.namelist() if "/" in name}
+    """The top-level ``*.dist-info`` names of a wheel (there must be exactly one), counted as
+    pypa/installer counts them: a top-level *file* so named counts too."""
+    tops = {name.split("/", 1)[0] for name in archive.namelist()}
     return sorted(top for top in tops if top.endswith(".dist-info"))
 
 

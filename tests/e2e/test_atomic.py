@@ -90,7 +90,9 @@ def test_a_failure_writing_the_second_wheel_is_rolled_back(
     _installed_first(safe_pip, venv, served)
     (venv.site_packages / "zeta").write_text("not a directory\n")
     before = snapshot(venv.path)
-    result = safe_pip(*_install(safe_pip, venv.python, served, "-U", "alpha"))
+    # The new top-level package is a material change: the update needs its own approval.
+    command = _install(safe_pip, venv.python, served, "-U", "--trust", "beta==1.1", "alpha")
+    result = safe_pip(*command)
     assert result.returncode == 1, result.stderr
     assert "Installing beta-1.1 failed" in result.stderr
     assert "The environment was restored as it was." in result.stderr

@@ -74,7 +74,9 @@ def test_a_url_the_user_gave_is_followed(
     wheel: WheelFactory,
     elsewhere: PackageIndex,
 ) -> None:
-    requirement = f"payload @ {_url(elsewhere, 'payload-1.0-py3-none-any.whl')}"
+    # A source archive: a wheel the user names by URL is handed to pip as its checked
+    # copy in the cache, which pip cannot match with a dependency's URL.
+    requirement = f"payload @ {_url(elsewhere, 'payload-1.0.tar.gz')}"
     served = index()
     served.add(wheel("evil", "1.0", requires=[requirement]))
     result = safe_pip(
@@ -85,6 +87,8 @@ def test_a_url_the_user_gave_is_followed(
         served.url,
         "--trust",
         ":all:",
+        "--allow-sdist",
+        "payload",
         "evil",
         requirement,
     )

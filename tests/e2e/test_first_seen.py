@@ -317,7 +317,10 @@ def test_concurrent_runs_keep_the_store_intact(
     venvs = [make_venv(tmp_path / f"venv{n}") for n in range(3)]
     projects = ["gizmo", "reqeusts", "widget"]
     processes = [
-        safe_pip.start("--python", str(v.python), "install", "-i", served.url, name)
+        # A look-alike (reqeusts) is approved only by its name, not by SAFE_PIP_TRUST=:all:.
+        safe_pip.start(
+            "--python", str(v.python), "install", "-i", served.url, "--trust", name, name
+        )
         for v, name in zip(venvs, projects, strict=True)
     ]
     for process in processes:

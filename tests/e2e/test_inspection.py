@@ -14,7 +14,7 @@ import pytest
 from tests.conftest import SafePip, Venv
 from tests.support.environments import snapshot
 from tests.support.index import PackageIndex
-from tests.support.outcomes import refused
+from tests.support.outcomes import refused, succeeded
 
 WheelFactory = Callable[..., Path]
 
@@ -271,3 +271,164 @@ def test_startup_hooks_allowed_by_the_setting(
     result = _install(safe_pip, venv, served, "evil")
     assert result.returncode == 0, result.stderr
     assert (venv.site_packages / "evil.pth").is_file()
+
+
+# Issue 16, item 3: well-known hooks by their exact bytes, and a hook that is not new.
+_PRECEDENCE = (
+    "import os; var = 'SETUPTOOLS_USE_DISTUTILS'; enabled = os.environ.get(var, 'local') == "
+    "'local'; enabled and __import__('_distutils_hack').add_shim(); \n"
+)
+
+
+def _hooked(wheel: WheelFactory, name: str, version: str, hook: str, **files: str) -> Path:
+    package = name.replace("-", "_")
+    members = {f"{package}/__init__.py": "", f"{package}-hook.pth": hook, **files}
+    return wheel(name, version, files=members)
+
+
+def test_a_hook_identical_to_the_installed_one_is_not_new(
+    safe_pip: SafePip, venv: Venv, index: Callable[..., PackageIndex], wheel: WheelFactory
+) -> None:
+    served = index()
+    served.add(_hooked(wheel, "hooky", "1.0", "import sys\n"))
+    served.add(_hooked(wheel, "hooky", "2.0", "import sys\n"))
+    succeeded(_install(safe_pip, venv, served, "--allow-startup-hooks", "hooky", "hooky==1.0"))
+
+    succeeded(_install(safe_pip, venv, served, "-U", "hooky"))
+    assert venv.installed()["hooky"] == "2.0"
+    assert (venv.site_packages / "hooky-hook.pth").read_text() == "import sys\n"
+
+    served.add(_hooked(wheel, "hooky", "3.0", "import sys, os\n"))
+    before = snapshot(venv.path)
+    refused(
+        _install(safe_pip, venv, served, "-U", "hooky"),
+        "hooky 3.0 (hooky-3.0-py3-none-any.whl) installs startup hooks",
+        "hooky-hook.pth: a .pth file with an import line",
+        "--allow-startup-hooks hooky",
+    )
+    assert snapshot(venv.path) == before
+
+
+def test_another_projects_identical_hook_is_new(
+    safe_pip: SafePip, venv: Venv, index: Callable[..., PackageIndex], wheel: WheelFactory
+) -> None:
+    served = index()
+    served.add(wheel("hooky", "1.0", files={"shared-hook.pth": "import sys\n"}))
+    served.add(wheel("other", "1.0", files={"other.pth": "import sys\n"}))
+    succeeded(_install(safe_pip, venv, served, "--allow-startup-hooks", "hooky", "hooky"))
+    refused(_install(safe_pip, venv, served, "other"), "--allow-startup-hooks other")
+
+
+def test_setuptools_distutils_precedence_as_released_is_known(
+    safe_pip: SafePip, venv: Venv, index: Callable[..., PackageIndex], wheel: WheelFactory
+) -> None:
+    """``pip install -U pip setuptools wheel`` into a fresh environment."""
+    served = index()
+    hack = {"_distutils_hack/__init__.py": "def add_shim():\n    pass\n"}
+    served.add(
+        wheel(
+            "setuptools",
+            "80.0",
+            files={"setuptools/__init__.py": "", "distutils-precedence.pth": _PRECEDENCE, **hack},
+        )
+    )
+    succeeded(_install(safe_pip, venv, served, "setuptools"))
+    assert (venv.site_packages / "distutils-precedence.pth").read_text() == _PRECEDENCE
+
+
+@pytest.mark.parametrize(
+    ("name", "files"),
+    [
+        (
+            "setuptools",
+            {
+                "distutils-precedence.pth": _PRECEDENCE.replace("add_shim", "add_shim2"),
+                "_distutils_hack/__init__.py": "",
+            },
+        ),
+        ("setuptools", {"distutils-precedence.pth": _PRECEDENCE}),
+        (
+            "not-setuptools",
+            {"distutils-precedence.pth": _PRECEDENCE, "_distutils_hack/__init__.py": ""},
+        ),
+    ],
+    ids=["changed-by-one-byte", "hack-from-elsewhere", "another-project"],
+)
+def test_anything_else_like_it_is_refused(
+    safe_pip: SafePip,
+    venv: Venv,
+    index: Callable[..., PackageIndex],
+    wheel: WheelFactory,
+    name: str,
+    files: dict[str, str],
+) -> None:
+    served = index()
+    served.add(wheel(name, "80.0", files=files))
+    refused(
+        _install(safe_pip, venv, served, name),
+        "distutils-precedence.pth: a .pth file with an import line",
+        f"--allow-startup-hooks {name}",
+        untouched=venv,
+    )
+
+
+def _nspkg_line(package: str) -> str:
+    """setuptools 34.3 to 69.0's line (sphinxcontrib-jsmath 1.0.1 ships it, for example)."""
+    return (
+        "import sys, types, os;has_mfs = sys.version_info > (3, 5);p = os.path.join("
+        f"sys._getframe(1).f_locals['sitedir'], *{tuple(package.split('.'))!r});importlib = "
+        "has_mfs and __import__('importlib.util');has_mfs and __import__('importlib.machinery');"
+        f"m = has_mfs and sys.modules.setdefault({package!r}, importlib.util.module_from_spec("
+        f"importlib.machinery.PathFinder.find_spec({package!r}, [os.path.dirname(p)])));"
+        f"m = m or sys.modules.setdefault({package!r}, types.ModuleType({package!r}));"
+        "mp = (m or []) and m.__dict__.setdefault('__path__',[]);(p not in mp) and mp.append(p)\n"
+    )
+
+
+@pytest.mark.parametrize(
+    ("extra", "known"),
+    [({}, True), ({"nsp.cpython-311-x86_64-linux-gnu.so": "not really"}, False)],
+    ids=["known", "extension-module-in-the-way"],
+)
+def test_a_namespace_package_hook_as_setuptools_writes_it(
+    safe_pip: SafePip,
+    venv: Venv,
+    index: Callable[..., PackageIndex],
+    wheel: WheelFactory,
+    extra: dict[str, str],
+    known: bool,
+) -> None:
+    served = index()
+    files = {
+        "nsp/part/__init__.py": "",
+        "nsp_part-1.0-py3.7-nspkg.pth": _nspkg_line("nsp"),
+        "nsp_part-1.0.dist-info/namespace_packages.txt": "nsp\n",
+        **extra,
+    }
+    served.add(wheel("nsp-part", "1.0", files=files))
+    result = _install(safe_pip, venv, served, "nsp-part")
+    if known:
+        succeeded(result)
+        assert venv.run("import nsp.part").returncode == 0
+    else:
+        refused(result, "nsp_part-1.0-py3.7-nspkg.pth: a .pth file", untouched=venv)
+
+
+def test_several_projects_with_hooks_are_named_in_one_flag(
+    safe_pip: SafePip, venv: Venv, index: Callable[..., PackageIndex], wheel: WheelFactory
+) -> None:
+    served = index()
+    served.add(_hooked(wheel, "alpha", "1.0", "import sys\n"))
+    served.add(_hooked(wheel, "beta", "1.0", "import os\n"))
+    served.add(wheel("gamma", "1.0"))
+    stderr = refused(
+        _install(safe_pip, venv, served, "alpha", "beta", "gamma"),
+        "alpha-hook.pth: a .pth file",
+        "beta-hook.pth: a .pth file",
+        "--allow-startup-hooks alpha,beta (or the allow-startup-hooks setting)",
+        untouched=venv,
+    )
+    assert stderr.count("--allow-startup-hooks") == 1
+    succeeded(
+        _install(safe_pip, venv, served, "--allow-startup-hooks", "alpha,beta", "alpha", "beta")
+    )

@@ -323,6 +323,29 @@ def test_report_file_describes_what_was_installed(
     assert "127.0.0.1" in names["beta"]["download_info"]["url"]
 
 
+@pytest.mark.parametrize("extra", [(), ("-q",), ("-v",)])
+def test_report_to_standard_output_is_the_report_alone(
+    safe_pip: SafePip, venv: Venv, demo_index: PackageIndex, extra: tuple[str, ...]
+) -> None:
+    stdout = succeeded(
+        safe_pip(
+            "--python",
+            str(venv.python),
+            "install",
+            "--dry-run",
+            *extra,
+            "-i",
+            demo_index.url,
+            "--report",
+            "-",
+            "alpha",
+        )
+    )
+    report = json.loads(stdout)
+    assert {item["metadata"]["name"] for item in report["install"]} == {"alpha", "beta"}
+    assert venv.installed() == {}
+
+
 class TestErrors:
     def test_closed_output_stops_with_a_message_and_installs_nothing(
         self, safe_pip: SafePip, venv: Venv, demo_index: PackageIndex

@@ -1,99 +1,15 @@
-"""End to end against a real private index server: pypiserver, started on loopback.
-
-pypiserver runs from its own environment, ``.venv-pypiserver``, which ``scripts/bootstrap``
-installs from the hash-locked ``requirements/pypiserver.txt`` (``SAFE_PIP_TEST_PYPISERVER``
-may name another ``pypi-server`` executable).
-"""
+"""End to end against a real private index server: pypiserver, started on loopback
+(the ``pypiserver`` fixture of ``tests/e2e/conftest.py``)."""
 
 from __future__ import annotations
 
-import os
 import shutil
-import socket
-import subprocess
-import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable
 from pathlib import Path
 
-import httpx
-import pytest
-
-from tests.conftest import SafePip, Venv
+from tests.conftest import SafePip, Venv, make_venv
+from tests.e2e.conftest import PypiServer
 from tests.support.index import PackageIndex
-
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def _pypiserver_command() -> str:
-    configured = os.environ.get("SAFE_PIP_TEST_PYPISERVER")
-    candidate = (
-        Path(configured) if configured else ROOT / ".venv-pypiserver" / "bin" / "pypi-server"
-    )
-    if not candidate.exists():
-        pytest.fail(f"pypiserver is not installed at {candidate}; run scripts/bootstrap")
-    return str(candidate)
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-@dataclass
-class PypiServer:
-    directory: Path
-    url: str
-
-    def add(self, path: Path) -> None:
-        shutil.copy(path, self.directory / path.name)
-
-
-@pytest.fixture
-def pypiserver(tmp_path: Path) -> Iterator[Callable[..., PypiServer]]:
-    """``pypiserver(fallback=None)`` starts a server; ``fallback`` enables its redirect."""
-    processes: list[subprocess.Popen[bytes]] = []
-
-    def start(fallback: str | None = None) -> PypiServer:
-        directory = tmp_path / f"pypiserver-{len(processes)}"
-        directory.mkdir()
-        port = _free_port()
-        command = [
-            _pypiserver_command(),
-            "run",
-            "-p",
-            str(port),
-            "-i",
-            "127.0.0.1",
-            "-a",
-            ".",
-            "-P",
-            ".",
-            "--hash-algo",
-            "sha256",
-            "--log-stream",
-            "none",
-        ]
-        command += ["--fallback-url", fallback] if fallback else ["--disable-fallback"]
-        processes.append(subprocess.Popen([*command, str(directory)]))
-        url = f"http://127.0.0.1:{port}/simple/"
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                httpx.get(url, timeout=1)
-                break
-            except httpx.TransportError:
-                if time.monotonic() > deadline:
-                    pytest.fail("pypiserver did not start")
-                time.sleep(0.1)
-        return PypiServer(directory, url)
-
-    yield start
-    for process in processes:
-        process.terminate()
-        process.wait(timeout=10)
 
 
 def test_private_server_wins_a_name_collision(
@@ -155,3 +71,94 @@ def test_server_redirecting_unknown_names_is_an_error(
     assert private.url.split("/simple")[0].split("//")[1] in result.stderr
     assert not public.asked("public-lib")
     assert venv.installed() == {}
+
+
+def test_failed_pin_names_the_source_that_answered_and_the_line_that_fixes_it(
+    safe_pip: SafePip,
+    venv: Venv,
+    index: Callable[..., PackageIndex],
+    wheel: Callable[..., Path],
+    tmp_path: Path,
+) -> None:
+    """A local folder ranks first and holds another version: pip would have merged."""
+    mirror = tmp_path / "mirror"
+    mirror.mkdir()
+    shutil.copy(wheel("idna", "3.20"), mirror)
+    public = index()
+    public.add(wheel("idna", "3.10"))
+    (safe_pip.cwd / "pyproject.toml").write_text(
+        f'[tool.safe-pip.sources]\npypi = {{ url = "{public.url}", public = true }}\n',
+        encoding="utf-8",
+    )
+    result = safe_pip(
+        "--python", str(venv.python), "install", "-i", public.url, "-f", str(mirror), "idna==3.10"
+    )
+    assert result.returncode == 1, result.stderr
+    assert f"idna: served by {mirror}, which has 3.20" in result.stderr
+    assert f"pypi ({public.url}) has idna==3.10: 3.10" in result.stderr
+    assert 'under [tool.safe-pip.pins]: "idna" = "pypi"' in result.stderr
+    assert "mirror-of" in result.stderr
+    assert venv.installed() == {}
+
+
+def test_failed_pin_of_a_private_name_says_the_public_index_was_not_asked(
+    safe_pip: SafePip,
+    venv: Venv,
+    pypiserver: Callable[..., PypiServer],
+    index: Callable[..., PackageIndex],
+    wheel: Callable[..., Path],
+) -> None:
+    private = pypiserver()
+    private.add(wheel("corp-internal", "1.0"))
+    public = index()
+    public.add(wheel("corp-internal", "2.0"))
+    (safe_pip.cwd / "pyproject.toml").write_text(
+        f'[tool.safe-pip.sources]\npypi = {{ url = "{public.url}", public = true }}\n',
+        encoding="utf-8",
+    )
+    result = safe_pip(
+        "--python",
+        str(venv.python),
+        "install",
+        "-i",
+        public.url,
+        "--extra-index-url",
+        private.url,
+        "corp-internal==2.0",
+    )
+    assert result.returncode == 1, result.stderr
+    assert f"corp-internal: served by {private.url}, which has 1.0" in result.stderr
+    assert f"pypi ({public.url}) was not asked" in result.stderr
+    assert not public.asked("corp-internal")
+
+
+def test_mirror_group_is_merged_as_pip_merges_it(
+    safe_pip: SafePip,
+    venv: Venv,
+    index: Callable[..., PackageIndex],
+    wheel: Callable[..., Path],
+    tmp_path: Path,
+) -> None:
+    """A folder declared a mirror of the index: the best version across both is taken, and
+    each file comes from the source that listed it."""
+    mirror = tmp_path / "mirror"
+    mirror.mkdir()
+    shutil.copy(wheel("idna", "3.20"), mirror)
+    shutil.copy(wheel("local-only", "1.0"), mirror)
+    public = index()
+    public.add(wheel("idna", "3.10"))
+    public.add(wheel("idna", "3.30"))
+    (safe_pip.cwd / "pyproject.toml").write_text(
+        "[tool.safe-pip.sources]\n"
+        f'pypi = {{ url = "{public.url}", public = true }}\n'
+        f'cache = {{ url = "{mirror}", mirror-of = "pypi" }}\n',
+        encoding="utf-8",
+    )
+    args = ["--python", str(venv.python), "install", "-i", public.url, "-f", str(mirror)]
+    result = safe_pip(*args, "idna", "local-only")
+    assert result.returncode == 0, result.stderr
+    assert venv.installed() == {"idna": "3.30", "local-only": "1.0"}
+    second = make_venv(safe_pip.home / "second")
+    pinned = safe_pip("--python", str(second.python), "install", *args[3:], "idna==3.20")
+    assert pinned.returncode == 0, pinned.stderr
+    assert second.installed() == {"idna": "3.20"}

@@ -106,6 +106,7 @@ class TestRefusedWithoutAllowance:
         archive = sdist("local-builder", "1.0")
         result = safe_pip("--python", str(venv.python), "install", str(archive))
         assert result.returncode == 3
+        assert "'local-builder @ file://" in result.stderr
         assert "--allow-sdist local-builder" in result.stderr
         assert _ran(markers) == []
 

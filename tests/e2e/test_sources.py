@@ -397,8 +397,9 @@ class TestMinReleaseAge:
         assert result.returncode == 0, result.stderr
         assert venv.installed() == {"fresh": "1.0"}
         pinned = _install(safe_pip, venv, "--min-release-age", "7", "-i", served.url, "fresh==2.0")
-        assert pinned.returncode == 1
-        assert "minimum release age" in pinned.stderr
+        assert pinned.returncode == 3
+        assert "held back by the 7-day cooldown" in pinned.stderr
+        assert "--trust fresh==2.0" in pinned.stderr
 
     def test_uploaded_prior_to_means_the_same(
         self,
@@ -423,7 +424,7 @@ class TestMinReleaseAge:
         wheel: Callable[..., Path],
     ) -> None:
         served = index()
-        served.add(wheel("timeless", "1.0"))
+        served.add(wheel("timeless", "1.0"), upload_time=None)
         result = _install(
             safe_pip, venv, "-v", "--min-release-age", "7", "-i", served.url, "timeless"
         )

@@ -24,7 +24,7 @@ from typing import Any
 
 from packaging.utils import canonicalize_name
 
-__all__ = ["IndexFile", "PackageIndex"]
+__all__ = ["LONG_AGO", "IndexFile", "PackageIndex"]
 
 
 def _project_of(filename: str) -> str:
@@ -32,10 +32,15 @@ def _project_of(filename: str) -> str:
     return canonicalize_name(stem.split("-", 1)[0])
 
 
+LONG_AGO = datetime(2024, 1, 1, tzinfo=UTC)
+"""Every file's upload time unless a test sets one: old enough for the default cooldown,
+which the tests thereby exercise (``upload_time=None``: the index gives no time)."""
+
+
 @dataclass
 class IndexFile:
     path: Path
-    upload_time: datetime | None = None
+    upload_time: datetime | None = LONG_AGO
     yanked: str | None = None
     requires_python: str | None = None
     sha256: str | None = None

@@ -1,19 +1,29 @@
-"""The trust stage's records after an install."""
+"""The trust stage: records after an install, approvals before build code runs."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from packaging.utils import canonicalize_name
+from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import Version
 
-from safe_pip.approval import TrustCheck, remember
+from safe_pip.approval import (
+    ApprovalNeeded,
+    TrustCheck,
+    approve_early,
+    remember,
+    require_approved,
+)
 from safe_pip.audit import AuditLog
-from safe_pip.errors import TrustStoreError
+from safe_pip.errors import FirstSeenRefused, TrustStoreError
 from safe_pip.install import InstallResult
-from safe_pip.models import DistKind, IndexFile, PlannedDist, SourceSpec
+from safe_pip.models import DistKind, IndexFile, NameSet, Plan, PlannedDist, SourceSpec
+from safe_pip.review import ProjectFacts
+from safe_pip.settings import Settings
 from safe_pip.trust import TrustStore
 
 SOURCE = SourceSpec("pypi", "https://pypi.org/simple")
@@ -54,3 +64,77 @@ class TestRemember:
         assert message.startswith("Installed demo-1.0, but safe-pip could not record it")
         assert "No space left on device" in message
         assert "stay installed" in message
+
+
+def _settings(home: Path, *trusted: str) -> Settings:
+    trust = NameSet(trusted)
+    return Settings(home=home, cache_dir=None, sources=(SOURCE,), trust=trust, trust_flags=trust)
+
+
+class TestApproveEarly:
+    """Build backends and their requirements: approved before their code runs."""
+
+    def test_unattended_first_seen_is_refused_naming_the_flag(self, tmp_path: Path) -> None:
+        with pytest.raises(FirstSeenRefused, match="--trust demo"):
+            approve_early(
+                Plan((_installed("demo"),)), {}, settings=_settings(tmp_path), prompter=None
+            )
+        assert TrustStore(tmp_path).load() == {}
+        assert '"refused"' in (tmp_path / "audit.log").read_text()
+
+    def test_approved_is_recorded_at_once_and_not_as_installed(self, tmp_path: Path) -> None:
+        approve_early(
+            Plan((_installed("demo"),)),
+            {},
+            settings=_settings(tmp_path, "demo"),
+            prompter=None,
+        )
+        assert "demo" in TrustStore(tmp_path).load()
+        log = (tmp_path / "audit.log").read_text()
+        assert '"approved"' in log and '"installed"' not in log
+
+    def test_the_prompter_is_asked(self, tmp_path: Path) -> None:
+        asked: list[str] = []
+
+        class Yes:
+            def approve(self, pending: Sequence[ProjectFacts]) -> Mapping[NormalizedName, bool]:
+                asked.extend(item.name for item in pending)
+                return {item.name: True for item in pending}
+
+        settings = replace(_settings(tmp_path), unattended=False)
+        approve_early(Plan((_installed("demo"),)), {}, settings=settings, prompter=Yes())
+        assert asked == ["demo"]
+        assert "demo" in TrustStore(tmp_path).load()
+
+
+class TestRequireApproved:
+    """The check made while pip waits: nobody is asked there."""
+
+    def test_attended_the_question_is_left_to_the_caller(self, tmp_path: Path) -> None:
+        plan = Plan((_installed("demo"),))
+        settings = replace(_settings(tmp_path), unattended=False)
+        with pytest.raises(ApprovalNeeded) as caught:
+            require_approved(plan, {}, settings=settings, pins={}, attended=True)
+        assert caught.value.plan == plan
+        assert not (tmp_path / "audit.log").exists()
+
+    def test_unattended_it_is_a_refusal(self, tmp_path: Path) -> None:
+        with pytest.raises(FirstSeenRefused, match="--trust demo") as caught:
+            require_approved(
+                Plan((_installed("demo"),)),
+                {},
+                settings=_settings(tmp_path),
+                pins={},
+                attended=False,
+            )
+        assert not isinstance(caught.value, ApprovalNeeded)
+
+    def test_approved_in_advance_is_recorded(self, tmp_path: Path) -> None:
+        require_approved(
+            Plan((_installed("demo"),)),
+            {},
+            settings=_settings(tmp_path, "demo"),
+            pins={},
+            attended=True,
+        )
+        assert "demo" in TrustStore(tmp_path).load()

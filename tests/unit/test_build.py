@@ -2,12 +2,17 @@ from __future__ import annotations
 
 import io
 import tarfile
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any, cast
 
 import pytest
+from packaging.utils import canonicalize_name
+from packaging.version import Version
 
-from safe_pip.build import _extract, _read_backend, parse_config_settings
-from safe_pip.errors import PolicyDenied, UsageError
+from safe_pip.build import Builder, _extract, _read_backend, parse_config_settings
+from safe_pip.errors import FirstSeenRefused, PolicyDenied, SdistRefused, UsageError
+from safe_pip.models import DistKind, IndexFile, NameSet, Plan, PlannedDist, SourceSpec
 
 
 def _tar(path: Path, members: dict[str, bytes]) -> Path:
@@ -60,3 +65,118 @@ class TestConfigSettings:
     def test_malformed(self) -> None:
         with pytest.raises(UsageError, match="KEY=VALUE"):
             parse_config_settings(["novalue"])
+
+
+def _builder(tmp_path: Path, allow: NameSet, local: frozenset[Path] = frozenset()) -> Builder:
+    def refuse_all(plan: Plan) -> None:
+        raise AssertionError("nothing may be reviewed")
+
+    return Builder(
+        cast(Any, None),
+        cast(Any, None),
+        tmp_path / "work",
+        {},
+        approve=refuse_all,
+        allow_sdist=allow,
+        local_projects=local,
+    )
+
+
+def _dist(kind: DistKind, name: str = "beta", local_path: str | None = None) -> PlannedDist:
+    return PlannedDist(
+        canonicalize_name(name), Version("1.0"), kind, True, {}, local_path=local_path
+    )
+
+
+class TestBuildAllowance:
+    """Defence in depth: the builder refuses what admission and the gateway kept out."""
+
+    @pytest.mark.parametrize("kind", [DistKind.SDIST, DistKind.VCS])
+    def test_a_source_not_allowed_is_never_built(self, tmp_path: Path, kind: DistKind) -> None:
+        builder = _builder(tmp_path, NameSet(["other"]))
+        with pytest.raises(SdistRefused, match="--allow-sdist beta"):
+            builder.build(_dist(kind), tmp_path / "beta-1.0.tar.gz")
+        assert not (tmp_path / "work").exists()
+
+    def test_a_local_directory_the_user_did_not_name_is_never_built(self, tmp_path: Path) -> None:
+        builder = _builder(tmp_path, NameSet(), frozenset({(tmp_path / "mine").resolve()}))
+        with pytest.raises(SdistRefused, match="--allow-sdist beta"):
+            builder.build(_dist(DistKind.LOCAL_DIR, local_path=str(tmp_path / "other")), None)
+        assert not (tmp_path / "work").exists()
+
+    @pytest.mark.parametrize(
+        "requirement", ["helper @ https://x.example/helper-1.0.tar.gz", "./helper.tar.gz"]
+    )
+    def test_build_requirements_by_url_or_path_are_refused_before_pip_reads_them(
+        self, tmp_path: Path, requirement: str
+    ) -> None:
+        builder = _builder(tmp_path, NameSet([":all:"]))
+        (tmp_path / "area").mkdir()
+        with pytest.raises(PolicyDenied, match="only from the sources"):
+            builder._install_requirements(
+                _dist(DistKind.SDIST), tmp_path / "python", [requirement], tmp_path / "area"
+            )
+
+
+class TestBuildRequirements:
+    """Resolved first, reviewed, then installed pinned to the reviewed files."""
+
+    def _plan(self) -> Plan:
+        file = IndexFile(
+            "hatchling-1.0-py3-none-any.whl",
+            "https://files.example/hatchling-1.0-py3-none-any.whl",
+            canonicalize_name("hatchling"),
+            Version("1.0"),
+            DistKind.WHEEL,
+            "b" * 64,
+        )
+        source = SourceSpec("pypi", "https://pypi.org/simple")
+        return Plan((PlannedDist(file.project, file.version, file.kind, False, {}, file, source),))
+
+    def _run(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, approve: Callable[[Plan], None]
+    ) -> list[tuple[list[str], list[str]]]:
+        installs: list[tuple[list[str], list[str]]] = []
+        plan = self._plan()
+        monkeypatch.setattr("safe_pip.build.resolve", lambda *args: plan)
+        monkeypatch.setattr(
+            "safe_pip.build.run_gated",
+            lambda command, lines, *a, **k: installs.append(
+                (list(command), [line.to_pip_line() for line in lines])
+            ),
+        )
+        builder = Builder(
+            cast(Any, None),
+            cast(Any, None),
+            tmp_path,
+            {},
+            approve=approve,
+            allow_sdist=NameSet([":all:"]),
+        )
+        (tmp_path / "area").mkdir()
+        builder._install_requirements(
+            _dist(DistKind.SDIST), tmp_path / "python", ["hatchling"], tmp_path / "area"
+        )
+        return installs
+
+    def test_nothing_is_installed_unless_approved(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        def refuse(plan: Plan) -> None:
+            raise FirstSeenRefused("add --trust hatchling")
+
+        with pytest.raises(FirstSeenRefused):
+            self._run(tmp_path, monkeypatch, refuse)
+
+    def test_the_reviewed_files_are_installed_pinned(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        reviewed: list[Plan] = []
+        installs = self._run(tmp_path, monkeypatch, reviewed.append)
+        assert reviewed == [self._plan()]
+        assert installs == [
+            (
+                ["install", "--quiet", "--no-deps", "--require-hashes"],
+                ["hatchling==1.0 --hash=sha256:" + "b" * 64],
+            )
+        ]

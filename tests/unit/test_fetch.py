@@ -167,3 +167,20 @@ class TestUserPins:
             [self._dist()], pins=self._pins("sha384:" + "1" * 96, f"sha512:{sha512}")
         )
         assert paths[canonicalize_name("demo")].read_bytes() == WHEEL
+
+
+class TestFetchUrl:
+    def test_stored_under_the_sha256_of_what_arrived(self, tmp_path: Path) -> None:
+        answers = iter([httpx.Response(500), httpx.Response(200, content=WHEEL)])
+        fetcher = _fetcher(tmp_path / "cache", lambda r: next(answers), retries=1)  # type: ignore[arg-type]
+        path = fetcher.fetch_url("https://files.example/demo.whl", "demo.whl", "demo")
+        assert path.read_bytes() == WHEEL
+        assert path == FileCache(tmp_path / "cache").path_for(SHA, "demo.whl")
+
+    def test_gives_up_after_retries(self, tmp_path: Path) -> None:
+        server = _Server({"/demo.whl": httpx.Response(500)})
+        with pytest.raises(NetworkError, match="HTTP 500"):
+            _fetcher(tmp_path, server, retries=1).fetch_url(
+                "https://files.example/demo.whl", "demo.whl", "demo"
+            )
+        assert server.hits == ["/demo.whl", "/demo.whl"]

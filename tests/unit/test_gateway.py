@@ -4,9 +4,11 @@ import gc
 import hashlib
 import io
 import json
+import threading
 import time
 import weakref
 import zipfile
+from concurrent.futures import CancelledError
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
@@ -171,6 +173,55 @@ def test_an_upstream_failure_is_recorded_as_fatal(tmp_path: Path) -> None:
         assert isinstance(gateway.failure, SourceError)
 
 
+class _BuggyUpstream(_Upstream):
+    """A source whose page makes the reading code fail in a way no check foresaw."""
+
+    def project_page(self, source: SourceSpec, name: NormalizedName) -> ProjectPage | None:
+        raise AttributeError("'list' object has no attribute 'get'")
+
+
+def test_an_unexpected_error_is_a_recorded_failure_naming_project_and_source(
+    tmp_path: Path,
+) -> None:
+    """Not a server traceback and an error page, which pip retries and then takes for a
+    project no source knows: the command stops, naming what failed where."""
+    upstream = _BuggyUpstream()
+    gateway = Gateway(
+        SourceSelector(upstream, [SOURCE], [], FilePolicy()), Fetcher(upstream, FileCache(tmp_path))
+    )
+    with gateway:
+        reply = gateway.handle(f"/{_token(gateway)}/simple/Demo/")
+        assert reply.status is HTTPStatus.BAD_GATEWAY
+        assert gateway.failed.is_set()
+        assert isinstance(gateway.failure, SourceError)
+        message = str(gateway.failure)
+        assert "'demo'" in message
+        assert str(SOURCE) in message
+        assert "AttributeError" in message
+        assert "hunter2" not in message
+
+
+def test_an_unexpected_error_serving_a_file_names_the_file_and_its_source(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    upstream = _Upstream()
+    fetcher = Fetcher(upstream, FileCache(tmp_path))
+    gateway = Gateway(SourceSelector(upstream, [SOURCE], [], FilePolicy()), fetcher)
+
+    def broken(*_args: object) -> bytes:
+        raise OSError(36, "File name too long")
+
+    monkeypatch.setattr(fetcher, "metadata", broken)
+    with gateway:
+        assert gateway.project_json("demo") is not None
+        reply = gateway.handle(f"/{_token(gateway)}/files/{SHA}/{FILES[0].filename}.metadata")
+        assert reply.status is HTTPStatus.BAD_GATEWAY
+        message = str(gateway.failure)
+        assert FILES[0].filename in message
+        assert str(SOURCE) in message
+        assert "File name too long" in message
+
+
 def _wheel_requiring(name: str, *requires: str) -> bytes:
     buffer = io.BytesIO()
     lines = "".join(f"Requires-Dist: {requirement}\n" for requirement in requires)
@@ -316,5 +367,64 @@ class TestBrokenConnections:
             except KeyError:
                 server.handle_error(None, ("127.0.0.1", 1))
             assert "KeyError" in capsys.readouterr().err
+        finally:
+            server.server_close()
+
+
+class _StalledUpstream(Upstream):
+    """A source that accepted the question and never answers (until released)."""
+
+    def __init__(self) -> None:
+        super().__init__(httpx.Client(), NetworkOptions())
+        self.asked = threading.Event()
+        self.release = threading.Event()
+
+    def project_page(self, source: SourceSpec, name: NormalizedName) -> ProjectPage | None:
+        self.asked.set()
+        self.release.wait(30)
+        return None
+
+
+class TestInterrupted:
+    """Issue 13, hole 9: an interrupted command waits for no request in flight."""
+
+    @pytest.mark.parametrize("error", [KeyboardInterrupt, SourceError])
+    def test_a_stopped_command_does_not_wait_for_a_stalled_source(
+        self, tmp_path: Path, error: type[BaseException]
+    ) -> None:
+        upstream = _StalledUpstream()
+        selector = SourceSelector(upstream, [SOURCE], [], FilePolicy())
+        gateway = Gateway(selector, Fetcher(upstream, FileCache(tmp_path)))
+        try:
+            with pytest.raises(error), gateway:
+                gateway.ask_ahead([canonicalize_name("slow")])
+                assert upstream.asked.wait(10)
+                started = time.monotonic()
+                raise error
+            assert time.monotonic() - started < 0.5
+        finally:
+            upstream.release.set()
+
+    def test_a_finished_command_still_lets_its_prefetches_end(self, tmp_path: Path) -> None:
+        upstream = _StalledUpstream()
+        selector = SourceSelector(upstream, [SOURCE], [], FilePolicy())
+        gateway = Gateway(selector, Fetcher(upstream, FileCache(tmp_path)))
+        with gateway:
+            gateway.ask_ahead([canonicalize_name("slow")])
+            assert upstream.asked.wait(10)
+            threading.Timer(0.2, upstream.release.set).start()
+        assert upstream.release.is_set()
+
+    def test_an_abandoned_request_prints_no_traceback(
+        self, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        server = _Server(("127.0.0.1", 0), BaseHTTPRequestHandler)
+        server.stopping = True
+        try:
+            try:
+                raise CancelledError
+            except CancelledError:
+                server.handle_error(None, ("127.0.0.1", 1))
+            assert capsys.readouterr().err == ""
         finally:
             server.server_close()

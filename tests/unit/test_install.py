@@ -9,6 +9,7 @@ import os
 import signal
 import sys
 import threading
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -17,7 +18,7 @@ import pytest
 from installer.utils import copyfileobj_with_hashing
 
 from safe_pip import install as install_module
-from safe_pip.errors import InstallError
+from safe_pip.errors import InstallError, UnsafeWheel
 from safe_pip.inspection import inspect_wheel
 from safe_pip.install import install_wheels
 from safe_pip.placement import lay_out
@@ -90,6 +91,34 @@ class TestInstallWheels:
             install_wheels(layout, target, scheme)
         assert snapshot(target.prefix) == before
         assert not (tmp_path / "elsewhere").exists()
+
+    @pytest.mark.parametrize(
+        "unapproved",
+        ["alpha/hook.pth", "alpha-1.0.dist-info/INSTALLER", "alpha-cli"],
+        ids=["member", "generated-metadata", "script"],
+    )
+    def test_a_path_placement_did_not_approve_is_never_written(
+        self, env: Env, wheel: WheelFactory, unapproved: str
+    ) -> None:
+        """Defence in depth (issue 13): should inspection ever read a wheel differently
+        from pypa/installer, the installer still writes only what placement approved."""
+        target, scheme = env
+        built = wheel(
+            "alpha",
+            "1.0",
+            files={"alpha/__init__.py": "", "alpha/hook.pth": "/opt\n"},
+            entry_points={"alpha-cli": "alpha:main"},
+        )
+        dist = planned(built)
+        layout = lay_out([(dist, built, inspect_wheel(dist, built))], target, scheme)
+        (placed,) = layout.wheels
+        kept = tuple(path for path in placed.files if not str(path).endswith(unapproved))
+        assert len(kept) == len(placed.files) - 1
+        narrowed = dataclasses.replace(layout, wheels=(dataclasses.replace(placed, files=kept),))
+        before = snapshot(target.prefix)
+        with pytest.raises(UnsafeWheel, match=f"alpha: pypa/installer would write .*{unapproved}"):
+            install_wheels(narrowed, target, scheme)
+        assert snapshot(target.prefix) == before
 
     def test_a_shared_identical_file_is_recorded_but_not_rewritten(
         self, env: Env, wheel: WheelFactory
@@ -233,9 +262,9 @@ class TestRollback:
         fail_writing(monkeypatch, "beta/", OSError("write failed"))
         original = install_module._Journal.rollback
 
-        def rollback(self: Any) -> list[str]:
+        def rollback(self: Any, *args: Any) -> list[str]:
             os.kill(os.getpid(), signal.SIGINT)
-            return original(self)
+            return original(self, *args)
 
         monkeypatch.setattr(install_module._Journal, "rollback", rollback)
         assert_restored(env, InstallError, *upgraded, upgrade=True)
@@ -326,3 +355,75 @@ class TestCompilerShutdown:
         worker.join(timeout=60)
         assert not worker.is_alive(), "the rollback hung waiting for compiler processes"
         assert isinstance(outcome[0], InstallError)
+
+
+def _gone_soon(paths: list[Path]) -> bool:
+    """Whether every path disappears within ten seconds (deleted in the background)."""
+    deadline = time.monotonic() + 10
+    while any(path.exists() for path in paths):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.01)
+    return True
+
+
+class TestLargeRollback:
+    """Issue 16, item 6: undoing thousands of files and directories one by one took
+    seconds; each directory the install created goes away whole, in one rename."""
+
+    @pytest.fixture
+    def many(self, wheel: WheelFactory) -> Path:
+        return wheel("many", "1.0", files={f"many/p{n}/m.py": "" for n in range(50)})
+
+    @pytest.fixture
+    def deleted_later(self, monkeypatch: pytest.MonkeyPatch) -> list[Path]:
+        deleted: list[Path] = []
+        original = install_module._delete_later
+
+        def recording(directories: list[Path]) -> None:
+            deleted.extend(directories)
+            original(directories)
+
+        monkeypatch.setattr(install_module, "_delete_later", recording)
+        return deleted
+
+    def test_created_directories_are_moved_out_whole_and_deleted_after(
+        self,
+        env: Env,
+        many: Path,
+        monkeypatch: pytest.MonkeyPatch,
+        deleted_later: list[Path],
+    ) -> None:
+        removed: list[Path] = []
+        monkeypatch.setattr(install_module, "_remove_file", removed.append)
+        monkeypatch.setattr(install_module, "_remove_empty_dir", removed.append)
+        fail_writing(monkeypatch, "many/p49/", KeyboardInterrupt(), after=True)
+        assert_restored(env, KeyboardInterrupt, many)
+        assert removed == []
+        assert len(deleted_later) == 1
+        assert not deleted_later[0].is_relative_to(env[0].prefix)
+        assert _gone_soon(deleted_later)
+
+    def test_on_another_file_system_they_wait_in_the_backup_directory(
+        self,
+        env: Env,
+        many: Path,
+        monkeypatch: pytest.MonkeyPatch,
+        deleted_later: list[Path],
+    ) -> None:
+        before = snapshot(env[0].prefix)
+        monkeypatch.setattr(install_module, "_same_file_system", lambda one, other: False)
+        fail_writing(monkeypatch, "many/p49/", KeyboardInterrupt(), after=True)
+        with pytest.raises(KeyboardInterrupt):
+            install(*env, many)
+        assert not (site(env) / "many").exists()
+        assert any(path.name.startswith(".safe-pip-replaced-") for path in deleted_later)
+        assert _gone_soon(deleted_later)
+        assert snapshot(env[0].prefix) == before
+
+    def test_where_they_cannot_go_they_are_removed_in_place(
+        self, env: Env, many: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        monkeypatch.setattr(install_module._Installer, "trash", lambda self, directory: None)
+        fail_writing(monkeypatch, "many/p49/", KeyboardInterrupt(), after=True)
+        assert_restored(env, KeyboardInterrupt, many)

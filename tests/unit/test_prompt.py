@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import io
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -13,7 +14,7 @@ from packaging.version import Version
 from rich.console import Console
 
 from safe_pip.cli.present import plan_lines
-from safe_pip.cli.prompt import TerminalPrompter
+from safe_pip.cli.prompt import TerminalPrompter, review_panels
 from safe_pip.models import DistKind, IndexFile, Plan, PlannedDist, SourceSpec
 from safe_pip.review import Approval, ProjectFacts, TrustWarning, WarningKind
 from safe_pip.trust import How
@@ -105,3 +106,18 @@ def test_the_dry_run_plan_shows_the_status() -> None:
     assert "looks like 'requests'" in lines[2]
     lines = plan_lines(Plan((dist,)), (), [Approval(facts, How.FLAG)])
     assert "approved by flag" in lines[1]
+
+
+def test_control_characters_in_metadata_cannot_rewrite_the_review() -> None:
+    """A summary that moves the cursor up and erases lines would hide the warning above
+    it: every control character is shown as an escape instead."""
+    hostile = replace(
+        _facts("reqeusts", suspicious=True),
+        summary="fine\x1b[1A\x1b[2K\x1b[1A\x1b[2K\rall clear\x07",
+        home_page="https://x.example/\x1b]8;;https://evil.example\x1b\\",
+    )
+    stream = io.StringIO()
+    Console(file=stream, width=120, no_color=True).print(review_panels([hostile], NOW))
+    shown = stream.getvalue()
+    assert "\x1b" not in shown and "\x07" not in shown and "\r" not in shown
+    assert "\\x1b[1A" in shown

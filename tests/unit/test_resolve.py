@@ -1,5 +1,9 @@
 from __future__ import annotations
 
+import logging
+import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -7,7 +11,7 @@ import pytest
 from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import Version
 
-from safe_pip.errors import PolicyDenied, ResolveError, SdistRefused
+from safe_pip.errors import PolicyDenied, ResolveError, SdistRefused, UsageError
 from safe_pip.gateway import ServedFile
 from safe_pip.models import (
     DistKind,
@@ -25,6 +29,7 @@ from safe_pip.resolve import (
     _failure,
     _Files,
     _plan,
+    run_gated,
 )
 
 BASE = "http://127.0.0.1:4242/tok"
@@ -50,6 +55,8 @@ class _Selector:
 
 class _Gateway:
     base_url = BASE
+    index_url = f"{BASE}/simple/"
+    failure = None
 
     def __init__(self, answers: dict[NormalizedName, ServedProject | None] | None = None) -> None:
         self.selector = _Selector(answers or {})
@@ -171,3 +178,52 @@ class TestFailure:
         )
         assert isinstance(error, ResolveError)
         assert "No source knows a project named 'ghost' (asked: corp)" in str(error)
+
+
+class TestWrittenFiles:
+    def test_only_this_user_can_read_them(self, tmp_path: Path) -> None:
+        files = _Files.write(tmp_path, [RequirementLine("demo==1.0", "command line")])
+        assert (files.requirements.stat().st_mode & 0o777) == 0o600
+        assert files.requirements.read_text() == "demo==1.0\n"
+        assert (files.constraints.stat().st_mode & 0o777) == 0o600
+
+    @pytest.mark.parametrize("brk", ["\n", "\r", "\x0b", "\x0c", "\x1c", "\x85", "\u2028"])
+    def test_a_line_pip_would_split_is_refused_naming_its_origin(
+        self, tmp_path: Path, brk: str
+    ) -> None:
+        # A build requirement comes from a package's own pyproject.toml: safe-pip never
+        # parsed it as a requirements file line.
+        line = RequirementLine(
+            f"helper{brk}--extra-index-url=http://evil.example/", "build requirement of x 1.0"
+        )
+        with pytest.raises(UsageError) as caught:
+            _Files.write(tmp_path, [line])
+        assert "(build requirement of x 1.0)" in str(caught.value)
+        assert "line break" in str(caught.value)
+        assert not (tmp_path / "requirements.txt").exists()
+
+
+class TestRunGated:
+    def test_the_gateway_is_on_no_command_line_and_not_in_the_log(
+        self,
+        tmp_path: Path,
+        started: list[subprocess.Popen[str]],
+        caplog: pytest.LogCaptureFixture,
+    ) -> None:
+        # Every local user can read a command line (/proc/PID/cmdline, ps); the gateway's
+        # address carries its secret. pip is told it on standard input.
+        caplog.set_level(logging.DEBUG, logger="safe_pip")
+        with pytest.raises(ResolveError, match="No source knows a project named 'demo'"):
+            run_gated(
+                ["download", "--no-index", "-d", str(tmp_path / "out")],
+                [RequirementLine("demo==1.0", "command line")],
+                _Gateway(),  # type: ignore[arg-type]
+                tmp_path,
+                os.environ,
+            )
+        argvs = [process.args for process in started]
+        assert all(isinstance(argv, list) for argv in argvs)
+        assert [argv[0] for argv in argvs if isinstance(argv, list)] == [sys.executable]
+        assert BASE not in repr(argvs)
+        assert BASE not in caplog.text
+        assert "--index-url <gateway>/simple/" in caplog.text

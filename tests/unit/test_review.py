@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -125,9 +126,14 @@ class TestFacts:
         dist = _dist(file)
         (facts,) = trust_review(Plan((dist,)), {}, {dist.name: _served(file)}, NOW, _typos)
         kinds = [w.kind for w in facts.warnings]
-        assert kinds == [WarningKind.TYPOSQUAT, WarningKind.NEW_PROJECT, WarningKind.NEW_RELEASE]
+        assert kinds == [
+            WarningKind.TYPOSQUAT,
+            WarningKind.PLACEHOLDER,  # 1234 bytes: almost empty
+            WarningKind.NEW_PROJECT,
+            WarningKind.NEW_RELEASE,
+        ]
         assert "requests" in facts.warnings[0].message
-        assert facts.suspicious
+        assert facts.suspicious and facts.impostor
 
     def test_a_source_change_is_flagged(self) -> None:
         dist = _dist(_file("corp-lib", "1.0", 100), source=PUBLIC)
@@ -136,6 +142,63 @@ class TestFacts:
         assert facts.source_changed
         assert facts.warnings[0].kind is WarningKind.SOURCE_CHANGED
         assert "corp" in facts.warnings[0].message and "pypi" in facts.warnings[0].message
+
+
+def _review(name: str, metadata: dict[str, Any] | None = None, size: int = 80_000) -> ProjectFacts:
+    file = dataclasses.replace(_file(name, "1.0", 400), size=size)
+    (facts,) = trust_review(Plan((_dist(file, metadata=metadata),)), {}, {}, NOW)
+    return facts
+
+
+class TestImpostorWarnings:
+    def test_a_typosquat_suggests_the_real_project(self) -> None:
+        (warning,) = _review("reqeusts").warnings
+        assert warning.kind is WarningKind.TYPOSQUAT and warning.intended == "requests"
+        assert warning.message.endswith("did you mean requests? safe-pip install requests")
+
+    def test_an_affix_and_a_typo_together(self) -> None:
+        (warning,) = _review("pyreqests").warnings
+        assert "is 'requests' misspelt, with 'py' added before it" in warning.message
+
+    def test_a_borrowed_repository_is_starjacking(self) -> None:
+        metadata = {"summary": "HTTP", "home_page": "https://github.com/psf/requests"}
+        (warning,) = _review("fast-http-client", metadata).warnings
+        assert warning.kind is WarningKind.STARJACKING and warning.intended == "requests"
+        assert "github.com/psf/requests, the repository of 'requests'" in warning.message
+        assert "did you mean requests? safe-pip install requests" in warning.message
+
+    def test_a_command_name_is_slopsquatting(self) -> None:
+        (warning,) = _review("huggingface-cli").warnings
+        assert warning.kind is WarningKind.SLOPSQUATTING
+        assert "'huggingface-cli' is a command of 'huggingface-hub'" in warning.message
+        assert warning.message.endswith(
+            "did you mean huggingface-hub? safe-pip install huggingface-hub"
+        )
+
+    def test_an_almost_empty_slopsquat_is_also_a_placeholder(self) -> None:
+        kinds = [warning.kind for warning in _review("huggingface-cli", size=1_200).warnings]
+        assert kinds == [WarningKind.SLOPSQUATTING, WarningKind.PLACEHOLDER]
+
+    @pytest.mark.parametrize(
+        ("name", "repository"),
+        [
+            ("pytest-mpi", "https://github.com/aragilar/pytest-mpi"),  # pytest-mpl's neighbour
+            ("cchardet", "https://github.com/PyYoshi/cChardet"),  # chardet's
+            ("markdown2", "https://github.com/trentm/python-markdown2"),  # markdown's
+            ("botocore", "https://github.com/boto/botocore"),  # boto3's
+        ],
+    )
+    def test_honest_look_alikes_are_not_warned(self, name: str, repository: str) -> None:
+        facts = _review(name, {"summary": "S", "project_url": [f"Source, {repository}"]}, 900)
+        assert facts.warnings == ()
+
+    def test_refusal_says_what_to_install_instead(self) -> None:
+        refused = [_review("reqeusts"), _review("huggingface-cli")]
+        message = refusal_message(refused, NOW, asked=False)
+        assert "Did you mean requests, huggingface-hub? " in message
+        assert "safe-pip install requests huggingface-hub" in message
+        assert "--trust :all: and hash pins do not approve it" in message
+        assert "--trust reqeusts,huggingface-cli" in message
 
 
 class TestDecide:
@@ -172,6 +235,31 @@ class TestDecide:
         pins = {canonicalize_name("demo"): frozenset({"f" * 64})}
         (approval,) = decide(self._facts(), flagged=NameSet(), settings=NameSet(), pins=pins)
         assert approval.how is None
+
+    def test_an_impostor_needs_its_own_name(self) -> None:
+        facts = (_review("huggingface-cli"),)
+        sha = {canonicalize_name("huggingface-cli"): frozenset({facts[0].sha256})}
+        for flagged, settings, pins in [
+            (NameSet([":all:"]), NameSet(), {}),
+            (NameSet(), NameSet([":all:"]), {}),
+            (NameSet(), NameSet(), sha),
+            (NameSet(["huggingface-hub"]), NameSet(), {}),
+        ]:
+            (approval,) = decide(facts, flagged=flagged, settings=settings, pins=pins)
+            assert approval.how is None
+        named = NameSet(["huggingface-cli"])
+        assert decide(facts, flagged=named, settings=NameSet(), pins={})[0].how is How.FLAG
+        assert decide(facts, flagged=NameSet(), settings=named, pins={})[0].how is How.SETTINGS
+
+    def test_all_never_covers_a_warning_but_the_name_does(self) -> None:
+        # Issue 15: --trust :all: approves plain first-seen projects only.
+        file = _file("quintessential-widgetry", "1.0", 2)
+        facts = trust_review(Plan((_dist(file),)), {}, {}, NOW)
+        assert facts[0].suspicious and not facts[0].impostor
+        (approval,) = decide(facts, flagged=NameSet([":all:"]), settings=NameSet(), pins={})
+        assert approval.how is None
+        named = NameSet(["quintessential-widgetry"])
+        assert decide(facts, flagged=named, settings=NameSet(), pins={})[0].how is How.FLAG
 
     def test_a_source_change_needs_the_name_in_trust(self) -> None:
         facts = self._facts("lib", {canonicalize_name("lib"): _known("lib", CORP)})

@@ -120,3 +120,23 @@ class TestSourceSelector:
         assert selector.select(canonicalize_name("corp.tool")) is None
         assert upstream.asked == [("corp", "corp-tool")]
         assert selector.candidates(canonicalize_name("other")) == (PRIVATE, PUBLIC)
+
+
+class TestCooldownExemptions:
+    def test_an_exemption_lets_its_young_release_through_and_no_other(self) -> None:
+        from safe_pip.trust import Exemption
+
+        young = _file("p", "2.0", upload_time=NOW - timedelta(hours=1))
+        younger = _file("p", "2.1", upload_time=NOW - timedelta(minutes=5))
+        page = ProjectPage(canonicalize_name("p"), PUBLIC, (young, younger))
+        exemption = Exemption(canonicalize_name("p"), Version("2.0"), "urgent fix")
+        policy = FilePolicy(cutoff=NOW - timedelta(days=7), exemptions=(exemption,))
+        served = filter_files(page, policy)
+        assert served.served == (young,)
+        assert [d.file for d in served.dropped] == [younger]
+
+    def test_files_without_upload_time_are_kept_under_the_cooldown(self) -> None:
+        timeless = _file("p", "1.0")
+        page = ProjectPage(canonicalize_name("p"), PUBLIC, (timeless,))
+        served = filter_files(page, FilePolicy(cutoff=NOW - timedelta(days=7)))
+        assert served.served == (timeless,)

@@ -2,14 +2,17 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from safe_pip.errors import UsageError
 from safe_pip.models import SourceKind
+from safe_pip.selection import FilePolicy
 from safe_pip.settings import (
     build_pins,
     build_sources,
+    checked_network,
     default_home,
     is_unattended,
     load_file_settings,
@@ -110,6 +113,107 @@ class TestReleaseCutoff:
             release_cutoff(None, "yesterday", NOW)
 
 
+class TestNumbersOfDays:
+    """A number of days that is not one a date can use: refused, naming the setting.
+    ``nan`` compares false with every age, which turned the cooldown off without a word;
+    ``inf`` and huge values overflowed a date (a traceback)."""
+
+    @pytest.mark.parametrize("value", ["nan", "inf", "-inf", "1e300", "-1", "36526", '"nan"'])
+    @pytest.mark.parametrize("key", ["min-release-age", "advisories-max-age"])
+    def test_in_a_settings_file(self, tmp_path: Path, key: str, value: str) -> None:
+        (tmp_path / "safe-pip.toml").write_text(f"{key} = {value}\n")
+        with pytest.raises(UsageError, match=f"safe-pip.toml: {key} must be a number of days"):
+            load_file_settings(tmp_path, tmp_path / "h", {})
+
+    @pytest.mark.parametrize("value", ["nan", "NaN", "inf", "infinity", "1e400", "-0.5"])
+    def test_in_a_variable(self, tmp_path: Path, value: str) -> None:
+        with pytest.raises(UsageError, match="min-release-age must be a number of days"):
+            load_file_settings(tmp_path, tmp_path / "h", {"SAFE_PIP_MIN_RELEASE_AGE": value})
+
+    @pytest.mark.parametrize("value", ["true", "[7]", "{ days = 7 }"])
+    def test_other_types(self, tmp_path: Path, value: str) -> None:
+        (tmp_path / "safe-pip.toml").write_text(f"min-release-age = {value}\n")
+        with pytest.raises(UsageError, match="min-release-age must be a number of days"):
+            load_file_settings(tmp_path, tmp_path / "h", {})
+
+    @pytest.mark.parametrize(("value", "days"), [("0", 0.0), ("7", 7.0), ("1.5", 1.5), ('"3"', 3)])
+    def test_sane_values_pass(self, tmp_path: Path, value: str, days: float) -> None:
+        (tmp_path / "safe-pip.toml").write_text(f"min-release-age = {value}\n")
+        assert load_file_settings(tmp_path, tmp_path / "h", {}).min_release_age == days
+
+    @pytest.mark.parametrize("days", [float("nan"), float("inf"), -1.0, 1e300])
+    def test_on_the_command_line(self, days: float) -> None:
+        with pytest.raises(UsageError, match="--min-release-age must be a number of days"):
+            release_cutoff(days, None, NOW)
+
+    @pytest.mark.parametrize("value", ["P99999999D", "P" + "9" * 5000 + "D"])
+    def test_uploaded_prior_to_too_many_days(self, value: str) -> None:
+        with pytest.raises(UsageError, match="--uploaded-prior-to must be a number of days"):
+            release_cutoff(None, value, NOW)
+
+
+class TestNetworkNumbers:
+    @pytest.mark.parametrize(
+        ("timeout", "retries", "message"),
+        [
+            (float("nan"), 5, "--timeout must be more than 0"),
+            (float("inf"), 5, "--timeout must be more than 0"),
+            (-1.0, 5, "--timeout must be more than 0"),
+            (0.0, 5, "--timeout must be more than 0"),
+            (1e10, 5, "--timeout must be more than 0"),
+            (15.0, -1, "--retries must be 0 or more"),
+        ],
+    )
+    def test_unusable_values_are_refused_naming_the_option(
+        self, timeout: float, retries: int, message: str
+    ) -> None:
+        """nan, inf or a negative timeout failed deep inside a socket (a traceback)."""
+        with pytest.raises(UsageError, match=message):
+            checked_network(timeout, retries)
+
+    def test_usable_values_pass(self) -> None:
+        assert checked_network(15.0, 5) == (15.0, 5)
+        assert checked_network(0.5, 0) == (0.5, 0)
+
+
+class TestSettingsOfTheWrongShape:
+    @pytest.mark.parametrize(
+        ("content", "message"),
+        [
+            ("index-url = 5\n", "index-url must be a string, not int"),
+            ("index-url = ['https://x/simple']\n", "index-url must be a string, not list"),
+            ("advisories = true\n", "advisories must be a string, not bool"),
+        ],
+    )
+    def test_a_value_of_the_wrong_type_names_the_file_and_key(
+        self, tmp_path: Path, content: str, message: str
+    ) -> None:
+        """Not silently ignored: a setting the user wrote must take effect or fail."""
+        (tmp_path / "safe-pip.toml").write_text(content)
+        with pytest.raises(UsageError, match=f"safe-pip.toml: {message}"):
+            load_file_settings(tmp_path, tmp_path / "h", {})
+
+    def test_a_file_that_is_not_utf8(self, tmp_path: Path) -> None:
+        (tmp_path / "safe-pip.toml").write_bytes(b'trust = ["caf\xe9"]\n')
+        with pytest.raises(UsageError, match=r"safe-pip\.toml cannot be read: it is not UTF-8"):
+            load_file_settings(tmp_path, tmp_path / "h", {})
+
+    @pytest.mark.parametrize(
+        ("content", "message"),
+        [
+            ('tool = "safe-pip"\n', "tool must be a table"),
+            ("[tool]\nsafe-pip = 5\n", "tool.safe-pip must be a table"),
+            ('[tool]\nsafe-pip = ["trust"]\n', "tool.safe-pip must be a table"),
+        ],
+    )
+    def test_a_pyproject_whose_tables_are_not_tables(
+        self, tmp_path: Path, content: str, message: str
+    ) -> None:
+        (tmp_path / "pyproject.toml").write_text(content)
+        with pytest.raises(UsageError, match=f"pyproject.toml: {message}"):
+            load_file_settings(tmp_path, tmp_path / "h", {})
+
+
 class TestSources:
     def test_priority_order_and_credentials(self) -> None:
         sources = build_sources(
@@ -150,3 +254,139 @@ class TestSources:
         assert pin.source.name == "corp"
         with pytest.raises(UsageError, match="no source named"):
             build_pins({"corp-*": "nope"}, {})
+
+
+class TestLineBreaksAndNul:
+    """No setting holds a line break of any kind, or a NUL (issue 13, hole 5)."""
+
+    @pytest.mark.parametrize(
+        ("body", "setting"),
+        [
+            (
+                'index-url = "https://a.example/simple/\\n--extra-index-url=https://evil/"',
+                "index-url",
+            ),
+            ('extra-index-url = ["https://a.example/\\u2028x"]', "extra-index-url"),
+            ('trust = ["alpha\\u0085beta"]', "trust"),
+            ('allow-sdist = "alpha,\\rbeta"', "allow-sdist"),
+            ('sources = { corp = "https://corp.example/\\u000bsimple/" }', "sources.corp"),
+            ('pins = { "corp-*\\u001c" = "corp" }', "pins"),
+            ('min-release-age = "1\\u0000"', "min-release-age"),
+        ],
+    )
+    def test_in_a_project_file_are_refused_naming_the_file_and_setting(
+        self, tmp_path: Path, body: str, setting: str
+    ) -> None:
+        project = tmp_path / "pyproject.toml"
+        project.write_text(f"[tool.safe-pip]\n{body}\n", encoding="utf-8")
+        with pytest.raises(UsageError) as caught:
+            load_file_settings(tmp_path, tmp_path / "home", {})
+        message = str(caught.value)
+        assert str(project) in message and f"setting {setting} contains" in message
+
+    def test_in_the_user_file(self, tmp_path: Path) -> None:
+        (tmp_path / "home").mkdir()
+        (tmp_path / "home" / "config.toml").write_text('trust = ["a\\u2029b"]\n')
+        with pytest.raises(UsageError, match=r"config\.toml: the setting trust contains"):
+            load_file_settings(tmp_path, tmp_path / "home", {})
+
+    @pytest.mark.parametrize("brk", ["\n", "\r", "\x0c", "\x1e", "\u2028", "\x00"])
+    def test_in_a_variable_are_refused_naming_it(self, tmp_path: Path, brk: str) -> None:
+        with pytest.raises(UsageError, match="SAFE_PIP_EXTRA_INDEX_URL contains"):
+            load_file_settings(
+                tmp_path, tmp_path, {"SAFE_PIP_EXTRA_INDEX_URL": f"https://a.example/{brk}x"}
+            )
+
+    @pytest.mark.parametrize(
+        ("where", "url"),
+        [
+            ("index_url", "https://a.example/simple/\n--pre"),
+            ("extra_index_urls", "https://b.example/\u2028"),
+            ("find_links", "/srv/wheels\x00"),
+        ],
+    )
+    def test_in_a_source_from_flags_or_pip_configuration(self, where: str, url: str) -> None:
+        options: dict[str, object] = {
+            "index_url": None,
+            "extra_index_urls": [],
+            "find_links": [],
+            "no_index": False,
+            "named": {},
+        }
+        options[where] = url if where == "index_url" else [url]
+        with pytest.raises(UsageError, match=r"source .* contains"):
+            build_sources(**options)  # type: ignore[arg-type]
+
+
+class TestCooldown:
+    """Issue 15: a 7-day cooldown by default, exemptions with a reason and an expiry."""
+
+    NOW = datetime(2026, 12, 1, tzinfo=UTC)
+
+    def _policy(self, **overrides: Any) -> FilePolicy:
+        from safe_pip.models import NameSet
+        from safe_pip.settings import cooldown_policy
+
+        fields: dict[str, Any] = {
+            "age_flag": None,
+            "age_setting": None,
+            "uploaded_prior_to": None,
+            "hash_locked": False,
+            "exemptions": (),
+            "now": self.NOW,
+        }
+        fields.update(overrides)
+        return cooldown_policy(NameSet(), **fields)
+
+    def test_seven_days_by_default_zero_turns_it_off_hash_locks_are_exempt(self) -> None:
+        default = self._policy()
+        assert default.cutoff == self.NOW - timedelta(days=7)
+        assert default.min_release_age == 7
+        assert self._policy(age_flag=0.0).cutoff is None
+        assert self._policy(age_setting=0.0).cutoff is None
+        assert self._policy(hash_locked=True).cutoff is None
+        locked_but_asked = self._policy(hash_locked=True, age_flag=3.0)
+        assert locked_but_asked.cutoff == self.NOW - timedelta(days=3)
+
+    def test_expired_exemptions_are_set_apart(self) -> None:
+        from safe_pip.trust import parse_exemption
+
+        live = parse_exemption("a==1", "fix", "2026-12-01", "x")
+        dead = parse_exemption("b", "fix", "2026-11-30", "x")
+        policy = self._policy(exemptions=(live, dead))
+        assert policy.exemptions == (live,)
+        assert policy.expired == (dead,)
+
+    def test_trust_name_version_approves_the_name_and_exempts_the_release(self) -> None:
+        from safe_pip.settings import split_trust
+
+        names, exemptions = split_trust(["a,Num2Words==0.5.15", ":all:"])
+        assert names == ["a", "num2words", ":all:"]
+        assert [e.label for e in exemptions] == ["num2words==0.5.15"]
+        with pytest.raises(UsageError, match="--trust x==nope"):
+            split_trust(["x==nope"])
+
+    def test_allow_new_setting_takes_a_reason_and_an_until_date(self, tmp_path: Path) -> None:
+        from datetime import date
+
+        (tmp_path / "safe-pip.toml").write_text(
+            '[allow-new]\n"num2words==0.5.15" = {reason = "urgent fix", until = 2026-12-31}\n'
+            'other = "any version, a reason"\n'
+        )
+        files = load_file_settings(tmp_path, tmp_path / "home", {})
+        first, second = files.allow_new
+        assert (first.label, first.until, first.origin) == (
+            "num2words==0.5.15",
+            date(2026, 12, 31),
+            str(tmp_path / "safe-pip.toml"),
+        )
+        assert (second.label, second.reason) == ("other", "any version, a reason")
+
+    @pytest.mark.parametrize(
+        "body",
+        ['demo = ""', "demo = {until = 2026-01-01}", 'demo = {reason = "r", by = "me"}', "x = 3"],
+    )
+    def test_an_allow_new_without_a_reason_is_refused(self, tmp_path: Path, body: str) -> None:
+        (tmp_path / "safe-pip.toml").write_text(f"[allow-new]\n{body}\n")
+        with pytest.raises(UsageError, match="allow-new"):
+            load_file_settings(tmp_path, tmp_path / "home", {})

@@ -85,6 +85,56 @@ class TestParseJson:
         page = self._page(filename="other-1.0-py3-none-any.whl")
         assert parse_json_page(page, "https://x/simple/demo/", NAME) == []
 
+    @pytest.mark.parametrize(
+        ("entry", "reason"),
+        [
+            ({"hashes": ["sha256", SHA]}, "hashes of file 'demo-1.0-py3-none-any.whl' is a list"),
+            ({"filename": 5}, "filename of file '\\?' is a int"),
+            ({"url": ["x"]}, "url of file .* is a list"),
+            ({"requires-python": [">=3"]}, "requires-python of file .* is a list"),
+            ({"core-metadata": "yes"}, "core-metadata of file .* is a str"),
+        ],
+    )
+    def test_an_entry_of_the_wrong_shape_refuses_the_page(
+        self, entry: dict[str, object], reason: str
+    ) -> None:
+        """A page PEP 691 does not describe is a broken or hostile source: refused whole
+        (the caller makes it a SourceError naming the source), not read in part."""
+        with pytest.raises(ValueError, match=reason):
+            parse_json_page(self._page(**entry), "https://x/simple/demo/", NAME)
+
+    def test_an_entry_that_is_not_a_table_refuses_the_page(self) -> None:
+        page = json.dumps({"files": ["https://x/demo-1.0-py3-none-any.whl"]}).encode()
+        with pytest.raises(ValueError, match="a file entry is a str, not a table"):
+            parse_json_page(page, "https://x/simple/demo/", NAME)
+
+    def test_json_nested_too_deeply_is_a_value_error(self) -> None:
+        page = b'{"files": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"
+        with pytest.raises(ValueError, match="nested too deeply"):
+            parse_json_page(page, "https://x/simple/demo/", NAME)
+
+    def test_a_file_name_too_long_to_store_is_skipped(self) -> None:
+        version = ".".join(["1"] * 200)
+        page = self._page(filename=f"demo-{version}-py3-none-any.whl")
+        assert parse_json_page(page, "https://x/simple/demo/", NAME) == []
+
+    @pytest.mark.parametrize(
+        "digest",
+        [
+            SHA + "\n--extra-index-url=https://evil.example/simple",
+            SHA[:-1],
+            SHA + "0",
+            "z" * 64,
+            64,
+            ["a" * 64],
+        ],
+    )
+    def test_a_malformed_digest_counts_as_none(self, digest: object) -> None:
+        page = self._page(hashes={"sha256": digest}, **{"core-metadata": {"sha256": digest}})
+        (file,) = parse_json_page(page, "https://x/simple/demo/", NAME)
+        assert file.sha256 is None
+        assert file.core_metadata_sha256 is None
+
     def test_not_a_project_page(self) -> None:
         with pytest.raises(ValueError, match="PEP 691"):
             parse_json_page(b'{"name": "demo"}', "https://x/", NAME)
@@ -102,6 +152,11 @@ class TestParseHtml:
         assert wheel.sha256 == SHA and wheel.requires_python == ">=3.8"
         assert wheel.core_metadata_sha256 == "c" * 64
         assert sdist.sha256 is None and sdist.yanked == ""
+
+    def test_a_malformed_fragment_digest_counts_as_none(self) -> None:
+        html = f'<a href="demo-1.0-py3-none-any.whl#sha256={SHA}%0Aevil">w</a>'
+        (wheel,) = parse_html_page(html, "https://idx.example/simple/demo/", NAME)
+        assert wheel.sha256 is None
 
 
 def _upstream(handler: Callable[[httpx.Request], httpx.Response], **options: object) -> Upstream:
@@ -214,3 +269,117 @@ class TestLocalSources:
             ) as chunks,
         ):
             b"".join(chunks)
+
+
+def _json_answer(url: str, **extra: object) -> Callable[[httpx.Request], httpx.Response]:
+    entry = {"filename": "demo-1.0-py3-none-any.whl", "url": url, "hashes": {"sha256": SHA}}
+    body = {"files": [{**entry, **extra}]}
+    headers = {"content-type": "application/vnd.pypi.simple.v1+json"}
+    return lambda request: httpx.Response(200, json=body, headers=headers)
+
+
+class TestWhereAPageMayPoint:
+    """A remote page may only point at remote files (issue 13, hole 7), judged on the URL
+    as joined with its page: the string every reader fetches."""
+
+    @pytest.mark.parametrize(
+        "url",
+        [
+            "file:///etc/passwd",
+            "FILE:///etc/passwd",
+            "File:/etc/passwd",
+            "file://localhost/etc/passwd",
+            "file://evil.example/etc/passwd",
+            " file:///etc/passwd",
+            "\tfile:///etc/passwd",
+            "fi\tle:///etc/passwd",
+            "file:///etc/passwd?",
+        ],
+    )
+    def test_a_local_file_on_a_remote_page_is_a_source_error(self, url: str) -> None:
+        with pytest.raises(SourceError, match=r"corp \(https://idx.example/simple\).*local file"):
+            _upstream(_json_answer(url)).project_page(INDEX, NAME)
+
+    def test_a_base_href_that_turns_relative_links_local_is_a_source_error(self) -> None:
+        html = f'<base href="file:///tmp/"><a href="demo-1.0-py3-none-any.whl#sha256={SHA}">d</a>'
+        upstream = _upstream(
+            lambda r: httpx.Response(200, text=html, headers={"content-type": "text/html"})
+        )
+        with pytest.raises(SourceError, match="local file"):
+            upstream.project_page(INDEX, NAME)
+
+    def test_a_remote_find_links_page_may_not_point_at_local_files(self) -> None:
+        html = '<a href="file:///tmp/demo-1.0-py3-none-any.whl">demo</a>'
+        source = SourceSpec("links", "https://idx.example/links/", SourceKind.FIND_LINKS)
+        upstream = _upstream(
+            lambda r: httpx.Response(200, text=html, headers={"content-type": "text/html"})
+        )
+        with pytest.raises(SourceError, match="local file"):
+            upstream.project_page(source, NAME)
+
+    @pytest.mark.parametrize(
+        "url", ["data:application/zip;base64,UEsFBg==", "ftp://files.example/demo.whl"]
+    )
+    def test_other_schemes_are_a_source_error(self, url: str) -> None:
+        with pytest.raises(SourceError, match="does not download from"):
+            _upstream(_json_answer(url)).project_page(INDEX, NAME)
+
+    def test_a_switch_to_plain_http_on_a_remote_host_is_a_source_error(self) -> None:
+        with pytest.raises(SourceError, match=r"plain http.*--trusted-host"):
+            _upstream(_json_answer("http://cdn.example/demo.whl")).project_page(INDEX, NAME)
+
+    @pytest.mark.parametrize(
+        ("url", "options"),
+        [
+            ("//cdn.example/demo.whl", {}),
+            ("http://127.0.0.1:8080/demo.whl", {}),
+            ("http://cdn.example/demo.whl", {"trusted_hosts": ("cdn.example",)}),
+        ],
+    )
+    def test_secure_remote_files_are_served(self, url: str, options: dict[str, object]) -> None:
+        page = _upstream(_json_answer(url), **options).project_page(INDEX, NAME)
+        assert page is not None and len(page.files) == 1
+
+    def test_a_file_index_may_name_local_and_remote_files(self, tmp_path: Path) -> None:
+        page = tmp_path / "simple" / "demo"
+        page.mkdir(parents=True)
+        (page / "index.html").write_text(
+            f'<a href="/w/demo-1.0-py3-none-any.whl#sha256={SHA}">'
+            f'<a href="https://cdn.example/demo-2.0-py3-none-any.whl#sha256={SHA}">'
+        )
+        source = SourceSpec("local", (tmp_path / "simple").as_uri())
+        found = _upstream(lambda r: httpx.Response(500)).project_page(source, NAME)
+        assert found is not None
+        assert [f.url for f in found.files] == [
+            "file:///w/demo-1.0-py3-none-any.whl",
+            "https://cdn.example/demo-2.0-py3-none-any.whl",
+        ]
+
+    def test_a_file_index_may_not_name_a_file_on_another_host(self, tmp_path: Path) -> None:
+        page = tmp_path / "simple" / "demo"
+        page.mkdir(parents=True)
+        (page / "index.html").write_text(
+            f'<a href="file://share.example/w/demo-1.0-py3-none-any.whl#sha256={SHA}">'
+        )
+        source = SourceSpec("local", (tmp_path / "simple").as_uri())
+        with pytest.raises(SourceError, match="another host"):
+            _upstream(lambda r: httpx.Response(500)).project_page(source, NAME)
+
+    def test_a_local_find_links_page_may_name_local_files(self, tmp_path: Path) -> None:
+        wheel = tmp_path / "demo-1.0-py3-none-any.whl"
+        wheel.write_bytes(b"wheel bytes")
+        links = tmp_path / "links.html"
+        links.write_text(f'<a href="{wheel.as_uri()}">demo</a>')
+        source = SourceSpec("links", str(links), SourceKind.FIND_LINKS)
+        page = _upstream(lambda r: httpx.Response(500)).project_page(source, NAME)
+        assert page is not None
+        assert page.files[0].sha256 == hashlib.sha256(b"wheel bytes").hexdigest()
+
+    @pytest.mark.parametrize("url", ["file:///etc/passwd", "FILE:///etc/passwd", " file:/x"])
+    def test_readers_refuse_a_local_file_for_a_remote_source(self, url: str) -> None:
+        # Defence in depth: should a local URL of a remote source ever reach a reader.
+        upstream = _upstream(lambda r: httpx.Response(500))
+        with pytest.raises(SourceError, match="local file"):
+            upstream.read_optional(INDEX, url)
+        with pytest.raises(SourceError, match="local file"), upstream.open_stream(INDEX, url):
+            pass

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 import platform
 import sys
 from dataclasses import replace
@@ -11,11 +12,20 @@ from safe_pip.errors import ExternallyManaged, UsageError
 from safe_pip.target import (
     TargetEnvironment,
     check_externally_managed,
+    choose_interpreter,
     choose_scheme,
     find_interpreter,
+    is_own_interpreter,
+    pip_python,
     query_target,
     site_prefix_of,
 )
+
+
+def _executable(path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("#!/bin/sh\n")
+    path.chmod(0o755)
 
 
 @pytest.fixture(scope="module")
@@ -67,6 +77,42 @@ class TestFindInterpreter:
         with pytest.raises(UsageError, match="no such interpreter"):
             find_interpreter(str(tmp_path / "nope"), {})
 
+    def test_conda_then_the_first_python_on_path(self, tmp_path: Path) -> None:
+        conda, first, second = tmp_path / "conda", tmp_path / "first", tmp_path / "second"
+        _executable(conda / "bin" / "python")
+        _executable(first / "python")
+        _executable(second / "python3")
+        path = os.pathsep.join([str(tmp_path / "empty"), str(first), str(second)])
+        chosen = choose_interpreter(None, {"PATH": path, "CONDA_PREFIX": str(conda)})
+        assert chosen.python == conda / "bin" / "python" and not chosen.explicit
+        assert "conda" in chosen.reason
+        chosen = choose_interpreter(None, {"PATH": path})
+        # Directory by directory, as a shell looks: `python` in the first beats `python3`
+        # in the second; the path is kept as found (a venv's link is not resolved).
+        assert chosen.python == first / "python"
+        assert chosen.reason == "the first python on PATH"
+        venv = tmp_path / "venv"
+        _executable(venv / "bin" / "python")
+        chosen = choose_interpreter(None, {"PATH": path, "VIRTUAL_ENV": str(venv)})
+        assert chosen.python == venv / "bin" / "python" and chosen.explicit
+
+    def test_no_python_on_path_is_our_own(self, tmp_path: Path) -> None:
+        chosen = choose_interpreter(None, {"PATH": str(tmp_path)})
+        assert chosen.python == Path(sys.executable) and "safe-pip's own" in chosen.reason
+
+    def test_pip_python_names_what_install_chose(self, tmp_path: Path) -> None:
+        _executable(tmp_path / "python3")
+        assert pip_python({"PATH": str(tmp_path)}) == str(tmp_path / "python3")
+        assert pip_python({"VIRTUAL_ENV": str(tmp_path)}) == str(tmp_path)
+        assert pip_python({"VIRTUAL_ENV": sys.prefix}) is None
+        own = str(Path(sys.executable).parent)
+        assert pip_python({"PATH": own}) is None
+
+    def test_own_interpreter(self, tmp_path: Path) -> None:
+        assert is_own_interpreter(Path(sys.executable))
+        (tmp_path / "pyvenv.cfg").write_text("")
+        assert not is_own_interpreter(tmp_path / "bin" / "python")
+
     def test_site_prefix_of_a_venv(self, tmp_path: Path) -> None:
         (tmp_path / "pyvenv.cfg").write_text("")
         assert site_prefix_of(tmp_path / "bin" / "python") == tmp_path
@@ -85,6 +131,16 @@ class TestSchemes:
         real = scheme.real(scheme.paths["purelib"])
         assert real.is_relative_to(tmp_path)
         assert str(real).endswith(scheme.paths["purelib"])
+
+    def test_satisfied_anywhere_the_target_imports_from(
+        self, here: TargetEnvironment, tmp_path: Path
+    ) -> None:
+        here = replace(here, user_site_enabled=True)
+        user = choose_scheme(here, user=True)
+        dirs = user.satisfying_dirs(here)
+        assert dirs[: len(user.site_dirs)] == list(user.site_dirs)
+        assert Path(here.paths["purelib"]) in dirs
+        assert choose_scheme(here, target_dir=str(tmp_path)).satisfying_dirs(here) == [tmp_path]
 
     def test_user_scheme_hidden_in_a_venv(self, here: TargetEnvironment) -> None:
         venv = replace(here, base_prefix=Path("/somewhere/else"), user_site_enabled=False)

@@ -154,3 +154,63 @@ class TestAuditLog:
     def test_nothing_to_write_creates_nothing(self, tmp_path: Path) -> None:
         AuditLog(tmp_path).write([])
         assert not (tmp_path / "audit.log").exists()
+
+
+class TestExemptions:
+    def test_allow_new_round_trips_and_replaces_the_same_release(self, tmp_path: Path) -> None:
+        from datetime import date
+
+        from safe_pip.trust import parse_exemption
+
+        store = TrustStore(tmp_path)
+        store.allow_new(parse_exemption("Num2Words==0.5.15", "urgent fix", None, "x"))
+        store.allow_new(parse_exemption("num2words==0.5.15", "CVE fix", "2026-12-31", "x"))
+        store.allow_new(parse_exemption("other", "any version", None, "x"))
+        first, second = store.exemptions()
+        assert (first.label, first.reason, first.until) == (
+            "num2words==0.5.15",
+            "CVE fix",
+            date(2026, 12, 31),
+        )
+        assert second.version is None and second.covers(canonicalize_name("other"), Version("9"))
+        assert not first.covers(canonicalize_name("num2words"), Version("0.5.16"))
+        assert first.expired(date(2027, 1, 1)) and not first.expired(date(2026, 12, 31))
+
+    @pytest.mark.parametrize(
+        ("spec", "reason", "until", "problem"),
+        [
+            ("demo==", "r", None, "NAME==VERSION"),
+            ("demo==not a version", "r", None, "not a version"),
+            ("demo", " ", None, "reason is required"),
+            ("demo", "r", "tomorrow", "not a date"),
+        ],
+    )
+    def test_malformed_exemptions_say_what_is_wrong(
+        self, spec: str, reason: str, until: str | None, problem: str
+    ) -> None:
+        from safe_pip.trust import parse_exemption
+
+        with pytest.raises(ValueError, match=problem):
+            parse_exemption(spec, reason, until, "x")
+
+    def test_a_malformed_exemption_in_the_store_is_reported(self, tmp_path: Path) -> None:
+        (tmp_path / "trust.json").write_text(
+            json.dumps({"version": STORE_VERSION, "projects": {}, "allow_new": [{"name": 1}]})
+        )
+        with pytest.raises(TrustStoreError, match="allow_new"):
+            TrustStore(tmp_path).exemptions()
+
+
+class TestListings:
+    def test_the_listing_of_an_installed_version_is_remembered_and_forgotten(
+        self, tmp_path: Path
+    ) -> None:
+        from dataclasses import replace
+
+        store = TrustStore(tmp_path)
+        item = replace(_item("demo"), listed=("demo-1.0-py3-none-any.whl", "demo-1.0.tar.gz"))
+        store.record([item])
+        listing = store.load()[canonicalize_name("demo")].listed["1.0"]
+        assert listing["files"] == ["demo-1.0-py3-none-any.whl", "demo-1.0.tar.gz"]
+        assert store.forget("demo", Version("1.0"))
+        assert store.load()[canonicalize_name("demo")].listed == {}

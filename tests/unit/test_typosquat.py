@@ -1,12 +1,14 @@
 from __future__ import annotations
 
 import dataclasses
+import importlib.util
 import json
 import stat
 import subprocess
 import sys
 from importlib import resources
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 from packaging.utils import canonicalize_name
@@ -123,8 +125,10 @@ class TestSeparators:
             reason=f"differs from '{expected}' only in separators",
         )
 
-    def test_apply_to_the_whole_list(self) -> None:
-        assert intended("url-path") == "urlpath"  # ranked beyond 12,000
+    def test_apply_only_to_the_most_popular(self) -> None:
+        # Genuine pairs exist further down the list: googleads and google-ads.
+        assert {"googleads", "google-ads"} <= set(packaged_names()[200:5000])
+        assert check_name("url-path") is None  # urlpath is ranked beyond 12,000
 
 
 class TestDigits:
@@ -143,6 +147,13 @@ class TestDigits:
     def test_apply_only_to_popular_projects(self) -> None:
         assert "linkml-runtime" in packaged_names()[5000:]
         assert check_name("linkml-runtime2") is None
+
+    def test_fewer_digits_name_an_older_edition_not_a_squat(self) -> None:
+        assert "boto" in packaged_names()  # boto3 is the newer boto
+        names = packaged_names()
+        assert names.index("requests") < 100
+        assert check_name("requests") is None
+        assert intended("requests3") == "requests"
 
 
 class TestLookAlikes:
@@ -168,26 +179,52 @@ class TestLookAlikes:
 
 class TestAffixes:
     @pytest.mark.parametrize(
-        ("name", "expected"),
+        ("name", "expected", "reason"),
         [
-            ("python-requests", "requests"),
-            ("requests-py", "requests"),
-            ("pyrequests", "requests"),
-            ("requests-python", "requests"),
-            ("yaml", "pyyaml"),
-            ("python-yaml", "pyyaml"),
-            ("dateutil", "python-dateutil"),
+            ("python-requests", "requests", "with 'python' added before it"),
+            ("requests-py", "requests", "with 'py' added after it"),
+            ("pyrequests", "requests", "with 'py' added before it"),
+            ("requests-python", "requests", "with 'python' added after it"),
+            ("python3-flask", "flask", "with 'python3' added before it"),
+            ("python-yaml", "pyyaml", "with another 'py' or 'python' affix"),
         ],
     )
-    def test_added_or_removed_python_affixes_are_suspicious(self, name: str, expected: str) -> None:
+    def test_added_or_exchanged_python_affixes_are_suspicious(
+        self, name: str, expected: str, reason: str
+    ) -> None:
         found = check_name(name)
         assert found is not None
-        assert found.intended == expected
-        assert found.reason == f"is '{expected}' with a 'py' or 'python' affix added or removed"
+        assert (found.intended, found.reason) == (expected, f"is '{expected}' {reason}")
+
+    @pytest.mark.parametrize(
+        ("name", "popular"), [("dotenv", "python-dotenv"), ("arrow", "pyarrow")]
+    )
+    def test_a_dropped_affix_is_another_project(self, name: str, popular: str) -> None:
+        # The popular project is the one with the affix; the bare name is older or other.
+        assert check_name(name) is None
+        assert name in packaged_names() and popular in packaged_names()
 
     def test_apply_only_to_popular_projects(self) -> None:
         assert "linkml-runtime" in packaged_names()[5000:]
         assert check_name("python-linkml-runtime") is None
+
+    @pytest.mark.parametrize(
+        ("name", "expected", "affix"),
+        [
+            ("pyreqests", "requests", "'py' added before it"),
+            ("reqests-py", "requests", "'py' added after it"),
+            ("python-reqeusts", "requests", "'python' added before it"),
+        ],
+    )
+    def test_an_affix_and_a_typo_together_are_suspicious(
+        self, name: str, expected: str, affix: str
+    ) -> None:
+        found = check_name(name)
+        assert found is not None
+        assert (found.intended, found.reason) == (
+            expected,
+            f"is '{expected}' misspelt, with {affix}",
+        )
 
 
 class TestWordOrder:
@@ -224,7 +261,7 @@ class TestEditDistance:
 
     @pytest.mark.parametrize(
         ("name", "expected"),
-        [("beatifulsop4", "beautifulsoup4"), ("sckit-lean", "scikit-learn")],
+        [("requesxt", "requests"), ("botoceor", "botocore"), ("reqsts", "requests")],
     )
     def test_two_edits_from_a_popular_long_name_are_suspicious(
         self, name: str, expected: str
@@ -241,13 +278,16 @@ class TestEditDistance:
         assert missed == []
 
     def test_every_double_deletion_of_a_popular_long_name_is_caught(self) -> None:
-        word = "beautifulsoup4"
+        # Past the first two letters: a new start makes another name (niquests, quests).
+        word = "charsetnormalizer"
         variants = {
             word[:i] + word[i + 1 : j] + word[j + 1 :]
-            for i in range(len(word))
+            for i in range(2, len(word))
             for j in range(i + 1, len(word))
         } - set(packaged_names())
-        assert {name: intended(name) for name in variants} == dict.fromkeys(variants, word)
+        assert {name: intended(name) for name in variants} == dict.fromkeys(
+            variants, "charset-normalizer"
+        )
 
     @pytest.mark.parametrize("name", ["siz", "sxi", "pyp"])
     def test_names_of_four_letters_or_fewer_attract_no_edit_matches(self, name: str) -> None:
@@ -258,11 +298,35 @@ class TestEditDistance:
         assert check_name("pytxon-nmap") is None
 
     def test_two_edits_apply_only_to_the_most_popular(self) -> None:
-        assert "jsonconversion" in packaged_names()[1000:5000]
-        assert check_name("jsxxconversion") is None
+        # Further down, two edits make other projects' names (frozendict, frozenlist).
+        assert "beautifulsoup4" in packaged_names()[10:200]
+        assert check_name("beatifulsop4") is None
 
     def test_two_edits_apply_only_to_long_names(self) -> None:
-        assert check_name("reqsts") is None  # requests has eight letters
+        assert packaged_names().index("urllib3") < 10
+        assert check_name("urlb3") is None  # urllib3 has seven letters
+
+    @pytest.mark.parametrize(
+        ("name", "popular"),
+        [
+            ("pytest-mpi", "pytest-mpl"),  # i for l: different letters, lower-cased
+            ("cchardet", "chardet"),  # a letter added at the start: an accelerated edition
+            ("tomli", "toml"),  # a letter added at the end of a short name
+            ("markdown2", "markdown"),  # a digit: an edition
+            ("mypy-boto3-ecs", "mypy-boto3-ec2"),  # another short word of one family
+            ("tomli-w", "tomli"),  # a one-letter word added
+            ("jiwer", "jiter"),  # a letter changed in a name outside the top 100
+        ],
+    )
+    def test_honest_look_alike_pairs_do_not_warn(self, name: str, popular: str) -> None:
+        from safe_pip.typosquat import resembles_other
+
+        assert popular in packaged_names()
+        assert resembles_other(name) is None
+
+    @pytest.mark.parametrize("name", ["arequests", "equests", "requestsx"])
+    def test_any_slip_of_a_favourite_is_suspicious(self, name: str) -> None:
+        assert intended(name) == "requests"
 
 
 class TestIntendedProject:
@@ -272,8 +336,8 @@ class TestIntendedProject:
         assert intended("yyaml") == "pyyaml"  # one edit from each of the three
 
     def test_a_closer_resemblance_beats_popularity(self) -> None:
-        # Only a separator away from pyaml, one letter away from the more popular pyyaml.
-        assert intended("py-aml") == "pyaml"
+        # Only an affix away from yarl, one letter away from the more popular pyyaml.
+        assert intended("pyyarl") == "yarl"
 
 
 class TestCheckNames:
@@ -359,3 +423,28 @@ class TestRefreshScript:
         assert result.returncode == 2
         assert "lists no projects" in result.stderr
         assert output.read_text(encoding="utf-8") == "requests\n"
+
+
+class TestAccuracy:
+    """scripts/typosquat_accuracy.py: the figures the README quotes stay true."""
+
+    def script(self) -> ModuleType:
+        spec = importlib.util.spec_from_file_location(
+            "typosquat_accuracy", ROOT / "scripts" / "typosquat_accuracy.py"
+        )
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        return module
+
+    def test_fewer_than_one_in_two_hundred_genuine_names_warned(self) -> None:
+        alarms = list(self.script().genuine_alarms(5000))
+        assert len(alarms) < 25, alarms
+
+    def test_nine_in_ten_known_typosquats_caught(self) -> None:
+        script = self.script()
+        listed = set(packaged_names())
+        known = [(name, target) for name, target in script.malicious_names() if target in listed]
+        assert len(known) >= 90
+        missed = [name for name, _ in known if script.catch(name) is None]
+        assert len(missed) <= len(known) // 10, missed

@@ -2,17 +2,30 @@
 
 from __future__ import annotations
 
+import zipfile
+from pathlib import Path
 from typing import ClassVar
 
 from packaging.markers import default_environment
 
-from safe_pip.wheels import dependency_names, unapproved_url_requirements, url_key
+from safe_pip.wheels import dependency_names, dist_info_dirs, unapproved_url_requirements, url_key
 
 
 def _metadata(*requires: str) -> bytes:
     lines = ["Metadata-Version: 2.1", "Name: alpha", "Version: 1.0"]
     lines += [f"Requires-Dist: {requirement}" for requirement in requires]
     return ("\n".join(lines) + "\n\n").encode()
+
+
+class TestDistInfoDirs:
+    def test_counted_as_pypa_installer_counts_them(self, tmp_path: Path) -> None:
+        """A top-level *file* named like a ``.dist-info`` counts too: installer sees two."""
+        path = tmp_path / "alpha-1.0-py3-none-any.whl"
+        with zipfile.ZipFile(path, "w") as archive:
+            archive.writestr("alpha-1.0.dist-info/METADATA", "Name: alpha\n")
+            archive.writestr("beta-2.0.dist-info", "")
+        with zipfile.ZipFile(path) as archive:
+            assert dist_info_dirs(archive) == ["alpha-1.0.dist-info", "beta-2.0.dist-info"]
 
 
 class TestUrlKey:

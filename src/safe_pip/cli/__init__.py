@@ -6,11 +6,12 @@ unchanged, for the same target environment.
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import sys
-from collections.abc import Sequence
-from contextlib import ExitStack
+from collections.abc import Iterator, Sequence
+from contextlib import ExitStack, contextmanager, suppress
 from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING
@@ -25,8 +26,9 @@ if TYPE_CHECKING:
 
 __all__ = ["entrypoint", "main"]
 
-_CHECKED_COMMANDS = frozenset({"install", "download", "wheel", "lock"})
+_CHECKED_COMMANDS = frozenset({"install", "download", "wheel", "lock", "audit"})
 _RESOLVING_COMMANDS = frozenset({"install", "lock"})
+_CANCELLED = "ERROR: Operation cancelled by user; the environment was left as it was.\n"
 
 _HELP = """\
 Usage:
@@ -47,6 +49,12 @@ Checked commands:
 safe-pip's own commands:
   trust                       List, approve, remove or forget approved projects and the
                               remembered sha256 of installed files (see "safe-pip trust").
+  audit                       Check the environment, or a pinned requirements file (-r),
+                              against known vulnerabilities (OSV advisories, --advisories).
+  doctor                      Look for ways around safe-pip in this set-up (plain pip on
+                              PATH, extra indexes, pip in Dockerfiles and CI files).
+  sources                     Print the sources an install asks, in order, where each
+                              came from, the mirror groups and the pins.
 
 Every other pip command (list, freeze, show, uninstall, check, inspect, config, cache,
 hash, index, help, ...) is handed to pip unchanged, for the same environment.
@@ -54,7 +62,9 @@ hash, index, help, ...) is handed to pip unchanged, for the same environment.
 General options:
   -h, --help                  Show help.
   -V, --version               Show safe-pip's and pip's versions.
-  --python <python>           The interpreter or environment to work on.
+  --python <python>           The interpreter or environment to work on (default: the
+                              active virtual environment, else the active conda
+                              environment, else the first python3 or python on PATH).
 """
 
 
@@ -102,6 +112,16 @@ def _interrupt(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt
 
 
+@contextmanager
+def _interruptible() -> Iterator[None]:
+    """SIGTERM stops a command as Ctrl-C does: it unwinds, rolling back what it began."""
+    previous = signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def _ahead(command: str, argv: list[str]) -> Ahead | None:
     """For a command that resolves, the target's description and pip, started now in the
     target interpreter: both overlap safe-pip's own imports and settings."""
@@ -124,11 +144,16 @@ def _run_checked(command: str, rest: list[str], general: list[str]) -> int:
         out, _ = _consoles(_no_color(argv))
         out.print(command_help(command), markup=False, highlight=False)
         return EXIT_OK
-    with ExitStack() as stack:
-        ahead = _ahead(command, argv)
-        if ahead is not None:
-            stack.enter_context(ahead)
-        return _run_guarded(command, argv, ahead)
+    with _interruptible():
+        try:
+            with ExitStack() as stack:
+                ahead = _ahead(command, argv)
+                if ahead is not None:
+                    stack.enter_context(ahead)
+                return _run_guarded(command, argv, ahead)
+        except KeyboardInterrupt:
+            sys.stderr.write(_CANCELLED)
+            return EXIT_INTERRUPTED
 
 
 def _run_guarded(command: str, argv: list[str], ahead: Ahead | None) -> int:
@@ -136,7 +161,6 @@ def _run_guarded(command: str, argv: list[str], ahead: Ahead | None) -> int:
 
     out, err = _consoles(_no_color(argv))
     debug = "--debug" in argv
-    previous = signal.signal(signal.SIGTERM, _interrupt)
     try:
         if command == "install":
             return run_install_command(argv, out, err, ahead)
@@ -144,21 +168,16 @@ def _run_guarded(command: str, argv: list[str], ahead: Ahead | None) -> int:
             from safe_pip.cli.lock_cmd import run_lock_command
 
             return run_lock_command(argv, out, err, ahead)
+        if command == "audit":
+            from safe_pip.cli.audit_cmd import run_audit_command
+
+            return run_audit_command(argv, out, err)
         return run_pip_command_through_gateway(command, argv, out, err)
     except SafePipError as exc:
         if debug:
             raise
         err.print(f"ERROR: {exc}", markup=False, highlight=False)
         return exc.exit_code
-    except KeyboardInterrupt:
-        err.print(
-            "ERROR: Operation cancelled by user; the environment was left as it was.",
-            markup=False,
-            highlight=False,
-        )
-        return EXIT_INTERRUPTED
-    finally:
-        signal.signal(signal.SIGTERM, previous)
 
 
 def _no_color(argv: list[str]) -> bool:
@@ -170,6 +189,26 @@ def _run_trust(rest: list[str]) -> int:
 
     try:
         return run_trust_command(rest, sys.stdout, sys.stderr)
+    except SafePipError as exc:
+        sys.stderr.write(f"ERROR: {exc}\n")
+        return exc.exit_code
+
+
+def _run_doctor(rest: list[str]) -> int:
+    from safe_pip.cli.doctor_cmd import run_doctor_command
+
+    try:
+        return run_doctor_command(rest, sys.stdout)
+    except SafePipError as exc:
+        sys.stderr.write(f"ERROR: {exc}\n")
+        return exc.exit_code
+
+
+def _run_sources(argv: list[str]) -> int:
+    from safe_pip.cli.sources_cmd import run_sources_command
+
+    try:
+        return run_sources_command(argv, sys.stdout)
     except SafePipError as exc:
         sys.stderr.write(f"ERROR: {exc}\n")
         return exc.exit_code
@@ -192,13 +231,40 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _run_checked(command, rest, general)
     if command == "trust":
         return _run_trust(rest)
+    if command == "doctor":
+        return _run_doctor(rest)
+    if command == "sources":
+        return _run_sources([*general, *rest])
     if command == "help" and rest and rest[0] in _CHECKED_COMMANDS:
         return _run_checked(rest[0], ["--help"], general)
+    from safe_pip.cli.guard import refusal_of_pip_command
     from safe_pip.cli.passthrough import pip_command, run_pip
 
+    refusal = refusal_of_pip_command(general, command, rest, os.environ)
+    if refusal is not None:
+        sys.stderr.write(f"ERROR: {refusal}\n")
+        return refusal.exit_code
     return run_pip(pip_command(general, command, rest, os.environ))
 
 
 def entrypoint() -> None:
     """Console-script entry point."""
-    raise SystemExit(main())
+    status = main()
+    if status == EXIT_INTERRUPTED:
+        _exit_abandoning_threads(status)
+    raise SystemExit(status)
+
+
+def _exit_abandoning_threads(status: int) -> None:
+    """Exit now, without waiting for the threads an interrupt left behind.
+
+    An interrupted command has undone what it began, but threads may still wait on a
+    source that never answers (a prefetch, a download): the interpreter's exit would join
+    them (``concurrent.futures`` joins its workers at exit), up to every timeout and retry.
+    Output and logs are flushed first; nothing else is left to do.
+    """
+    for stream in (sys.stdout, sys.stderr):
+        with suppress(OSError, ValueError):
+            stream.flush()
+    logging.shutdown()
+    os._exit(status)

@@ -13,26 +13,29 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from safe_pip.build import BuildOptions, parse_config_settings
+from safe_pip.cli.audit_cmd import advisory_options, check_audit_flag, present_plan_audit
 from safe_pip.cli.options import build_parser, locate, parse_args, resolver_args
-from safe_pip.cli.present import PlainReporter, RichReporter, plan_lines
+from safe_pip.cli.present import PlainReporter, RichReporter, plan_lines, target_line
 from safe_pip.cli.prompt import TerminalPrompter
 from safe_pip.errors import UsageError
-from safe_pip.models import NameSet
+from safe_pip.models import NameSet, SourceSpec
 from safe_pip.network import NetworkOptions, build_client, keyring_command, redact_url
 from safe_pip.pipconfig import load_pip_config
 from safe_pip.requirements import ParsedRequirements, parse_files
-from safe_pip.selection import FilePolicy
 from safe_pip.settings import (
     FileSettings,
     Settings,
     build_pins,
     build_sources,
+    checked_network,
+    cooldown_policy,
     default_home,
     is_unattended,
     load_file_settings,
-    release_cutoff,
+    split_trust,
 )
-from safe_pip.target import site_prefix_of
+from safe_pip.target import choose_interpreter, site_prefix_of
+from safe_pip.trust import TrustStore
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -40,7 +43,13 @@ if TYPE_CHECKING:
     from safe_pip.ahead import Ahead
     from safe_pip.pipeline import InstallRequest, Outcome
 
-__all__ = ["command_help", "prepare", "run_install_command", "run_pip_command_through_gateway"]
+__all__ = [
+    "command_help",
+    "configured_sources",
+    "prepare",
+    "run_install_command",
+    "run_pip_command_through_gateway",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -66,9 +75,10 @@ def command_help(command: str) -> str:
 def _network(
     args: argparse.Namespace, trusted: Sequence[str], environ: Mapping[str, str]
 ) -> NetworkOptions:
+    timeout, retries = checked_network(args.timeout, args.retries)
     return NetworkOptions(
-        timeout=args.timeout,
-        retries=args.retries,
+        timeout=timeout,
+        retries=retries,
         proxy=args.proxy,
         cert=args.cert,
         client_cert=args.client_cert,
@@ -126,6 +136,26 @@ def _merged_resolver_args(args: argparse.Namespace, parsed: ParsedRequirements) 
     return resolver_args(merged)
 
 
+def configured_sources(
+    args: argparse.Namespace, parsed: ParsedRequirements, files: FileSettings
+) -> tuple[SourceSpec, ...]:
+    """The sources in priority order, from the flags (with pip's configuration), the
+    requirements files' options and the settings."""
+    file_options = parsed.options
+    return build_sources(
+        index_url=file_options.index_url or args.index_url or files.index_url,
+        extra_index_urls=[
+            *files.extra_index_urls,
+            *(args.extra_index_urls or []),
+            *file_options.extra_index_urls,
+        ],
+        find_links=[*(args.find_links or []), *file_options.find_links],
+        no_index=args.no_index or file_options.no_index,
+        named=files.sources,
+        marks=files.source_marks,
+    )
+
+
 def _settings(
     args: argparse.Namespace,
     parsed: ParsedRequirements,
@@ -134,23 +164,20 @@ def _settings(
     environ: Mapping[str, str],
 ) -> Settings:
     file_options = parsed.options
-    index_url = file_options.index_url or args.index_url or files.index_url
-    extras = [
-        *files.extra_index_urls,
-        *(args.extra_index_urls or []),
-        *file_options.extra_index_urls,
-    ]
-    sources = build_sources(
-        index_url=index_url,
-        extra_index_urls=extras,
-        find_links=[*(args.find_links or []), *file_options.find_links],
-        no_index=args.no_index or file_options.no_index,
-        named=files.sources,
-    )
-    cutoff = release_cutoff(
-        args.min_release_age if args.min_release_age is not None else files.min_release_age,
-        args.uploaded_prior_to,
-        datetime.now(UTC),
+    sources = configured_sources(args, parsed, files)
+    trusted_names, named_releases = split_trust(args.trust or [])
+    file_policy = cooldown_policy(
+        NameSet.from_csv([*(args.allow_sdist or []), *files.allow_sdist]),
+        age_flag=args.min_release_age,
+        age_setting=files.min_release_age,
+        uploaded_prior_to=args.uploaded_prior_to,
+        hash_locked=bool(
+            args.require_hashes
+            or file_options.require_hashes
+            or any(line.hashes for line in parsed.lines)
+        ),
+        exemptions=[*named_releases, *files.allow_new, *TrustStore(home).exemptions()],
+        now=datetime.now(UTC),
     )
     network = _network(args, [*(args.trusted_hosts or []), *file_options.trusted_hosts], environ)
     if args.no_cache_dir:
@@ -161,17 +188,15 @@ def _settings(
         home=home,
         cache_dir=cache_dir,
         sources=sources,
-        pins=build_pins(files.pins, files.sources),
-        file_policy=FilePolicy(
-            allow_sdist=NameSet.from_csv([*(args.allow_sdist or []), *files.allow_sdist]),
-            cutoff=cutoff,
-        ),
-        trust=NameSet.from_csv([*(args.trust or []), *files.trust]),
-        trust_flags=NameSet.from_csv(args.trust or []),
+        pins=build_pins(files.pins, files.sources, files.source_marks),
+        file_policy=file_policy,
+        trust=NameSet.from_csv([*trusted_names, *files.trust]),
+        trust_flags=NameSet.from_csv(trusted_names),
         allow_startup_hooks=NameSet.from_csv(
             [*(args.allow_startup_hooks or []), *files.allow_startup_hooks]
         ),
         network=network,
+        advisories=advisory_options(args, files),
         unattended=is_unattended(args.no_input, environ, stdin_tty=sys.stdin.isatty()),
         verbosity=args.verbose - args.quiet,
         environ=dict(environ),
@@ -285,19 +310,28 @@ def run_install_command(
     from safe_pip.pipeline import run_install
 
     args, settings, request = prepare("install", argv)
+    check_audit_flag(args)
+    # As with pip, `--report -` makes standard output the report's alone: every message,
+    # the plan included, goes to standard error.
+    messages = err if args.report == "-" else out
     reporter_type = RichReporter if _progress_wanted(args, err) else PlainReporter
-    reporter_console = err if reporter_type is RichReporter else out
+    reporter_console = err if reporter_type is RichReporter else messages
     with reporter_type(reporter_console, settings.verbosity) as reporter:
         prompter = None if settings.unattended else TerminalPrompter(err, reporter.paused)
         outcome = run_install(request, settings, reporter, prompter, ahead)
-    _present(outcome, args, out, err)
+    _present(outcome, args, messages, err)
     if args.report:
         _write_report(outcome, args.report, out)
+    if args.audit:
+        return present_plan_audit(outcome.vulnerabilities, messages)
     return 0
 
 
 def _present(outcome: Outcome, args: argparse.Namespace, out: Console, err: Console) -> None:
     quiet = args.quiet > 0
+    choice = choose_interpreter(args.python, os.environ)
+    if not quiet and (args.dry_run or args.verbose or not choice.explicit):
+        out.print(target_line(choice), markup=False, highlight=False)
     for present in outcome.satisfied:
         if not quiet:
             out.print(
@@ -313,6 +347,11 @@ def _present(outcome: Outcome, args: argparse.Namespace, out: Console, err: Cons
                 out.print(line, markup=False, highlight=False)
             labels = " ".join(d.label for d in outcome.plan)
             out.print(f"Would install {labels}", markup=False, highlight=False)
+        # What the cooldown held back of a project left out of the plan (issue 15).
+        planned = {dist.name for dist in outcome.plan}
+        for finding in outcome.findings:
+            if finding.project not in planned:
+                out.print(f"note: {finding.message}", markup=False, highlight=False)
         return
     for finding in outcome.findings:
         err.print(f"WARNING: {finding.message}", markup=False, highlight=False)

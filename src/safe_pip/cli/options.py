@@ -53,6 +53,7 @@ class Group(enum.Enum):
     INDEX = "Package Index Options"
     GENERAL = "General Options"
     SAFE_PIP = "safe-pip Options"
+    ADVISORIES = "Known Vulnerability Options"
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,12 +102,13 @@ _R, _Q, _S, _N, _I, _O, _P = (
     Stage.OUTPUT,
     Stage.POLICY,
 )
-_GI, _GS, _GX, _GG, _GP = (
+_GI, _GS, _GX, _GG, _GP, _GV = (
     Group.INSTALL,
     Group.SELECTION,
     Group.INDEX,
     Group.GENERAL,
     Group.SAFE_PIP,
+    Group.ADVISORIES,
 )
 
 # fmt: off
@@ -337,12 +339,35 @@ INSTALL_OPTIONS: tuple[Option, ...] = (
          ".pth import lines, sitecustomize (NAME[,NAME] or :all:).",
          metavar="<names>"),
     _opt("--min-release-age", "min_release_age", "store", _P, _GP,
-         "Ignore files uploaded less than DAYS days ago.",
+         "Ignore files uploaded less than DAYS days ago (default 7, the cooldown; "
+         "0 turns it off; --require-hashes installs are exempt unless this is given).",
          metavar="<days>", type=float),
+    # Known vulnerabilities (install and audit only)
+    _opt("--advisories", "advisories", "store", _P, _GV,
+         "OSV advisories to check against: a URL or a path of a zip or directory of OSV JSON "
+         "files (e.g. https://osv-vulnerabilities.storage.googleapis.com/PyPI/all.zip).",
+         metavar="<url_or_path>"),
+    _opt("--advisories-max-age", "advisories_max_age", "store", _P, _GV,
+         "Download the advisories again when the cached copy is older than DAYS (default 1).",
+         metavar="<days>", type=float),
+    _opt("--require-advisories", "require_advisories", "store_true", _P, _GV,
+         "Fail (exit status 1) when the advisories cannot be had or are stale, instead of a "
+         "warning."),
+    _opt("--ignore-vuln", "ignore_vulns", "append", _P, _GV,
+         "Ignore this advisory (ID or alias, ID[,ID]); the audit log records it.",
+         metavar="<id>"),
+    _opt("--audit", "audit", "store_true", _O, _GV,
+         "With --dry-run: print the plan's known vulnerabilities as a table, and exit with "
+         "status 1 if there are any."),
+    _opt("--format", "audit_format", "store", _O, _GV,
+         "audit: the output format (default columns).",
+         metavar="<format>", choices=("columns", "json", "sarif")),
 )
 # fmt: on
 
-_PIP_CONFIGURABLE = tuple(o for o in INSTALL_OPTIONS if o.group is not Group.SAFE_PIP)
+_PIP_CONFIGURABLE = tuple(
+    o for o in INSTALL_OPTIONS if o.group not in (Group.SAFE_PIP, Group.ADVISORIES)
+)
 
 # The command-specific options of `pip download` and `pip wheel` (pip 26); every command
 # also takes the general options and safe-pip's own.
@@ -386,8 +411,24 @@ _COMMAND_DESTS: dict[str, frozenset[str] | None] = {
     # editables are accepted so that a lock can refuse them with a clear message.
     "lock": _DOWNLOAD_AND_WHEEL
     | {"output", "platforms", "python_version", "implementation", "abis", "editables"},
+    "audit": frozenset(
+        {
+            "requirements",
+            "advisories",
+            "advisories_max_age",
+            "require_advisories",
+            "ignore_vulns",
+            "audit_format",
+        }
+    ),
 }
-_ONLY_FOR = {"dest": "download", "wheel_dir": "wheel", "no_verify": "wheel", "output": "lock"}
+_ONLY_FOR = {
+    "dest": "download",
+    "wheel_dir": "wheel",
+    "no_verify": "wheel",
+    "output": "lock",
+    "audit_format": "audit",
+}
 COMMANDS = tuple(_COMMAND_DESTS)
 
 
@@ -481,6 +522,9 @@ _DESCRIPTIONS = {
     "policy as install (no source build runs unless allowed).",
     "wheel": "Build wheels through safe-pip's gateway: only allowed projects are built from "
     "source, and their build requirements come through the gateway too.",
+    "audit": "Check an environment (the target, as for install) or a pinned requirements "
+    "file (-r) against known vulnerabilities (OSV advisories, --advisories); exit status 1 "
+    "when any is found.",
     "lock": "Resolve through safe-pip's gateway and policy for the target interpreter, and "
     "write a fully pinned requirements file with the sha256 of every acceptable file of "
     "each version (install it with --require-hashes).",

@@ -6,7 +6,8 @@ import os
 import subprocess
 import sys
 from collections.abc import Mapping, Sequence
-from pathlib import Path
+
+from safe_pip.target import pip_python
 
 __all__ = ["pip_command", "run_pip"]
 
@@ -32,17 +33,15 @@ def pip_command(
 ) -> list[str]:
     """The pip argv for a pass-through command.
 
-    ``--python`` is moved before the subcommand, where pip requires it; without it, an
-    active virtual environment other than safe-pip's own is named explicitly, so that
-    ``safe-pip list`` lists the same environment ``safe-pip install`` installs into.
+    ``--python`` is moved before the subcommand, where pip requires it; without it, the
+    interpreter ``safe-pip install`` would choose is named (unless it is safe-pip's own),
+    so that ``safe-pip list`` lists the same environment ``safe-pip install`` installs into.
     """
     before = list(general)
     after = list(rest)
     python = _pop_python(before) or _pop_python(after)
     if python is None:
-        venv = environ.get("VIRTUAL_ENV")
-        if venv and Path(venv).resolve() != Path(sys.prefix).resolve():
-            python = venv
+        python = pip_python(environ)
     argv = [sys.executable, "-m", "pip"]
     if python is not None:
         argv += ["--python", python]

@@ -19,19 +19,39 @@ if TYPE_CHECKING:
     from rich.console import Console
     from rich.progress import Progress, TaskID
 
-__all__ = ["PlainReporter", "RichReporter", "describe_dist", "format_size", "plan_lines"]
+    from safe_pip.target import InterpreterChoice
+
+__all__ = [
+    "PlainReporter",
+    "RichReporter",
+    "describe_dist",
+    "format_size",
+    "plan_lines",
+    "printable",
+    "target_line",
+]
+
+
+def printable(text: str) -> str:
+    """The text with every control character shown as an escape (``\\x1b``): a package's
+    summary or file name must not move the cursor or rewrite the review's warnings."""
+    return "".join(
+        char if char.isprintable() else char.encode("unicode_escape").decode("ascii")
+        for char in text
+    )
 
 
 def format_size(size: int | None) -> str:
-    """A human-readable size, as pip prints it."""
-    if size is None:
-        return "unknown size"
-    value = float(size)
-    for unit in ("bytes", "kB", "MB", "GB"):
-        if value < 1000 or unit == "GB":
-            return f"{value:.0f} {unit}" if unit == "bytes" else f"{value:.1f} {unit}"
-        value /= 1000
-    return f"{value:.1f} GB"
+    """A human-readable size in decimal units, as pip prints it (rich's ``filesize``)."""
+    from rich.filesize import decimal
+
+    return "unknown size" if size is None else decimal(size)
+
+
+def target_line(choice: InterpreterChoice) -> str:
+    """``Target: /usr/bin/python3 (the first python3 on PATH)``: which environment, and why
+    that one (outside a virtual environment it is not obvious)."""
+    return printable(f"Target: {choice.python} ({choice.reason})")
 
 
 def describe_dist(dist: PlannedDist) -> str:
@@ -57,7 +77,13 @@ def _approval_lines(approval: Approval) -> list[str]:
         status = "not approved: would be asked, or refused without a terminal"
     else:
         status = f"approved by {approval.how.value}"
-    what = "source changed" if facts.source_changed else "first seen"
+    what = (
+        "source changed"
+        if facts.source_changed
+        else f"update from {facts.update_of}"
+        if facts.update_of
+        else "first seen"
+    )
     lines = [f"      {what}, {status}"]
     return lines + [f"      WARNING: {warning.message}" for warning in facts.warnings]
 
@@ -79,7 +105,7 @@ def plan_lines(
         for finding in by_project.get(dist.name, []):
             prefix = "WARNING" if finding.severity is Severity.WARNING else "note"
             lines.append(f"      {prefix}: {finding.message}")
-    return lines
+    return [printable(line) for line in lines]
 
 
 class PlainReporter:
@@ -144,12 +170,14 @@ class RichReporter:
             TransferSpeedColumn,
         )
 
+        from safe_pip.cli.progress import DownloadsOnly
+
         self._progress: Progress = Progress(
             SpinnerColumn(),
             TextColumn("[progress.description]{task.description}"),
             BarColumn(),
-            DownloadColumn(),
-            TransferSpeedColumn(),
+            DownloadsOnly(DownloadColumn()),
+            DownloadsOnly(TransferSpeedColumn()),
             console=console,
             transient=True,
         )
@@ -195,7 +223,7 @@ class RichReporter:
             if label in self._tasks:
                 self._progress.reset(self._tasks[label], total=total)
             else:
-                self._tasks[label] = self._progress.add_task(label, total=total)
+                self._tasks[label] = self._progress.add_task(label, total=total, download=True)
 
     def download_advanced(self, label: str, size: int) -> None:
         """Advance the file's bar."""

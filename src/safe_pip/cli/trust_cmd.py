@@ -11,21 +11,23 @@ from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
 from safe_pip.audit import Action, AuditEvent, AuditLog
+from safe_pip.cli.trust_new_cmd import ALLOW_NEW_HELP, run_allow_new
 from safe_pip.errors import EXIT_FAILED, EXIT_OK, UsageError
 from safe_pip.settings import default_home
 from safe_pip.trust import How, TrustStore
 
 __all__ = ["TRUST_HELP", "run_trust_command"]
 
-TRUST_HELP = """\
+TRUST_HELP = f"""\
 Usage:
   safe-pip trust list                 Show every approved project: source, when, how.
   safe-pip trust add NAME...          Approve projects before their first install.
   safe-pip trust remove NAME...       Drop projects: they are first-seen again.
   safe-pip trust forget NAME==VERSION...
-                                      Drop the remembered sha256 of that version's files,
-                                      to accept a changed file deliberately.
-
+                                      Drop the remembered sha256 and file listing of that
+                                      version, to accept a changed file or a release that
+                                      changed after it was installed, deliberately.
+{ALLOW_NEW_HELP}
 The trust store is trust.json in the safe-pip home ($SAFE_PIP_HOME); every change is
 also written to audit.log there.
 """
@@ -44,6 +46,8 @@ def run_trust_command(argv: Sequence[str], out: TextIO, err: TextIO) -> int:
     store, audit = TrustStore(home), AuditLog(home)
     if action == "list" and not names:
         return _list(store, out)
+    if action == "allow-new":
+        return run_allow_new(names, store, audit, out)
     if action in ("add", "remove", "forget") and names:
         if any(name.startswith("-") for name in names):
             msg = f"safe-pip trust {action} takes project names, not {names[0]!r}"
@@ -62,22 +66,30 @@ def _list(store: TrustStore, out: TextIO) -> int:
     if not projects:
         out.write(f"No approved projects yet ({store.path}).\n")
         return EXIT_OK
-    rows = [("project", "source", "approved", "how", "versions remembered")]
+    from rich.console import Console
+    from rich.measure import Measurement
+    from rich.table import Table
+
+    table = Table(box=None, pad_edge=False, show_edge=False, header_style="bold")
+    for heading in ("project", "source", "approved", "how", "versions remembered"):
+        table.add_column(heading, overflow="fold")
     for name in sorted(projects):
         project = projects[name]
-        rows.append(
-            (
-                name,
-                project.source or "(not installed yet)",
-                project.approved_at.isoformat(timespec="seconds"),
-                project.how.value,
-                ", ".join(sorted(project.files, key=_version_key)) or "-",
-            )
+        table.add_row(
+            name,
+            project.source or "(not installed yet)",
+            project.approved_at.isoformat(timespec="seconds"),
+            project.how.value,
+            ", ".join(sorted(project.files, key=_version_key)) or "-",
         )
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
-    for row in rows:
-        cells = [cell.ljust(width) for cell, width in zip(row, widths, strict=False)]
-        out.write("  ".join([*cells, row[-1]]).rstrip() + "\n")
+    console = Console(
+        file=out, markup=False, highlight=False, no_color=bool(os.environ.get("NO_COLOR"))
+    )
+    if not console.is_terminal:
+        # Piped or logged: one line per project, however wide, for grep and friends.
+        wide = console.options.update_width(1 << 16)
+        console.width = max(console.width, Measurement.get(console, wide, table).maximum)
+    console.print(table)
     return EXIT_OK
 
 

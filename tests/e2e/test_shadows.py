@@ -1,0 +1,189 @@
+"""A private project name registered on the public index (dependency confusion), end to end.
+
+The private index is a real pypiserver (``--disable-fallback``); the public index is a
+loopback stand-in for PyPI, declared ``public = true`` in the settings. The squatter's
+release is a source archive whose build backend writes a marker file the moment any of its
+code runs, and it is allowed to build (``--allow-sdist :all:``): an empty markers folder
+proves the squatter's code never ran.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import SafePip, Venv, make_venv
+from tests.e2e.conftest import PypiServer
+from tests.e2e.test_first_seen import _on_terminal
+from tests.support.index import PackageIndex
+
+
+def _ran(markers: Path) -> list[str]:
+    return sorted(p.name for p in markers.iterdir()) if markers.is_dir() else []
+
+
+def _settings(safe_pip: SafePip, text: str) -> None:
+    (safe_pip.cwd / "pyproject.toml").write_text(text, encoding="utf-8")
+
+
+def _audit(safe_pip: SafePip) -> list[dict[str, str]]:
+    path = safe_pip.home / "safe-pip-home" / "audit.log"
+    lines = path.read_text(encoding="utf-8").splitlines() if path.exists() else []
+    return [json.loads(line) for line in lines]
+
+
+@pytest.fixture
+def squatted(
+    pypiserver: Callable[..., PypiServer],
+    index: Callable[..., PackageIndex],
+    wheel: Callable[..., Path],
+    sdist: Callable[..., Path],
+) -> tuple[PypiServer, PackageIndex]:
+    """corp-tools 1.0 on the private index, a squatter's corp-tools 99.0 on the public one."""
+    private = pypiserver()
+    private.add(wheel("corp-tools", "1.0"))
+    public = index()
+    public.add(sdist("corp-tools", "99.0"))
+    public.add(wheel("public-lib", "2.0"))
+    return private, public
+
+
+def _install(
+    safe_pip: SafePip, venv: Venv, index_url: str, extra: str, *names: str
+) -> subprocess.CompletedProcess[str]:
+    return safe_pip(
+        "--python",
+        str(venv.python),
+        "install",
+        "--allow-sdist",
+        ":all:",
+        "-i",
+        index_url,
+        "--extra-index-url",
+        extra,
+        *names,
+    )
+
+
+def test_private_as_index_url_refuses_the_squatter(
+    safe_pip: SafePip, venv: Venv, squatted: tuple[PypiServer, PackageIndex], markers: Path
+) -> None:
+    """PyPI as an extra index ranks first: the name is asked of the private index too."""
+    private, public = squatted
+    _settings(
+        safe_pip, f'[tool.safe-pip.sources]\npypi = {{ url = "{public.url}", public = true }}\n'
+    )
+    result = _install(safe_pip, venv, private.url, public.url, "corp-tools", "public-lib")
+    assert result.returncode == 3, result.stderr
+    assert "corp-tools is on pypi" in result.stderr
+    assert private.url in result.stderr
+    assert '[tool.safe-pip.pins]: "corp-tools" = "pypi"' in result.stderr
+    assert "dependency confusion" in result.stderr
+    assert _ran(markers) == []
+    assert venv.installed() == {}
+    decisions = {(e["decision"], e["project"]) for e in _audit(safe_pip)}
+    assert {("shadowed", "corp-tools"), ("refused", "corp-tools")} <= decisions
+
+
+def test_default_layout_refuses_a_name_the_public_index_also_has(
+    safe_pip: SafePip, venv: Venv, squatted: tuple[PypiServer, PackageIndex], markers: Path
+) -> None:
+    """A source marked private checks the public index for its names (check-public-shadows)."""
+    private, public = squatted
+    _settings(
+        safe_pip,
+        "[tool.safe-pip.sources]\n"
+        f'pypi = {{ url = "{public.url}", public = true }}\n'
+        f'corp = {{ url = "{private.url}", private = true }}\n',
+    )
+    result = _install(safe_pip, venv, public.url, private.url, "corp-tools")
+    assert result.returncode == 3, result.stderr
+    assert "corp-tools is on corp" in result.stderr and "and on pypi" in result.stderr
+    assert '[tool.safe-pip.pins]: "corp-tools" = "corp"' in result.stderr
+    assert _ran(markers) == []
+    assert venv.installed() == {}
+
+
+def test_pinned_name_installs_from_its_pin_and_still_raises_the_alarm(
+    safe_pip: SafePip, venv: Venv, squatted: tuple[PypiServer, PackageIndex], markers: Path
+) -> None:
+    private, public = squatted
+    _settings(
+        safe_pip,
+        "[tool.safe-pip.sources]\n"
+        f'pypi = {{ url = "{public.url}", public = true }}\n'
+        f'corp = {{ url = "{private.url}", private = true }}\n'
+        "[tool.safe-pip.pins]\n"
+        'corp-tools = "corp"\n',
+    )
+    for index_url, extra in ((private.url, public.url), (public.url, private.url)):
+        result = _install(safe_pip, venv, index_url, extra, "--dry-run", "corp-tools")
+        assert result.returncode == 0, result.stderr
+        assert "corp-tools 1.0" in result.stdout + result.stderr
+        assert "dependency confusion" in result.stdout + result.stderr
+        note = f"note: from corp ({private.url}), not the index pypi (a pin in the settings)"
+        assert (note in result.stdout) is (index_url == public.url), result.stdout
+    assert _ran(markers) == []
+    assert ("shadowed", "corp-tools") in {(e["decision"], e["project"]) for e in _audit(safe_pip)}
+
+
+def test_unmarked_private_index_first_never_leaks_its_names(
+    safe_pip: SafePip, venv: Venv, squatted: tuple[PypiServer, PackageIndex], markers: Path
+) -> None:
+    """pip's default layout, the private index unmarked: its names are not sent to PyPI."""
+    private, public = squatted
+    _settings(
+        safe_pip, f'[tool.safe-pip.sources]\npypi = {{ url = "{public.url}", public = true }}\n'
+    )
+    result = _install(safe_pip, venv, public.url, private.url, "corp-tools", "public-lib")
+    assert result.returncode == 0, result.stderr
+    assert venv.installed() == {"corp-tools": "1.0", "public-lib": "2.0"}
+    assert not public.asked("corp-tools")
+    assert _ran(markers) == []
+
+
+def test_on_a_terminal_the_review_asks_which_source_and_remembers_the_answer(
+    safe_pip: SafePip,
+    venv: Venv,
+    squatted: tuple[PypiServer, PackageIndex],
+    markers: Path,
+) -> None:
+    private, public = squatted
+    _settings(
+        safe_pip, f'[tool.safe-pip.sources]\npypi = {{ url = "{public.url}", public = true }}\n'
+    )
+    args = ["--python", str(venv.python), "install", "--allow-sdist", ":all:"]
+    layout = ["-i", private.url, "--extra-index-url", public.url, "corp-tools"]
+    status, output = _on_terminal(safe_pip, [*args, *layout], ["2"])
+    assert status == 0, output
+    assert "corp-tools is on pypi" in output and "which do you mean?" in output
+    assert venv.installed() == {"corp-tools": "1.0"}
+    # Approved from the private index: the next command means that one, unattended.
+    second = make_venv(safe_pip.home / "second")
+    again = _install(safe_pip, second, private.url, public.url, "corp-tools")
+    assert again.returncode == 0, again.stderr
+    assert second.installed() == {"corp-tools": "1.0"}
+    assert "dependency confusion" in again.stdout + again.stderr
+    assert _ran(markers) == []
+
+
+def test_on_a_terminal_no_answer_refuses(
+    safe_pip: SafePip,
+    venv: Venv,
+    squatted: tuple[PypiServer, PackageIndex],
+    markers: Path,
+) -> None:
+    private, public = squatted
+    _settings(
+        safe_pip, f'[tool.safe-pip.sources]\npypi = {{ url = "{public.url}", public = true }}\n'
+    )
+    args = ["--python", str(venv.python), "install", "--allow-sdist", ":all:"]
+    layout = ["-i", private.url, "--extra-index-url", public.url, "corp-tools"]
+    status, output = _on_terminal(safe_pip, [*args, *layout], [""])
+    assert status == 3, output
+    assert venv.installed() == {}
+    assert _ran(markers) == []
