@@ -1,7 +1,7 @@
 """Time the first-seen review: the typosquat list's and the reference data's loads, 100
 names checked, and the whole review (name and impostor checks) and approval decision of a
 plan of 100 first-seen projects, warm and cold (both loads included); and the update
-review of 20 updated projects (issue 15: each new wheel's metadata and file listing read
+review of 20 updated projects (each new wheel's metadata and file listing read
 and compared with the last approved release's), which must stay under 50 ms.
 
 The names are the worst case: none is on the list, so every kind of match runs for each.

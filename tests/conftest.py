@@ -3,6 +3,7 @@ and a runner for the installed ``safe-pip`` command."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -206,6 +207,12 @@ class SafePip:
             check=False,
         )
 
+    def audit_log(self) -> list[dict[str, str]]:
+        """The audit log's entries, oldest first (none before a command wrote one)."""
+        path = self.home / "safe-pip-home" / "audit.log"
+        lines = path.read_text(encoding="utf-8").splitlines() if path.exists() else []
+        return [json.loads(line) for line in lines]
+
     def start(self, *args: str, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
         """Start the command in its own session (so a test can signal its process group)."""
         return subprocess.Popen(
@@ -218,6 +225,25 @@ class SafePip:
             text=True,
             start_new_session=True,
         )
+
+
+def install(
+    safe_pip: SafePip,
+    venv: Venv,
+    served: PackageIndex,
+    *args: str,
+    env: dict[str, str] | None = None,
+) -> subprocess.CompletedProcess[str]:
+    """``safe-pip --python VENV install -i SERVED ARGS...``: the command most tests run."""
+    return safe_pip("--python", str(venv.python), "install", "-i", served.url, *args, env=env)
+
+
+def install_trusted(
+    safe_pip: SafePip, venv: Venv, served: PackageIndex, *args: str
+) -> subprocess.CompletedProcess[str]:
+    """:func:`install` with ``--trust :all:`` on the command line: only the checks of the
+    files themselves stand in the way."""
+    return install(safe_pip, venv, served, "--trust", ":all:", *args)
 
 
 @pytest.fixture

@@ -137,7 +137,7 @@ def review_updates(
     prompter: Prompter | None,
 ) -> tuple[TrustCheck, list[Finding]]:
     """Compare each update's wheel with the last approved release's, before anything is
-    written (issue 15): metadata and file listings only.
+    written (DESIGN invariant 9): metadata and file listings only.
 
     An update that changes what runs (dependencies, scripts, entry points, top-level
     modules, native libraries, startup hooks, a size jump, a changed home page or
@@ -200,15 +200,30 @@ def _asked(
     """The user's yes to each update pending, or a refusal (unattended: always)."""
     if not pending:
         return []
+    _ask(check, pending, settings, prompter, "update changes what runs; unattended")
+    return [Approval(item, How.PROMPT) for item in pending]
+
+
+def _ask(
+    check: TrustCheck,
+    pending: Sequence[ProjectFacts],
+    settings: Settings,
+    prompter: Prompter | None,
+    unattended: str,
+) -> None:
+    """Ask the user about every pending project; return only if the answer is yes to all.
+
+    :param unattended: the reason the audit log records when nobody can be asked.
+    :raises FirstSeenRefused: nobody can answer, or the user said no to any of them.
+    """
     if settings.unattended or prompter is None:
-        check.audit.write(_refused(pending, "update changes what runs; unattended"))
+        check.audit.write(_refused(pending, unattended))
         raise FirstSeenRefused(refusal_message(pending, check.now, asked=False))
     answers = prompter.approve(pending)
     refused = [item for item in pending if not answers.get(item.name, False)]
     if refused:
         check.audit.write(_refused(refused, How.PROMPT.value))
         raise FirstSeenRefused(refusal_message(refused, check.now, asked=True))
-    return [Approval(item, How.PROMPT) for item in pending]
 
 
 def _check_replaced(found: Sequence[Replaced], audit: AuditLog, now: datetime) -> None:
@@ -265,14 +280,7 @@ def confirm(check: TrustCheck, settings: Settings, prompter: Prompter | None) ->
     pending = check.pending
     if not pending:
         return check
-    if settings.unattended or prompter is None:
-        check.audit.write(_refused(pending, "unattended"))
-        raise FirstSeenRefused(refusal_message(pending, check.now, asked=False))
-    answers = prompter.approve(pending)
-    refused = [item for item in pending if not answers.get(item.name, False)]
-    if refused:
-        check.audit.write(_refused(refused, How.PROMPT.value))
-        raise FirstSeenRefused(refusal_message(refused, check.now, asked=True))
+    _ask(check, pending, settings, prompter, "unattended")
     approvals = tuple(
         replace(approval, how=How.PROMPT) if approval.how is None else approval
         for approval in check.approvals

@@ -177,7 +177,7 @@ class _Journal:
     def _move_away_new_dirs(self, trash: Callable[[Path], Path | None]) -> set[str]:
         """Move each outermost directory the install created, with all it holds, to the
         trash: one rename each, where removing thousands of files and directories one by
-        one took seconds (issue 16). Nothing in them was there before: the install made
+        one took seconds. Nothing in them was there before: the install made
         them. Returns the directories moved."""
         made = dict.fromkeys(self.created_dirs)
         gone = set()
@@ -292,8 +292,8 @@ class _Destination(SchemeDictionaryDestination):
     ) -> RecordEntry:
         target = self._final(scheme, path)
         if target not in self._approved:
-            # Inspection and installer read this wheel differently (issue 13): whatever
-            # the installer meant, what was never checked is never written.
+            # Inspection and installer read this wheel differently (DESIGN invariant 8):
+            # whatever the installer meant, what was never checked is never written.
             raise self._unapproved(target)
         if target in self._placed.shared:
             digest, size = copyfileobj_with_hashing(stream, io.BytesIO(), self.hash_algorithm)

@@ -411,7 +411,7 @@ def _failure(stderr: str, gateway: Gateway) -> ResolveError | PolicyDenied:
     young = [s for name in missing if (s := answers.get(name)) and _withheld(s, DropReason.TOO_NEW)]
     if young:
         # An exact pin only a too-young release meets is the cooldown at work, not a
-        # missing version (issue 15): refused, naming the flag that takes it.
+        # missing version: refused, naming the flag that takes it.
         policy = gateway.selector.policy
         return PolicyDenied(cooldown_refusal(young, policy, datetime.now(UTC)))
     pip_says = _pip_says(stderr)

@@ -385,8 +385,8 @@ def trust_review(
     check_impostors: ImpostorChecker = _default_impostors,
 ) -> tuple[ProjectFacts, ...]:
     """The facts about every planned project that is first-seen or whose source changed,
-    and every update of an approved project with a warning (issue 15: built from source,
-    dormant for a year).
+    and every update of an approved project with a warning (DESIGN invariant 9: built from
+    source, dormant for a year).
 
     Offline: ``trusted`` is the store as read once, ``served`` the pages the gateway
     already fetched.
@@ -423,8 +423,8 @@ def update_facts(
     changes: Sequence[str],
     served: Mapping[NormalizedName, ServedProject | None],
 ) -> ProjectFacts | None:
-    """The facts of an update whose wheel changes what runs (issue 15), each change a
-    warning; ``None`` for a file the user named by path or URL."""
+    """The facts of an update whose wheel changes what runs (DESIGN invariant 9), each
+    change a warning; ``None`` for a file the user named by path or URL."""
     if dist.file is None or dist.source is None:
         return None
     warnings = tuple(TrustWarning(WarningKind.UPDATE_CHANGED, change) for change in changes)
@@ -499,8 +499,9 @@ def _how(
             return How.FLAG
         return How.SETTINGS if item.name in settings.names else None
     if item.suspicious:
-        # ``--trust :all:`` approves plain first-seen projects only (issue 15): one with a
-        # warning is approved by its name, or by a hash pin of the file reviewed.
+        # ``--trust :all:`` approves plain first-seen projects only, so a blanket flag
+        # never waves a warning through: one with a warning is approved by its name, or
+        # by a hash pin of the file reviewed.
         if item.name in flagged.names:
             return How.FLAG
         if item.name in settings.names:

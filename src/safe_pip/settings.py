@@ -51,7 +51,7 @@ __all__ = [
 DEFAULT_INDEX = "https://pypi.org/simple"
 DEFAULT_MIN_RELEASE_AGE = 7.0
 """The cooldown, in days: hijacked releases are usually found and removed within it
-(issue 15; ``--min-release-age 0`` turns it off)."""
+(``--min-release-age 0`` turns it off)."""
 _KNOWN_KEYS = frozenset(
     {
         "trust",

@@ -78,7 +78,7 @@ class ProjectRecord(TypedDict):
     """version -> filename -> sha256 of every file installed."""
     listed: NotRequired[dict[str, Listing]]
     """version -> every file the source listed for that version when it was installed: a
-    file listed later was added to a release already installed (issue 15)."""
+    file listed later was added to a release already installed."""
     profiles: NotRequired[dict[str, dict[str, Any]]]
     """version -> what its wheel makes run (:class:`safe_pip.updates.WheelProfile`), the
     baseline the next update is compared with."""

@@ -1,5 +1,6 @@
-"""Updates are security events (issue 15): what the cooldown held back, the exemptions
-that let a young release through, and releases that changed after they were installed.
+"""Updates are security events (DESIGN invariant 9): what the cooldown held back, the
+exemptions that let a young release through, and releases that changed after they were
+installed.
 
 Pure functions over the plan, the gateway's answers and the trust store as read once: the
 most damaging real attacks are new releases of projects people already trust (a stolen

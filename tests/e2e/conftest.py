@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import time
@@ -18,6 +19,8 @@ from pathlib import Path
 
 import httpx
 import pytest
+
+from tests.conftest import SafePip
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -91,3 +94,33 @@ def pypiserver(tmp_path: Path) -> Iterator[Callable[..., PypiServer]]:
     for process in processes:
         process.terminate()
         process.wait(timeout=10)
+
+
+@pytest.fixture
+def launch(safe_pip: SafePip) -> Iterator[Callable[..., subprocess.Popen[str]]]:
+    """Start ``safe-pip`` in the background; whatever still runs at the end is killed."""
+    started: list[subprocess.Popen[str]] = []
+
+    def start(*args: str) -> subprocess.Popen[str]:
+        started.append(safe_pip.start(*args))
+        return started[-1]
+
+    yield start
+    for process in started:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+        process.communicate()
+
+
+def wait_for(
+    reached: Callable[[], bool], process: subprocess.Popen[str], what: str, timeout: float = 120
+) -> None:
+    """Wait until ``reached()``; fail the test if ``process`` ends first or time runs out."""
+    deadline = time.monotonic() + timeout
+    while not reached():
+        if process.poll() is not None:
+            out, err = process.communicate()
+            pytest.fail(f"safe-pip ended before {what}: {out}{err}")
+        if time.monotonic() > deadline:
+            pytest.fail(f"safe-pip never reached {what}")
+        time.sleep(0.01)

@@ -15,12 +15,13 @@ import os
 import signal
 import subprocess
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import SafePip, Venv
+from tests.e2e.conftest import wait_for
 from tests.support.environments import snapshot
 from tests.support.index import PackageIndex
 
@@ -102,22 +103,6 @@ def test_a_failure_writing_the_second_wheel_is_rolled_back(
 
 
 @pytest.fixture
-def launch(safe_pip: SafePip) -> Iterator[Callable[..., subprocess.Popen[str]]]:
-    """Start ``safe-pip`` in the background; whatever is still running at the end is killed."""
-    started: list[subprocess.Popen[str]] = []
-
-    def start(*args: str) -> subprocess.Popen[str]:
-        started.append(safe_pip.start(*args))
-        return started[-1]
-
-    yield start
-    for process in started:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGKILL)
-        process.communicate()
-
-
-@pytest.fixture
 def paused_python(tmp_path: Path, venv: Venv) -> tuple[Path, Path, Path]:
     """``(interpreter, paused, go)``: the venv's interpreter, except that compiling bytecode
     waits for the file ``go``, after creating ``paused``."""
@@ -133,19 +118,6 @@ def paused_python(tmp_path: Path, venv: Venv) -> tuple[Path, Path, Path]:
     )
     script.chmod(0o755)
     return script, paused, go
-
-
-def _wait_for(
-    reached: Callable[[], bool], process: subprocess.Popen[str], what: str, timeout: float = 120
-) -> None:
-    deadline = time.monotonic() + timeout
-    while not reached():
-        if process.poll() is not None:
-            out, err = process.communicate()
-            pytest.fail(f"safe-pip ended before {what}: {out}{err}")
-        if time.monotonic() > deadline:
-            pytest.fail(f"safe-pip never reached {what}")
-        time.sleep(0.02)
 
 
 @pytest.mark.parametrize(
@@ -169,11 +141,11 @@ def test_an_interrupted_install_leaves_the_environment_as_it_was(
     before = _installed_first(safe_pip, venv, served)
     python, paused, _go = paused_python
     process = launch(*_install(safe_pip, python, served, "-U", "alpha"))
-    _wait_for(paused.exists, process, "bytecode compilation")
+    wait_for(paused.exists, process, "bytecode compilation")
     site = venv.site_packages
     # The compiler is held, so the install stops with the new versions written and the old
     # ones set aside, waiting for bytecode before anything is committed.
-    _wait_for(
+    wait_for(
         lambda: (
             (site / "alpha-2.0.dist-info" / "METADATA").exists()
             and not (site / "alpha-1.0.dist-info" / "METADATA").exists()
@@ -201,7 +173,7 @@ def test_concurrent_installs_into_one_environment_take_turns(
     served.add(wheel("beta", "1.1"))
     python, paused, go = paused_python
     first = launch(*_install(safe_pip, python, served, "alpha==1.0"))
-    _wait_for(paused.exists, first, "bytecode compilation")
+    wait_for(paused.exists, first, "bytecode compilation")
     asked = len(served.requests)
     second = launch(*_install(safe_pip, python, served, "-U", "alpha"))
     time.sleep(2)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import SafePip, Venv
+from tests.conftest import SafePip, Venv, install
 from tests.support.index import PackageIndex
 from tests.support.osv import REAL, AdvisoryServer, advisory, write_directory, zip_bytes
 from tests.support.outcomes import refused, succeeded
@@ -49,17 +49,6 @@ def _home(safe_pip: SafePip) -> Path:
     return safe_pip.home / "safe-pip-home"
 
 
-def _audit_log(safe_pip: SafePip) -> list[dict[str, str]]:
-    path = _home(safe_pip) / "audit.log"
-    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
-
-
-def _install(
-    safe_pip: SafePip, venv: Venv, index: PackageIndex, *args: str
-) -> subprocess.CompletedProcess[str]:
-    return safe_pip("--python", str(venv.python), "install", "-i", index.url, *args)
-
-
 def _downloaded(index: PackageIndex) -> list[str]:
     return [path for path in index.requests if path.endswith(".whl")]
 
@@ -68,7 +57,7 @@ class TestInstall:
     def test_a_vulnerable_plan_is_refused_with_the_advisory_and_the_fix(
         self, safe_pip: SafePip, venv: Venv, served: PackageIndex, advisories: Path
     ) -> None:
-        result = _install(safe_pip, venv, served, "widget==1.0", "--advisories", str(advisories))
+        result = install(safe_pip, venv, served, "widget==1.0", "--advisories", str(advisories))
         message = refused(
             result,
             "widget 1.0: GHSA-wid9-0000-0001 (CVE-2026-0001): Widget deserialises untrusted "
@@ -80,7 +69,7 @@ class TestInstall:
         )
         assert "nothing was installed" in message
         assert not _downloaded(served)  # refused after resolution, before any download
-        refusals = [line for line in _audit_log(safe_pip) if line["decision"] == "refused"]
+        refusals = [line for line in safe_pip.audit_log() if line["decision"] == "refused"]
         assert [(r["project"], r["how"]) for r in refusals] == [
             ("widget", "known vulnerability GHSA-wid9-0000-0001")
         ]
@@ -89,12 +78,12 @@ class TestInstall:
         self, safe_pip: SafePip, venv: Venv, served: PackageIndex, advisories: Path
     ) -> None:
         (safe_pip.cwd / "pin.txt").write_text("widget==1.0\n")
-        result = _install(
+        result = install(
             safe_pip, venv, served, "app", "-c", "pin.txt", "--advisories", str(advisories)
         )
         refused(result, "widget==1.0 (-c pin.txt (line 1)) excludes", untouched=venv)
         # Without the constraint pip takes widget 2.0 (fixed): nothing to refuse.
-        succeeded(_install(safe_pip, venv, served, "app", "--advisories", str(advisories)))
+        succeeded(install(safe_pip, venv, served, "app", "--advisories", str(advisories)))
         assert venv.installed()["widget"] == "2.0"
 
     def test_a_dependency_without_a_bound_gets_the_command(
@@ -108,13 +97,13 @@ class TestInstall:
         only_old = index()
         only_old.add(wheel("widget", "1.0"))
         only_old.add(wheel("app", "1.0", requires=["widget"]))
-        result = _install(safe_pip, venv, only_old, "app", "--advisories", str(advisories))
+        result = install(safe_pip, venv, only_old, "app", "--advisories", str(advisories))
         refused(result, "take the fixed versions: safe-pip install app 'widget>=2.0'")
 
     def test_ignore_vuln_lets_it_through_and_the_audit_log_records_it(
         self, safe_pip: SafePip, venv: Venv, served: PackageIndex, advisories: Path
     ) -> None:
-        result = _install(
+        result = install(
             safe_pip,
             venv,
             served,
@@ -127,7 +116,7 @@ class TestInstall:
         succeeded(result)
         assert venv.installed()["widget"] == "1.0"
         assert "GHSA-wid9-0000-0001" in result.stderr and "ignored" in result.stderr
-        ignored = [line for line in _audit_log(safe_pip) if line["decision"] == "ignored"]
+        ignored = [line for line in safe_pip.audit_log() if line["decision"] == "ignored"]
         assert [(i["project"], i["version"], i["how"]) for i in ignored] == [
             (
                 "widget",
@@ -144,8 +133,8 @@ class TestInstall:
             f'[tool.safe-pip]\nadvisories = "{advisories}"\n'
             f'[tool.safe-pip.ignore-vuln]\n"GHSA-wid9-0000-0001" = "only parses our own files"\n'
         )
-        succeeded(_install(safe_pip, venv, served, "widget==1.0"))
-        (ignored,) = [line for line in _audit_log(safe_pip) if line["decision"] == "ignored"]
+        succeeded(install(safe_pip, venv, served, "widget==1.0"))
+        (ignored,) = [line for line in safe_pip.audit_log() if line["decision"] == "ignored"]
         assert ignored["how"].endswith("ignored: only parses our own files")
 
     def test_an_ignore_setting_without_a_reason_is_a_usage_error(
@@ -154,41 +143,41 @@ class TestInstall:
         (safe_pip.cwd / "pyproject.toml").write_text(
             '[tool.safe-pip.ignore-vuln]\n"GHSA-wid9-0000-0001" = " "\n'
         )
-        result = _install(safe_pip, venv, served, "widget", "--advisories", str(advisories))
+        result = install(safe_pip, venv, served, "widget", "--advisories", str(advisories))
         assert result.returncode == 2 and "needs a reason" in result.stderr
 
     def test_dry_run_shows_the_advisory_in_the_plan(
         self, safe_pip: SafePip, venv: Venv, served: PackageIndex, advisories: Path
     ) -> None:
-        result = _install(
+        result = install(
             safe_pip, venv, served, "widget==1.0", "--dry-run", "--advisories", str(advisories)
         )
         output = succeeded(result)
         assert "WARNING: widget 1.0 has a known vulnerability: GHSA-wid9-0000-0001" in output
         assert "fixed in 2.0" in output and "Would install widget-1.0" in output
-        assert not _audit_log(safe_pip)
+        assert not safe_pip.audit_log()
 
     def test_dry_run_audit_prints_the_table_and_fails(
         self, safe_pip: SafePip, venv: Venv, served: PackageIndex, advisories: Path
     ) -> None:
         args = ("--dry-run", "--audit", "--advisories", str(advisories))
-        result = _install(safe_pip, venv, served, "app", "widget==1.0", *args)
+        result = install(safe_pip, venv, served, "app", "widget==1.0", *args)
         assert result.returncode == 1, result.stderr
         assert "GHSA-wid9-0000-0001 (CVE-2026-0001)" in result.stdout
         assert "Found 1 known vulnerability in 1 of 2 projects" in result.stdout
-        clean = _install(safe_pip, venv, served, "app", *args)
+        clean = install(safe_pip, venv, served, "app", *args)
         assert "No known vulnerabilities in 2 projects" in succeeded(clean)
 
     def test_audit_without_dry_run_is_a_usage_error(
         self, safe_pip: SafePip, venv: Venv, served: PackageIndex
     ) -> None:
-        result = _install(safe_pip, venv, served, "widget", "--audit")
+        result = install(safe_pip, venv, served, "widget", "--audit")
         assert result.returncode == 2 and "add --dry-run" in result.stderr
 
     def test_no_source_checks_nothing_and_verbose_says_so(
         self, safe_pip: SafePip, venv: Venv, served: PackageIndex
     ) -> None:
-        result = _install(safe_pip, venv, served, "widget==1.0", "-v")
+        result = install(safe_pip, venv, served, "widget==1.0", "-v")
         succeeded(result)
         assert "no source configured" in result.stderr
 
@@ -201,7 +190,7 @@ class TestInstall:
     ) -> None:
         jinja = index()
         jinja.add(wheel("Jinja2", "2.11.2"))
-        result = _install(safe_pip, venv, jinja, "jinja2==2.11.2", "--advisories", str(REAL))
+        result = install(safe_pip, venv, jinja, "jinja2==2.11.2", "--advisories", str(REAL))
         refused(result, "PYSEC-2021-66 (CVE-2020-28493", "fixed in 2.11.3", untouched=venv)
         assert "PYSEC-2019-217" not in result.stderr  # fixed in 2.10.1
 
@@ -216,7 +205,7 @@ class TestUnreachableOrStale:
         self, safe_pip: SafePip, venv: Venv, served: PackageIndex, server: AdvisoryServer
     ) -> None:
         refused(
-            _install(safe_pip, venv, served, "widget==1.0", "--advisories", server.url),
+            install(safe_pip, venv, served, "widget==1.0", "--advisories", server.url),
             "GHSA-wid9-0000-0001",
         )
         assert len(server.requests) == 1
@@ -225,7 +214,7 @@ class TestUnreachableOrStale:
     def test_unreachable_is_a_warning_never_a_silent_pass(
         self, safe_pip: SafePip, venv: Venv, served: PackageIndex
     ) -> None:
-        result = _install(
+        result = install(
             safe_pip, venv, served, "widget==1.0", "--advisories", DEAD, "--retries", "0"
         )
         succeeded(result)
@@ -237,7 +226,7 @@ class TestUnreachableOrStale:
     def test_unreachable_with_require_advisories_fails(
         self, safe_pip: SafePip, venv: Venv, served: PackageIndex
     ) -> None:
-        result = _install(
+        result = install(
             safe_pip,
             venv,
             served,
@@ -255,14 +244,21 @@ class TestUnreachableOrStale:
     def test_a_stale_copy_is_used_with_a_warning_or_refused_when_required(
         self, safe_pip: SafePip, venv: Venv, served: PackageIndex, server: AdvisoryServer
     ) -> None:
-        succeeded(_install(safe_pip, venv, served, "widget==2.0", "--advisories", server.url))
+        succeeded(install(safe_pip, venv, served, "widget==2.0", "--advisories", server.url))
         server.status = 500
         stale = ("--advisories", server.url, "--advisories-max-age", "0", "--retries", "0")
-        result = _install(safe_pip, venv, served, "widget==1.0", *stale)
+        result = install(safe_pip, venv, served, "widget==1.0", *stale)
         refused(result, "GHSA-wid9-0000-0001", "HTTP 500", "using the copy fetched")
-        required = _install(safe_pip, venv, served, "widget==1.0", *stale, "--require-advisories")
+        required = install(safe_pip, venv, served, "widget==1.0", *stale, "--require-advisories")
         assert required.returncode == 1 and "HTTP 500" in required.stderr
         assert venv.installed()["widget"] == "2.0"
+
+
+def _audit_env(
+    safe_pip: SafePip, venv: Venv, advisories: Path, *args: str
+) -> subprocess.CompletedProcess[str]:
+    """``safe-pip audit`` of the projects installed in ``venv``."""
+    return safe_pip("audit", "--python", str(venv.python), "--advisories", str(advisories), *args)
 
 
 class TestAuditCommand:
@@ -271,7 +267,7 @@ class TestAuditCommand:
         self, safe_pip: SafePip, venv: Venv, served: PackageIndex, advisories: Path
     ) -> Venv:
         succeeded(
-            _install(
+            install(
                 safe_pip,
                 venv,
                 served,
@@ -285,9 +281,7 @@ class TestAuditCommand:
         return venv
 
     def test_table(self, safe_pip: SafePip, installed: Venv, advisories: Path) -> None:
-        result = safe_pip(
-            "audit", "--python", str(installed.python), "--advisories", str(advisories)
-        )
+        result = _audit_env(safe_pip, installed, advisories)
         assert result.returncode == 1, result.stderr
         row = next(line for line in result.stdout.splitlines() if line.strip().startswith("widget"))
         assert row.split()[:5] == ["widget", "1.0", "GHSA-wid9-0000-0001", "(CVE-2026-0001)", "2.0"]
@@ -296,15 +290,7 @@ class TestAuditCommand:
     def test_json_is_pip_audit_shaped(
         self, safe_pip: SafePip, installed: Venv, advisories: Path
     ) -> None:
-        result = safe_pip(
-            "audit",
-            "--python",
-            str(installed.python),
-            "--advisories",
-            str(advisories),
-            "--format",
-            "json",
-        )
+        result = _audit_env(safe_pip, installed, advisories, "--format", "json")
         assert result.returncode == 1
         assert json.loads(result.stdout) == {
             "dependencies": [
@@ -345,21 +331,13 @@ class TestAuditCommand:
     def test_a_clean_environment_exits_0(
         self, safe_pip: SafePip, venv: Venv, advisories: Path
     ) -> None:
-        result = safe_pip("audit", "--python", str(venv.python), "--advisories", str(advisories))
+        result = _audit_env(safe_pip, venv, advisories)
         assert "No known vulnerabilities in 0 projects" in succeeded(result)
 
     def test_ignored_advisories_are_listed_not_counted(
         self, safe_pip: SafePip, installed: Venv, advisories: Path
     ) -> None:
-        result = safe_pip(
-            "audit",
-            "--python",
-            str(installed.python),
-            "--advisories",
-            str(advisories),
-            "--ignore-vuln",
-            "GHSA-wid9-0000-0001",
-        )
+        result = _audit_env(safe_pip, installed, advisories, "--ignore-vuln", "GHSA-wid9-0000-0001")
         output = succeeded(result)
         assert "ignored: widget 1.0 GHSA-wid9-0000-0001" in output
 

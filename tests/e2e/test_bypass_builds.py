@@ -1,6 +1,6 @@
 """End to end: no source build and no build backend runs by a path the checks did not see.
 
-Three classes of bypass (issue 13, holes 3, 4 and 8), each run through the real command
+Three classes of bypass (DESIGN invariant 1), each run through the real command
 without a terminal against loopback servers whose build code writes a marker file the
 moment it is imported: an empty marker directory proves that no package code ran.
 
@@ -25,23 +25,15 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import SafePip, Venv
+from tests.conftest import SafePip, Venv, install
 from tests.e2e.test_first_seen import _on_terminal
 from tests.support.index import PackageIndex
-from tests.support.outcomes import refused, succeeded
+from tests.support.outcomes import ran, refused, succeeded
 
 WheelFactory = Callable[..., Path]
 
 
-def _ran(markers: Path) -> list[str]:
-    return sorted(p.name for p in markers.iterdir()) if markers.is_dir() else []
-
-
-def _url(server: PackageIndex, filename: str) -> str:
-    return f"http://{server.host}/files/{filename}"
-
-
-# -- hole 3: source archives by URL or path -----------------------------------------------
+# -- source archives by URL or path -------------------------------------------------------
 
 
 @pytest.fixture
@@ -87,9 +79,9 @@ def test_a_source_archive_by_url_needs_allowance(
     sha256 = _sha256(elsewhere.files["beta"][0].path)
     text = requirement.format(url=url, sha256=sha256)
     served = index()
-    result = safe_pip("--python", str(venv.python), "install", "-i", served.url, text)
+    result = install(safe_pip, venv, served, text)
     refused(result, flag, "source archive", untouched=venv)
-    assert _ran(markers) == []
+    assert ran(markers) == []
     assert elsewhere.requests == []
 
 
@@ -104,9 +96,9 @@ def test_a_local_source_archive_without_a_version_needs_allowance(
 ) -> None:
     shutil.copy(sdist("beta", "1.0"), safe_pip.cwd / spelling.removeprefix("./"))
     served = index()
-    result = safe_pip("--python", str(venv.python), "install", "-i", served.url, spelling)
+    result = install(safe_pip, venv, served, spelling)
     refused(result, "'NAME @ <url>'", "source archive", untouched=venv)
-    assert _ran(markers) == []
+    assert ran(markers) == []
 
 
 def test_a_named_source_archive_by_url_builds_once_allowed(
@@ -116,24 +108,15 @@ def test_a_named_source_archive_by_url_builds_once_allowed(
     elsewhere: PackageIndex,
     markers: Path,
 ) -> None:
-    requirement = f"beta @ {_url(elsewhere, 'beta-1.0.tar.gz')}?download=1"
+    requirement = f"beta @ {elsewhere.file_url('beta-1.0.tar.gz')}?download=1"
     served = index()
-    result = safe_pip(
-        "--python",
-        str(venv.python),
-        "install",
-        "-i",
-        served.url,
-        "--allow-sdist",
-        "beta",
-        requirement,
-    )
+    result = install(safe_pip, venv, served, "--allow-sdist", "beta", requirement)
     succeeded(result)
     assert venv.installed() == {"beta": "1.0"}
-    assert "beta-build_wheel" in _ran(markers)
+    assert "beta-build_wheel" in ran(markers)
 
 
-# -- hole 4: a wheel by URL is checked before pip reads it ------------------------------
+# -- a wheel by URL is checked before pip reads it --------------------------------------
 
 
 def test_a_wheel_by_url_requiring_a_url_is_refused_before_pip_sees_it(
@@ -144,13 +127,13 @@ def test_a_wheel_by_url_requiring_a_url_is_refused_before_pip_sees_it(
     elsewhere: PackageIndex,
     markers: Path,
 ) -> None:
-    helper = f"helper @ {_url(elsewhere, 'beta-1.0.tar.gz')}"
+    helper = f"helper @ {elsewhere.file_url('beta-1.0.tar.gz')}"
     elsewhere.add(wheel("app", "1.0", requires=[helper]))
-    app_url = _url(elsewhere, "app-1.0-py3-none-any.whl")
+    app_url = elsewhere.file_url("app-1.0-py3-none-any.whl")
     served = index()
-    result = safe_pip("--python", str(venv.python), "install", "-i", served.url, app_url)
+    result = install(safe_pip, venv, served, app_url)
     refused(result, "requires a direct URL", helper, "'NAME @ URL'", untouched=venv)
-    assert _ran(markers) == []
+    assert ran(markers) == []
     assert [path for path in elsewhere.requests if "beta" in path] == []
 
 
@@ -162,9 +145,9 @@ def test_a_wheel_by_url_installs_from_the_checked_copy_and_records_its_url(
     elsewhere: PackageIndex,
 ) -> None:
     elsewhere.add(wheel("app", "1.0"))
-    app_url = _url(elsewhere, "app-1.0-py3-none-any.whl")
+    app_url = elsewhere.file_url("app-1.0-py3-none-any.whl")
     served = index()
-    result = safe_pip("--python", str(venv.python), "install", "-i", served.url, app_url)
+    result = install(safe_pip, venv, served, app_url)
     succeeded(result)
     assert venv.installed() == {"app": "1.0"}
     # Downloaded once, by safe-pip: pip read the verified copy in the cache.
@@ -175,7 +158,7 @@ def test_a_wheel_by_url_installs_from_the_checked_copy_and_records_its_url(
     assert direct_url["url"] == app_url
 
 
-# -- hole 8: build backends and their requirements need approval ------------------------
+# -- build backends and their requirements need approval --------------------------------
 
 _EVIL_BACKEND = '''
 """A PEP 517 backend that leaves a marker the moment it is imported."""
@@ -284,11 +267,9 @@ def test_an_unapproved_build_backend_never_runs(
     request_args: tuple[str, ...],
 ) -> None:
     safe_pip.trust_all = False
-    result = safe_pip(
-        "--python", str(venv.python), "install", "-i", backend_index.url, *request_args
-    )
+    result = install(safe_pip, venv, backend_index, *request_args)
     refused(result, "evilbackend", "--trust evilbackend", untouched=venv)
-    assert _ran(markers) == []
+    assert ran(markers) == []
     assert "evilbackend" not in _trust_list(safe_pip)
 
 
@@ -296,19 +277,10 @@ def test_an_approved_build_backend_runs_and_is_recorded(
     safe_pip: SafePip, venv: Venv, backend_index: PackageIndex, project: Path, markers: Path
 ) -> None:
     safe_pip.trust_all = False
-    result = safe_pip(
-        "--python",
-        str(venv.python),
-        "install",
-        "-i",
-        backend_index.url,
-        "--trust",
-        "evilbackend",
-        "./proj",
-    )
+    result = install(safe_pip, venv, backend_index, "--trust", "evilbackend", "./proj")
     succeeded(result)
     assert venv.installed() == {"proj": "1.0"}
-    assert _ran(markers) == ["evilbackend-imported"]
+    assert ran(markers) == ["evilbackend-imported"]
     assert "evilbackend" in _trust_list(safe_pip)
     audit = (safe_pip.home / "safe-pip-home" / "audit.log").read_text().splitlines()
     assert any(
@@ -333,8 +305,8 @@ def test_on_a_terminal_the_build_backend_is_reviewed_like_any_project(
     assert "evilbackend 1.0" in output and "Traceback" not in output
     if status == 0:
         assert venv.installed() == {"proj": "1.0"}
-        assert _ran(markers) == ["evilbackend-imported"]
+        assert ran(markers) == ["evilbackend-imported"]
         assert "prompt" in _trust_list(safe_pip)
     else:
         assert venv.installed() == {}
-        assert _ran(markers) == []
+        assert ran(markers) == []

@@ -1,5 +1,5 @@
-"""End to end: hostile input never becomes pip options (issue 13, hole 5), and the gateway's
-secret never appears on a command line (issue 13, hole 6).
+"""End to end: hostile input never becomes pip options (DESIGN invariant 8), and the
+gateway's secret never appears on a command line (DESIGN invariant 7).
 
 safe-pip writes the requirement lines it hands pip into a requirements file of its own. A
 line break hidden in a field (an ``${VAR}`` whose value holds one, a build requirement, an
@@ -25,6 +25,7 @@ import pytest
 from tests.conftest import SafePip, Venv
 from tests.support.dists import write_project
 from tests.support.index import PackageIndex
+from tests.support.outcomes import ran
 
 # Every separator str.splitlines() breaks at (pip splits requirements files with it).
 LINE_BREAKS = {
@@ -46,10 +47,6 @@ SECRET_RE = re.compile(rb"127\.0\.0\.1:\d+/[A-Za-z0-9_-]{32}")
 
 def _sha(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
-def _ran(markers: Path) -> list[str]:
-    return sorted(p.name for p in markers.iterdir()) if markers.is_dir() else []
 
 
 @pytest.fixture
@@ -79,7 +76,7 @@ def _usage_error(result: subprocess.CompletedProcess[str], *expected: str) -> st
 def _untouched(venv: Venv, evil: PackageIndex, markers: Path) -> None:
     assert venv.installed() == {}
     assert evil.requests == []
-    assert _ran(markers) == []
+    assert ran(markers) == []
 
 
 class TestLineBreaksInRequirementsFiles:

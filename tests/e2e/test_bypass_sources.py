@@ -1,13 +1,13 @@
 """End to end: what a remote source may point at, and how fast an interrupt stops a stall.
 
-Issue 13, hole 7: a remote index page (PEP 691 JSON or PEP 503 HTML, or a remote find-links
+A remote index page (PEP 691 JSON or PEP 503 HTML, or a remote find-links
 page) that lists a ``file:`` URL made safe-pip install a file from the local disk, or read
 any local file as a wheel's metadata, hand it to pip and send the names in it to the
 sources. Only the user's own ``file:`` sources and local find-links may name local files;
 from any other source such a URL is a source error, judged on the URL after it was joined
 exactly as the fetching code joins it.
 
-Issue 13, hole 9: with a source that accepts connections and never answers, Ctrl-C or
+With a source that accepts connections and never answers, Ctrl-C or
 SIGTERM must end safe-pip within a second, with status 130, no traceback and the
 environment as it was, whether the stall is in resolution or in the download stage.
 """
@@ -28,6 +28,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import SafePip, Venv
+from tests.e2e.conftest import wait_for
 from tests.support.environments import snapshot
 from tests.support.index import PackageIndex
 
@@ -252,33 +253,6 @@ def stalled_download(
     release.set()
 
 
-@pytest.fixture
-def launch(safe_pip: SafePip) -> Iterator[Callable[..., subprocess.Popen[str]]]:
-    """Start ``safe-pip`` in the background; whatever still runs at the end is killed."""
-    started: list[subprocess.Popen[str]] = []
-
-    def start(*args: str) -> subprocess.Popen[str]:
-        started.append(safe_pip.start(*args))
-        return started[-1]
-
-    yield start
-    for process in started:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGKILL)
-        process.communicate()
-
-
-def _wait_for(reached: Callable[[], bool], process: subprocess.Popen[str], what: str) -> None:
-    deadline = time.monotonic() + 120
-    while not reached():
-        if process.poll() is not None:
-            out, err = process.communicate()
-            pytest.fail(f"safe-pip ended before {what}: {out}{err}")
-        if time.monotonic() > deadline:
-            pytest.fail(f"safe-pip never reached {what}")
-        time.sleep(0.01)
-
-
 _INTERRUPTS = pytest.mark.parametrize(
     "interrupt",
     [
@@ -316,7 +290,7 @@ def test_an_interrupt_stops_a_stalled_resolution_at_once(
 ) -> None:
     before = snapshot(venv.path)
     process = launch("--python", str(venv.python), "install", "-i", silent.url, "alpha")
-    _wait_for(silent.connected.is_set, process, "a connection to the stalled source")
+    wait_for(silent.connected.is_set, process, "a connection to the stalled source")
     _stops_at_once(process, interrupt)
     assert snapshot(venv.path) == before
 
@@ -330,7 +304,7 @@ def test_an_interrupt_stops_a_stalled_download_at_once(
 ) -> None:
     before = snapshot(venv.path)
     process = launch("--python", str(venv.python), "install", "-i", stalled_download.url, "alpha")
-    _wait_for(
+    wait_for(
         lambda: any(path.endswith(".whl") for path in stalled_download.requests),
         process,
         "the download of the wheel",

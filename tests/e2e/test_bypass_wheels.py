@@ -1,4 +1,4 @@
-"""End to end: a wheel cannot install what its checks never saw (issue 13, holes 1 and 2).
+"""End to end: a wheel cannot install what its checks never saw (DESIGN invariant 8).
 
 Each hostile wheel is served from a loopback index and installed with the real command into
 a fresh virtual environment, everything trusted (``--trust :all:``), so only the wheel
@@ -6,10 +6,10 @@ checks stand in the way. Each must be refused with exit status 3, leave the envi
 byte-for-byte as it was, and its canary (a startup hook that writes a marker file) must not
 run when the environment's interpreter starts afterwards.
 
-- Hole 1: pypa/installer names the ``.data`` directory after the wheel's *file name*
+- pypa/installer names the ``.data`` directory after the wheel's *file name*
   (``evil-1.0.data``), not after its ``.dist-info`` (``Evil-1.0.dist-info``): every file
   is judged at the place the installer will really write it.
-- Hole 2: Python 3.13+ splits a ``.pth`` file with ``str.splitlines()``, which also breaks
+- Python 3.13+ splits a ``.pth`` file with ``str.splitlines()``, which also breaks
   at ``\\x0b \\x0c \\x1c \\x1d \\x1e \\x85 \\u2028 \\u2029``: a line hidden after a comment
   behind one of them is code, and is judged as code.
 """
@@ -23,11 +23,10 @@ import sys
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from tests.conftest import SafePip, Venv
+from tests.conftest import SafePip, Venv, install_trusted
 from tests.support.environments import snapshot
 from tests.support.index import PackageIndex
 from tests.support.outcomes import refused, succeeded
@@ -35,12 +34,6 @@ from tests.support.outcomes import refused, succeeded
 WheelFactory = Callable[..., Path]
 
 SITE = f"lib/python{sys.version_info[0]}.{sys.version_info[1]}/site-packages"
-
-
-def _install(safe_pip: SafePip, venv: Venv, served: PackageIndex, *args: str) -> Any:
-    return safe_pip(
-        "--python", str(venv.python), "install", "-i", served.url, "--trust", ":all:", *args
-    )
 
 
 def _pth(marker: Path) -> str:
@@ -184,7 +177,7 @@ def test_data_directory_is_judged_where_the_installer_puts_it(
         served.metadata_override[path.name] = archive.read(f"{dist_info}/METADATA")
     before = snapshot(venv.path)
     refused(
-        _install(safe_pip, venv, served, project),
+        install_trusted(safe_pip, venv, served, project),
         "Nothing was installed",
         reason.format(venv=venv.path),
     )
@@ -208,13 +201,13 @@ def test_data_files_of_a_wheel_named_unlike_its_dist_info_go_where_inspection_sa
         "evil-1.0.data/headers/evil.h": "int evil;\n",
     }
     served.add(wheel("evil", "1.0", dist_info="Evil-1.0.dist-info", files=files))
-    succeeded(_install(safe_pip, venv, served, "evil"))
+    succeeded(install_trusted(safe_pip, venv, served, "evil"))
     assert (venv.path / "bin" / "evil-tool").is_file()
     assert not (venv.site_packages / "evil-1.0.data").exists()
     assert (venv.site_packages / "Evil-1.0.dist-info" / "RECORD").is_file()
 
 
-# -- hole 2: .pth lines as every supported interpreter splits them --------------------------
+# -- .pth lines as every supported interpreter splits them ----------------------------------
 
 
 def _modern_python() -> str | None:
@@ -265,7 +258,7 @@ def test_a_pth_line_hidden_behind_a_line_break_of_str_splitlines_is_code(
     served.add(wheel("evil", "1.0", files={"evil/__init__.py": "", "evil.pth": text}))
     before = snapshot(modern_venv.path)
     refused(
-        _install(safe_pip, modern_venv, served, "evil"),
+        install_trusted(safe_pip, modern_venv, served, "evil"),
         "Nothing was installed",
         "evil.pth: a .pth file with an import line",
         "--allow-startup-hooks evil",

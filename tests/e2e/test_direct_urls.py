@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import SafePip, Venv
+from tests.conftest import SafePip, Venv, install_trusted
 from tests.support.environments import snapshot
 from tests.support.index import PackageIndex
 
@@ -32,10 +32,6 @@ def elsewhere(
     return server
 
 
-def _url(server: PackageIndex, filename: str) -> str:
-    return f"http://{server.host}/files/{filename}"
-
-
 @pytest.mark.parametrize("pep658", [True, False], ids=["pep658", "whole-wheel"])
 @pytest.mark.parametrize(
     "filename", ["payload-1.0.tar.gz", "payload-1.0-py3-none-any.whl"], ids=["sdist", "wheel"]
@@ -50,13 +46,11 @@ def test_a_url_in_a_dependencys_metadata_is_never_fetched(
     pep658: bool,
     filename: str,
 ) -> None:
-    requirement = f"payload @ {_url(elsewhere, filename)}"
+    requirement = f"payload @ {elsewhere.file_url(filename)}"
     served = index(pep658=pep658)
     served.add(wheel("evil", "1.0", requires=[requirement]))
     before = snapshot(venv.path)
-    result = safe_pip(
-        "--python", str(venv.python), "install", "-i", served.url, "--trust", ":all:", "evil"
-    )
+    result = install_trusted(safe_pip, venv, served, "evil")
     assert result.returncode == 3, result.stdout + result.stderr
     assert "Traceback" not in result.stderr
     assert "evil 1.0 (evil-1.0-py3-none-any.whl) requires a direct URL" in result.stderr
@@ -76,17 +70,13 @@ def test_a_url_the_user_gave_is_followed(
 ) -> None:
     # A source archive: a wheel the user names by URL is handed to pip as its checked
     # copy in the cache, which pip cannot match with a dependency's URL.
-    requirement = f"payload @ {_url(elsewhere, 'payload-1.0.tar.gz')}"
+    requirement = f"payload @ {elsewhere.file_url('payload-1.0.tar.gz')}"
     served = index()
     served.add(wheel("evil", "1.0", requires=[requirement]))
-    result = safe_pip(
-        "--python",
-        str(venv.python),
-        "install",
-        "-i",
-        served.url,
-        "--trust",
-        ":all:",
+    result = install_trusted(
+        safe_pip,
+        venv,
+        served,
         "--allow-sdist",
         "payload",
         "evil",
@@ -104,7 +94,7 @@ def test_a_local_wheels_url_requirement_is_never_fetched(
     elsewhere: PackageIndex,
     markers: Path,
 ) -> None:
-    requirement = f"payload @ {_url(elsewhere, 'payload-1.0.tar.gz')}"
+    requirement = f"payload @ {elsewhere.file_url('payload-1.0.tar.gz')}"
     local = wheel("evil", "1.0", requires=[requirement])
     result = safe_pip(
         "--python", str(venv.python), "install", "--no-index", "--trust", ":all:", str(local)

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import SafePip, Venv, _safe_pip_command, make_venv
+from tests.conftest import SafePip, Venv, _safe_pip_command, install, make_venv
 from tests.support.dists import WheelSpec, build_wheel
 from tests.support.index import PackageIndex
 from tests.support.outcomes import refused, succeeded
@@ -46,47 +46,36 @@ def _store(safe_pip: SafePip) -> dict[str, dict[str, object]]:
     return projects
 
 
-def _audit(safe_pip: SafePip) -> list[dict[str, str]]:
-    path = _home(safe_pip) / "audit.log"
-    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
-
-
-def _install(
-    safe_pip: SafePip, venv: Venv, index: PackageIndex, *args: str
-) -> subprocess.CompletedProcess[str]:
-    return safe_pip("--python", str(venv.python), "install", "-i", index.url, *args)
-
-
 class TestUnattended:
     def test_refuses_every_first_seen_project_and_installs_nothing(
         self, strict: SafePip, venv: Venv, served: PackageIndex
     ) -> None:
-        message = refused(_install(strict, venv, served, "widget"))
+        message = refused(install(strict, venv, served, "widget"))
         assert "widget 1.0" in message and "gizmo 1.0" in message
         assert "--trust widget,gizmo" in message or "--trust gizmo,widget" in message
         assert "safe-pip trust add" in message and "trusted = [" in message
         assert "widget" not in venv.installed() and "gizmo" not in venv.installed()
         assert not (_home(strict) / "trust.json").exists()
-        refusals = {line["project"] for line in _audit(strict) if line["decision"] == "refused"}
+        refusals = {line["project"] for line in strict.audit_log() if line["decision"] == "refused"}
         assert refusals == {"widget", "gizmo"}
 
     def test_a_typosquat_is_named_in_the_refusal(
         self, strict: SafePip, venv: Venv, served: PackageIndex
     ) -> None:
-        message = refused(_install(strict, venv, served, "reqeusts"))
+        message = refused(install(strict, venv, served, "reqeusts"))
         assert "reqeusts" in message and "'requests'" in message
 
     def test_dry_run_shows_the_status_and_records_nothing(
         self, strict: SafePip, venv: Venv, served: PackageIndex
     ) -> None:
         out = succeeded(
-            _install(strict, venv, served, "--dry-run", "--trust", "gizmo", "reqeusts", "gizmo")
+            install(strict, venv, served, "--dry-run", "--trust", "gizmo", "reqeusts", "gizmo")
         )
         assert "first seen, not approved" in out
         assert "first seen, approved by flag" in out
         assert "looks like 'requests'" in out
         assert not (_home(strict) / "trust.json").exists()
-        assert _audit(strict) == []
+        assert strict.audit_log() == []
 
 
 def _settings_file(safe_pip: SafePip, key: str) -> None:
@@ -105,7 +94,7 @@ class TestApprovalRoutes:
     def test_flags(
         self, strict: SafePip, venv: Venv, served: PackageIndex, args: tuple[str, ...], how: str
     ) -> None:
-        succeeded(_install(strict, venv, served, *args, "widget"))
+        succeeded(install(strict, venv, served, *args, "widget"))
         assert venv.installed().keys() >= {"widget", "gizmo"}
         store = _store(strict)
         assert store["widget"]["how"] == how and store["gizmo"]["how"] == how
@@ -116,12 +105,12 @@ class TestApprovalRoutes:
         self, strict: SafePip, venv: Venv, served: PackageIndex, key: str
     ) -> None:
         _settings_file(strict, key)
-        succeeded(_install(strict, venv, served, "widget"))
+        succeeded(install(strict, venv, served, "widget"))
         assert _store(strict)["widget"]["how"] == "settings"
 
     def test_trust_add_beforehand(self, strict: SafePip, venv: Venv, served: PackageIndex) -> None:
         succeeded(strict("trust", "add", "widget", "gizmo"))
-        succeeded(_install(strict, venv, served, "widget"))
+        succeeded(install(strict, venv, served, "widget"))
         store = _store(strict)
         assert store["widget"]["how"] == "command"
         assert store["widget"]["source"] == served.url
@@ -133,7 +122,7 @@ class TestApprovalRoutes:
         digest = served.files["gizmo"][0].real_sha256
         requirements = strict.cwd / "requirements.txt"
         requirements.write_text(f"gizmo==1.0 --hash=sha256:{digest}\n")
-        succeeded(_install(strict, venv, served, "-r", str(requirements)))
+        succeeded(install(strict, venv, served, "-r", str(requirements)))
         assert _store(strict)["gizmo"]["how"] == "hash-pin"
         requirements.write_text(f"gizmo>=1.0 --hash=sha256:{digest}\n")
         other = make_venv(strict.home / "other")
@@ -141,16 +130,16 @@ class TestApprovalRoutes:
         # use a fresh home).
         fresh = SafePip(strict.home / "fresh", strict.cwd, trust_all=False)
         (fresh.home / "user").mkdir(parents=True)
-        refused(_install(fresh, other, served, "-r", str(requirements)))
+        refused(install(fresh, other, served, "-r", str(requirements)))
 
     def test_approval_is_remembered_across_environments(
         self, strict: SafePip, venv: Venv, served: PackageIndex
     ) -> None:
-        succeeded(_install(strict, venv, served, "--trust", "widget,gizmo", "widget"))
+        succeeded(install(strict, venv, served, "--trust", "widget,gizmo", "widget"))
         second = make_venv(strict.home / "second")
-        succeeded(_install(strict, second, served, "widget"))
+        succeeded(install(strict, second, served, "widget"))
         assert second.installed().keys() >= {"widget", "gizmo"}
-        installed = [line for line in _audit(strict) if line["decision"] == "installed"]
+        installed = [line for line in strict.audit_log() if line["decision"] == "installed"]
         assert len(installed) == 4
         assert all(len(line["sha256"]) == 64 for line in installed)
         assert {line["how"] for line in installed} == {"flag", "store"}
@@ -223,7 +212,7 @@ class TestInteractive:
         assert status == 3, output
         assert "looks like 'requests'" in output
         assert "reqeusts" not in venv.installed() and "gizmo" not in venv.installed()
-        refusals = {line["project"] for line in _audit(strict) if line["decision"] == "refused"}
+        refusals = {line["project"] for line in strict.audit_log() if line["decision"] == "refused"}
         assert refusals == {"reqeusts"}
 
 
@@ -235,17 +224,17 @@ class TestSourceChange:
         served: PackageIndex,
         index: Callable[..., PackageIndex],
     ) -> None:
-        succeeded(_install(safe_pip, venv, served, "gizmo"))
+        succeeded(install(safe_pip, venv, served, "gizmo"))
         other = index()
         other.add(served.files["gizmo"][0].path)
         second = make_venv(safe_pip.home / "second")
         # SAFE_PIP_TRUST=:all: approves names, not the source that now serves them.
-        message = refused(_install(safe_pip, second, other, "gizmo"))
+        message = refused(install(safe_pip, second, other, "gizmo"))
         assert served.url.rstrip("/") in message and other.url.rstrip("/") in message
         assert "dependency confusion" in message
         assert "--trust gizmo" in message
         assert "gizmo" not in second.installed()
-        succeeded(_install(safe_pip, second, other, "--trust", "gizmo", "gizmo"))
+        succeeded(install(safe_pip, second, other, "--trust", "gizmo", "gizmo"))
         assert _store(safe_pip)["gizmo"]["source"] == other.url
 
 
@@ -253,7 +242,7 @@ class TestRememberedHashes:
     def test_a_changed_file_is_refused_until_forgotten(
         self, safe_pip: SafePip, venv: Venv, served: PackageIndex
     ) -> None:
-        succeeded(_install(safe_pip, venv, served, "gizmo"))
+        succeeded(install(safe_pip, venv, served, "gizmo"))
         original = served.files["gizmo"][0].real_sha256
         assert _store(safe_pip)["gizmo"]["files"] == {
             "1.0": {"gizmo-1.0-py3-none-any.whl": original}
@@ -262,16 +251,16 @@ class TestRememberedHashes:
         served.files["gizmo"] = []
         served.add(changed)
         second = make_venv(safe_pip.home / "second")
-        message = refused(_install(safe_pip, second, served, "gizmo"))
+        message = refused(install(safe_pip, second, served, "gizmo"))
         assert original in message
         assert hashlib.sha256(changed.read_bytes()).hexdigest() in message
         assert "safe-pip trust forget gizmo==1.0" in message
         assert "gizmo" not in second.installed()
-        refusals = [line for line in _audit(safe_pip) if line["decision"] == "refused"]
+        refusals = [line for line in safe_pip.audit_log() if line["decision"] == "refused"]
         assert [line["project"] for line in refusals] == ["gizmo"]
         assert original in refusals[0]["how"]
         assert "forgot" in succeeded(safe_pip("trust", "forget", "gizmo==1.0"))
-        succeeded(_install(safe_pip, second, served, "gizmo"))
+        succeeded(install(safe_pip, second, served, "gizmo"))
         files = _store(safe_pip)["gizmo"]["files"]
         assert files == {
             "1.0": {"gizmo-1.0-py3-none-any.whl": served.files["gizmo"][0].real_sha256}
@@ -281,7 +270,7 @@ class TestRememberedHashes:
 class TestTrustCommand:
     def test_list_add_remove(self, safe_pip: SafePip, venv: Venv, served: PackageIndex) -> None:
         assert "No approved projects" in succeeded(safe_pip("trust", "list"))
-        succeeded(_install(safe_pip, venv, served, "gizmo"))
+        succeeded(install(safe_pip, venv, served, "gizmo"))
         added = succeeded(safe_pip("trust", "add", "Widget", "gizmo"))
         assert "widget: approved" in added and "gizmo: already approved" in added
         listing = succeeded(safe_pip("trust", "list"))
@@ -295,7 +284,7 @@ class TestTrustCommand:
         assert missing.returncode == 1 and "not in the trust store" in missing.stderr
         assert safe_pip("trust", "forget", "gizmo").returncode == 2
         assert safe_pip("trust", "bogus").returncode == 2
-        decisions = [line["decision"] for line in _audit(safe_pip)]
+        decisions = [line["decision"] for line in safe_pip.audit_log()]
         assert decisions.count("removed") == 1 and "approved" in decisions
 
     def test_a_corrupt_store_is_reported_not_reset(
@@ -304,7 +293,7 @@ class TestTrustCommand:
         store = _home(safe_pip) / "trust.json"
         store.parent.mkdir(parents=True)
         store.write_text("{broken")
-        for result in (safe_pip("trust", "list"), _install(safe_pip, venv, served, "gizmo")):
+        for result in (safe_pip("trust", "list"), install(safe_pip, venv, served, "gizmo")):
             assert result.returncode == 1
             assert str(store) in result.stderr and "Traceback" not in result.stderr
         assert store.read_text() == "{broken"

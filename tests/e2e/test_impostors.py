@@ -4,13 +4,12 @@ to install instead."""
 
 from __future__ import annotations
 
-import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import SafePip, Venv
+from tests.conftest import SafePip, Venv, install
 from tests.support.index import PackageIndex
 from tests.support.outcomes import refused, succeeded
 
@@ -35,12 +34,6 @@ def served(index: Callable[..., PackageIndex], wheel: Callable[..., Path]) -> Pa
     package_index.add(wheel("pyreqests", "1.0"))
     package_index.add(wheel("gizmo", "1.0"))
     return package_index
-
-
-def _install(
-    safe_pip: SafePip, venv: Venv, index: PackageIndex, *args: str
-) -> subprocess.CompletedProcess[str]:
-    return safe_pip("--python", str(venv.python), "install", "-i", index.url, *args)
 
 
 @pytest.mark.parametrize(
@@ -69,7 +62,7 @@ def test_refused_unattended_even_when_everything_is_trusted(
     # The fixture approves every first-seen project (SAFE_PIP_TRUST=:all:); --trust :all:
     # on the command line approves no more.
     message = refused(
-        _install(safe_pip, venv, served, "--trust", ":all:", project),
+        install(safe_pip, venv, served, "--trust", ":all:", project),
         project,
         *expected,
         "--trust :all: and hash pins do not approve it",
@@ -82,20 +75,20 @@ def test_refused_unattended_even_when_everything_is_trusted(
 def test_naming_the_project_approves_it(
     safe_pip: SafePip, venv: Venv, served: PackageIndex
 ) -> None:
-    succeeded(_install(safe_pip, venv, served, "--trust", "huggingface-cli", "huggingface-cli"))
+    succeeded(install(safe_pip, venv, served, "--trust", "huggingface-cli", "huggingface-cli"))
     assert "huggingface-cli" in venv.installed()
 
 
 def test_an_honest_name_is_still_approved_by_all(
     safe_pip: SafePip, venv: Venv, served: PackageIndex
 ) -> None:
-    succeeded(_install(safe_pip, venv, served, "gizmo"))
+    succeeded(install(safe_pip, venv, served, "gizmo"))
     assert "gizmo" in venv.installed()
 
 
 def test_the_dry_run_plan_shows_the_warning_and_the_suggestion(
     safe_pip: SafePip, venv: Venv, served: PackageIndex
 ) -> None:
-    out = succeeded(_install(safe_pip, venv, served, "--dry-run", "huggingface-cli"))
+    out = succeeded(install(safe_pip, venv, served, "--dry-run", "huggingface-cli"))
     assert "not approved" in out
     assert "did you mean huggingface-hub? safe-pip install huggingface-hub" in out

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import SafePip, Venv
+from tests.conftest import SafePip, Venv, install_trusted
 from tests.support.environments import snapshot
 from tests.support.index import PackageIndex
 from tests.support.outcomes import refused, succeeded
@@ -34,12 +34,6 @@ def _change(member: str, data: bytes) -> Callable[[dict[str, bytes]], None]:
         members[member] = data
 
     return mutate
-
-
-def _install(safe_pip: SafePip, venv: Venv, served: PackageIndex, *args: str) -> Any:
-    return safe_pip(
-        "--python", str(venv.python), "install", "-i", served.url, "--trust", ":all:", *args
-    )
 
 
 def _escaped_anywhere(tmp_path: Path) -> list[Path]:
@@ -164,7 +158,7 @@ def test_refused_and_nothing_written(
         served.metadata_override[path.name] = served_metadata
     before = snapshot(venv.path)
     refused(
-        _install(safe_pip, venv, served, "evil"),
+        install_trusted(safe_pip, venv, served, "evil"),
         "Nothing was installed",
         "evil 1.0 (evil-1.0-py3-none-any.whl) failed inspection",
         reason,
@@ -202,10 +196,10 @@ def test_overwriting_a_file_of_another_project_is_refused(
     served = index()
     served.add(wheel("beta", "1.0", **beta))
     served.add(wheel("evil", "1.0", **evil))
-    assert _install(safe_pip, venv, served, "beta").returncode == 0
+    assert install_trusted(safe_pip, venv, served, "beta").returncode == 0
     before = snapshot(venv.path)
     refused(
-        _install(safe_pip, venv, served, "evil"),
+        install_trusted(safe_pip, venv, served, "evil"),
         "Nothing was installed",
         "evil 1.0 (evil-1.0-py3-none-any.whl) would not stay in its place",
         reason.format(site=venv.site_packages, venv=venv.path),
@@ -243,7 +237,7 @@ def test_startup_hooks_need_permission_and_never_run_during_install(
     served.add(wheel("evil", "1.0", files={"evil/__init__.py": "", **hooks}))
     before = snapshot(venv.path)
     refused(
-        _install(safe_pip, venv, served, "evil"),
+        install_trusted(safe_pip, venv, served, "evil"),
         "Nothing was installed",
         "evil 1.0 (evil-1.0-py3-none-any.whl) installs startup hooks",
         reason,
@@ -251,7 +245,7 @@ def test_startup_hooks_need_permission_and_never_run_during_install(
     )
     assert snapshot(venv.path) == before
 
-    result = _install(safe_pip, venv, served, "--allow-startup-hooks", "evil", "evil")
+    result = install_trusted(safe_pip, venv, served, "--allow-startup-hooks", "evil", "evil")
     assert result.returncode == 0, result.stderr
     assert f"WARNING: evil-1.0 installs a startup hook: {venv.site_packages}" in result.stderr
     assert not marker.exists(), "the hook ran while installing (bytecode compilation)"
@@ -268,12 +262,12 @@ def test_startup_hooks_allowed_by_the_setting(
     served = index()
     served.add(wheel("evil", "1.0", files={"evil.pth": "import sys\n"}))
     (safe_pip.cwd / "safe-pip.toml").write_text('allow-startup-hooks = ["evil"]\n')
-    result = _install(safe_pip, venv, served, "evil")
+    result = install_trusted(safe_pip, venv, served, "evil")
     assert result.returncode == 0, result.stderr
     assert (venv.site_packages / "evil.pth").is_file()
 
 
-# Issue 16, item 3: well-known hooks by their exact bytes, and a hook that is not new.
+# Well-known hooks by their exact bytes, and a hook that is not new.
 _PRECEDENCE = (
     "import os; var = 'SETUPTOOLS_USE_DISTUTILS'; enabled = os.environ.get(var, 'local') == "
     "'local'; enabled and __import__('_distutils_hack').add_shim(); \n"
@@ -292,16 +286,18 @@ def test_a_hook_identical_to_the_installed_one_is_not_new(
     served = index()
     served.add(_hooked(wheel, "hooky", "1.0", "import sys\n"))
     served.add(_hooked(wheel, "hooky", "2.0", "import sys\n"))
-    succeeded(_install(safe_pip, venv, served, "--allow-startup-hooks", "hooky", "hooky==1.0"))
+    succeeded(
+        install_trusted(safe_pip, venv, served, "--allow-startup-hooks", "hooky", "hooky==1.0")
+    )
 
-    succeeded(_install(safe_pip, venv, served, "-U", "hooky"))
+    succeeded(install_trusted(safe_pip, venv, served, "-U", "hooky"))
     assert venv.installed()["hooky"] == "2.0"
     assert (venv.site_packages / "hooky-hook.pth").read_text() == "import sys\n"
 
     served.add(_hooked(wheel, "hooky", "3.0", "import sys, os\n"))
     before = snapshot(venv.path)
     refused(
-        _install(safe_pip, venv, served, "-U", "hooky"),
+        install_trusted(safe_pip, venv, served, "-U", "hooky"),
         "hooky 3.0 (hooky-3.0-py3-none-any.whl) installs startup hooks",
         "hooky-hook.pth: a .pth file with an import line",
         "--allow-startup-hooks hooky",
@@ -315,8 +311,8 @@ def test_another_projects_identical_hook_is_new(
     served = index()
     served.add(wheel("hooky", "1.0", files={"shared-hook.pth": "import sys\n"}))
     served.add(wheel("other", "1.0", files={"other.pth": "import sys\n"}))
-    succeeded(_install(safe_pip, venv, served, "--allow-startup-hooks", "hooky", "hooky"))
-    refused(_install(safe_pip, venv, served, "other"), "--allow-startup-hooks other")
+    succeeded(install_trusted(safe_pip, venv, served, "--allow-startup-hooks", "hooky", "hooky"))
+    refused(install_trusted(safe_pip, venv, served, "other"), "--allow-startup-hooks other")
 
 
 def test_setuptools_distutils_precedence_as_released_is_known(
@@ -332,7 +328,7 @@ def test_setuptools_distutils_precedence_as_released_is_known(
             files={"setuptools/__init__.py": "", "distutils-precedence.pth": _PRECEDENCE, **hack},
         )
     )
-    succeeded(_install(safe_pip, venv, served, "setuptools"))
+    succeeded(install_trusted(safe_pip, venv, served, "setuptools"))
     assert (venv.site_packages / "distutils-precedence.pth").read_text() == _PRECEDENCE
 
 
@@ -365,7 +361,7 @@ def test_anything_else_like_it_is_refused(
     served = index()
     served.add(wheel(name, "80.0", files=files))
     refused(
-        _install(safe_pip, venv, served, name),
+        install_trusted(safe_pip, venv, served, name),
         "distutils-precedence.pth: a .pth file with an import line",
         f"--allow-startup-hooks {name}",
         untouched=venv,
@@ -406,7 +402,7 @@ def test_a_namespace_package_hook_as_setuptools_writes_it(
         **extra,
     }
     served.add(wheel("nsp-part", "1.0", files=files))
-    result = _install(safe_pip, venv, served, "nsp-part")
+    result = install_trusted(safe_pip, venv, served, "nsp-part")
     if known:
         succeeded(result)
         assert venv.run("import nsp.part").returncode == 0
@@ -422,7 +418,7 @@ def test_several_projects_with_hooks_are_named_in_one_flag(
     served.add(_hooked(wheel, "beta", "1.0", "import os\n"))
     served.add(wheel("gamma", "1.0"))
     stderr = refused(
-        _install(safe_pip, venv, served, "alpha", "beta", "gamma"),
+        install_trusted(safe_pip, venv, served, "alpha", "beta", "gamma"),
         "alpha-hook.pth: a .pth file",
         "beta-hook.pth: a .pth file",
         "--allow-startup-hooks alpha,beta (or the allow-startup-hooks setting)",
@@ -430,5 +426,7 @@ def test_several_projects_with_hooks_are_named_in_one_flag(
     )
     assert stderr.count("--allow-startup-hooks") == 1
     succeeded(
-        _install(safe_pip, venv, served, "--allow-startup-hooks", "alpha,beta", "alpha", "beta")
+        install_trusted(
+            safe_pip, venv, served, "--allow-startup-hooks", "alpha,beta", "alpha", "beta"
+        )
     )

@@ -7,23 +7,33 @@ import shutil
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import SafePip, Venv, make_venv
 from tests.e2e.conftest import PypiServer
 from tests.support.index import PackageIndex
 
 
-def test_private_server_wins_a_name_collision(
-    safe_pip: SafePip,
-    venv: Venv,
+@pytest.fixture
+def collision(
     pypiserver: Callable[..., PypiServer],
     index: Callable[..., PackageIndex],
     wheel: Callable[..., Path],
-) -> None:
+) -> tuple[PypiServer, PackageIndex]:
+    """corp-internal 1.0 on the private server; corp-internal 99.0 and public-lib 2.0 on the
+    public index."""
     private = pypiserver()
     private.add(wheel("corp-internal", "1.0"))
     public = index()
     public.add(wheel("corp-internal", "99.0"))
     public.add(wheel("public-lib", "2.0"))
+    return private, public
+
+
+def test_private_server_wins_a_name_collision(
+    safe_pip: SafePip, venv: Venv, collision: tuple[PypiServer, PackageIndex]
+) -> None:
+    private, public = collision
     result = safe_pip(
         "--python",
         str(venv.python),
@@ -102,16 +112,9 @@ def test_failed_pin_names_the_source_that_answered_and_the_line_that_fixes_it(
 
 
 def test_failed_pin_of_a_private_name_says_the_public_index_was_not_asked(
-    safe_pip: SafePip,
-    venv: Venv,
-    pypiserver: Callable[..., PypiServer],
-    index: Callable[..., PackageIndex],
-    wheel: Callable[..., Path],
+    safe_pip: SafePip, venv: Venv, collision: tuple[PypiServer, PackageIndex]
 ) -> None:
-    private = pypiserver()
-    private.add(wheel("corp-internal", "1.0"))
-    public = index()
-    public.add(wheel("corp-internal", "2.0"))
+    private, public = collision
     (safe_pip.cwd / "pyproject.toml").write_text(
         f'[tool.safe-pip.sources]\npypi = {{ url = "{public.url}", public = true }}\n',
         encoding="utf-8",
@@ -124,7 +127,7 @@ def test_failed_pin_of_a_private_name_says_the_public_index_was_not_asked(
         public.url,
         "--extra-index-url",
         private.url,
-        "corp-internal==2.0",
+        "corp-internal==99.0",
     )
     assert result.returncode == 1, result.stderr
     assert f"corp-internal: served by {private.url}, which has 1.0" in result.stderr

@@ -18,10 +18,7 @@ import pytest
 from tests.conftest import SafePip, Venv
 from tests.support.dists import write_project
 from tests.support.index import PackageIndex
-
-
-def _ran(markers: Path) -> list[str]:
-    return sorted(p.name for p in markers.iterdir()) if markers.is_dir() else []
+from tests.support.outcomes import ran
 
 
 @pytest.fixture
@@ -49,7 +46,7 @@ class TestRefusedWithoutAllowance:
         assert result.returncode == 3, result.stderr
         assert "builder 1.0" in result.stderr
         assert "--allow-sdist builder" in result.stderr
-        assert _ran(markers) == []
+        assert ran(markers) == []
         assert venv.installed() == {}
 
     def test_dry_run_refuses_and_runs_nothing(
@@ -65,7 +62,7 @@ class TestRefusedWithoutAllowance:
             "builder",
         )
         assert result.returncode == 3
-        assert _ran(markers) == []
+        assert ran(markers) == []
 
     def test_download_refuses_and_runs_nothing(
         self, safe_pip: SafePip, source_only: PackageIndex, markers: Path
@@ -73,7 +70,7 @@ class TestRefusedWithoutAllowance:
         result = safe_pip("download", "-d", "out", "-i", source_only.url, "builder")
         assert result.returncode == 3, result.stderr
         assert "--allow-sdist builder" in result.stderr
-        assert _ran(markers) == []
+        assert ran(markers) == []
         assert list((safe_pip.cwd / "out").glob("*")) == []
 
     def test_wheel_refuses_and_runs_nothing(
@@ -81,7 +78,7 @@ class TestRefusedWithoutAllowance:
     ) -> None:
         result = safe_pip("wheel", "-w", "out", "-i", source_only.url, "builder")
         assert result.returncode == 3, result.stderr
-        assert _ran(markers) == []
+        assert ran(markers) == []
 
     def test_no_binary_needs_allowance(
         self, safe_pip: SafePip, venv: Venv, source_only: PackageIndex, markers: Path
@@ -98,7 +95,7 @@ class TestRefusedWithoutAllowance:
         )
         assert result.returncode == 3
         assert "--allow-sdist builder" in result.stderr
-        assert _ran(markers) == []
+        assert ran(markers) == []
 
     def test_local_source_archive_needs_allowance(
         self, safe_pip: SafePip, venv: Venv, sdist: Callable[..., Path], markers: Path
@@ -108,7 +105,7 @@ class TestRefusedWithoutAllowance:
         assert result.returncode == 3
         assert "'local-builder @ file://" in result.stderr
         assert "--allow-sdist local-builder" in result.stderr
-        assert _ran(markers) == []
+        assert ran(markers) == []
 
     def test_plain_pip_does_run_the_backend(
         self, source_only: PackageIndex, markers: Path, tmp_path: Path
@@ -134,7 +131,7 @@ class TestRefusedWithoutAllowance:
             timeout=300,
             check=False,
         )
-        assert "builder-prepare_metadata_for_build_wheel" in _ran(markers)
+        assert "builder-prepare_metadata_for_build_wheel" in ran(markers)
 
 
 def test_allowed_sdist_is_built_and_installed(
@@ -168,7 +165,7 @@ def test_allowed_sdist_is_built_and_installed(
     assert result.returncode == 0, result.stderr
     assert venv.installed() == {"builder": "1.0"}
     assert venv.run("import builder; print(builder.BUILT_FROM_SOURCE)").stdout == "True\n"
-    assert "builder-build_wheel" in _ran(markers)
+    assert "builder-build_wheel" in ran(markers)
 
 
 def test_newest_release_source_only_installs_latest_wheel(
@@ -187,7 +184,7 @@ def test_newest_release_source_only_installs_latest_wheel(
     )
     assert result.returncode == 0, result.stderr
     assert venv.installed() == {"mixed": "1.0"}
-    assert _ran(markers) == []
+    assert ran(markers) == []
 
 
 def test_allowed_project_with_source_only_dependency_is_refused_for_it(
@@ -214,7 +211,7 @@ def test_allowed_project_with_source_only_dependency_is_refused_for_it(
     )
     assert result.returncode == 3, result.stderr
     assert "child 1.0" in result.stderr and "--allow-sdist child" in result.stderr
-    assert not any(name.startswith("child-") for name in _ran(markers))
+    assert not any(name.startswith("child-") for name in ran(markers))
     assert venv.installed() == {}
 
 
@@ -259,7 +256,7 @@ def test_editable_local_project(
         str(project),
     )
     assert result.returncode == 0, result.stderr
-    assert "editme-build_editable" in _ran(markers)
+    assert "editme-build_editable" in ran(markers)
     direct_url = json.loads(
         (venv.site_packages / "editme-0.2.dist-info" / "direct_url.json").read_text()
     )
@@ -279,7 +276,7 @@ def test_git_requirement_needs_allowance_then_builds_the_resolved_commit(
     refused = safe_pip("--python", str(venv.python), "install", "-i", served.url, requirement)
     assert refused.returncode == 3
     assert "--allow-sdist fromgit" in refused.stderr
-    assert _ran(markers) == []
+    assert ran(markers) == []
     result = safe_pip(
         "--python",
         str(venv.python),

@@ -9,7 +9,6 @@ proves the squatter's code never ran.
 
 from __future__ import annotations
 
-import json
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
@@ -20,20 +19,28 @@ from tests.conftest import SafePip, Venv, make_venv
 from tests.e2e.conftest import PypiServer
 from tests.e2e.test_first_seen import _on_terminal
 from tests.support.index import PackageIndex
-
-
-def _ran(markers: Path) -> list[str]:
-    return sorted(p.name for p in markers.iterdir()) if markers.is_dir() else []
+from tests.support.outcomes import ran
 
 
 def _settings(safe_pip: SafePip, text: str) -> None:
     (safe_pip.cwd / "pyproject.toml").write_text(text, encoding="utf-8")
 
 
-def _audit(safe_pip: SafePip) -> list[dict[str, str]]:
-    path = safe_pip.home / "safe-pip-home" / "audit.log"
-    lines = path.read_text(encoding="utf-8").splitlines() if path.exists() else []
-    return [json.loads(line) for line in lines]
+def _public_pypi(safe_pip: SafePip, public: PackageIndex) -> None:
+    """Settings that declare the stand-in for PyPI public, and nothing else."""
+    _settings(
+        safe_pip, f'[tool.safe-pip.sources]\npypi = {{ url = "{public.url}", public = true }}\n'
+    )
+
+
+def _marked_sources(public: PackageIndex, private: PypiServer) -> str:
+    """A sources table that marks the stand-in for PyPI public and the private index
+    private."""
+    return (
+        "[tool.safe-pip.sources]\n"
+        f'pypi = {{ url = "{public.url}", public = true }}\n'
+        f'corp = {{ url = "{private.url}", private = true }}\n'
+    )
 
 
 @pytest.fixture
@@ -74,18 +81,16 @@ def test_private_as_index_url_refuses_the_squatter(
 ) -> None:
     """PyPI as an extra index ranks first: the name is asked of the private index too."""
     private, public = squatted
-    _settings(
-        safe_pip, f'[tool.safe-pip.sources]\npypi = {{ url = "{public.url}", public = true }}\n'
-    )
+    _public_pypi(safe_pip, public)
     result = _install(safe_pip, venv, private.url, public.url, "corp-tools", "public-lib")
     assert result.returncode == 3, result.stderr
     assert "corp-tools is on pypi" in result.stderr
     assert private.url in result.stderr
     assert '[tool.safe-pip.pins]: "corp-tools" = "pypi"' in result.stderr
     assert "dependency confusion" in result.stderr
-    assert _ran(markers) == []
+    assert ran(markers) == []
     assert venv.installed() == {}
-    decisions = {(e["decision"], e["project"]) for e in _audit(safe_pip)}
+    decisions = {(e["decision"], e["project"]) for e in safe_pip.audit_log()}
     assert {("shadowed", "corp-tools"), ("refused", "corp-tools")} <= decisions
 
 
@@ -94,17 +99,12 @@ def test_default_layout_refuses_a_name_the_public_index_also_has(
 ) -> None:
     """A source marked private checks the public index for its names (check-public-shadows)."""
     private, public = squatted
-    _settings(
-        safe_pip,
-        "[tool.safe-pip.sources]\n"
-        f'pypi = {{ url = "{public.url}", public = true }}\n'
-        f'corp = {{ url = "{private.url}", private = true }}\n',
-    )
+    _settings(safe_pip, _marked_sources(public, private))
     result = _install(safe_pip, venv, public.url, private.url, "corp-tools")
     assert result.returncode == 3, result.stderr
     assert "corp-tools is on corp" in result.stderr and "and on pypi" in result.stderr
     assert '[tool.safe-pip.pins]: "corp-tools" = "corp"' in result.stderr
-    assert _ran(markers) == []
+    assert ran(markers) == []
     assert venv.installed() == {}
 
 
@@ -113,12 +113,7 @@ def test_pinned_name_installs_from_its_pin_and_still_raises_the_alarm(
 ) -> None:
     private, public = squatted
     _settings(
-        safe_pip,
-        "[tool.safe-pip.sources]\n"
-        f'pypi = {{ url = "{public.url}", public = true }}\n'
-        f'corp = {{ url = "{private.url}", private = true }}\n'
-        "[tool.safe-pip.pins]\n"
-        'corp-tools = "corp"\n',
+        safe_pip, _marked_sources(public, private) + '[tool.safe-pip.pins]\ncorp-tools = "corp"\n'
     )
     for index_url, extra in ((private.url, public.url), (public.url, private.url)):
         result = _install(safe_pip, venv, index_url, extra, "--dry-run", "corp-tools")
@@ -127,8 +122,10 @@ def test_pinned_name_installs_from_its_pin_and_still_raises_the_alarm(
         assert "dependency confusion" in result.stdout + result.stderr
         note = f"note: from corp ({private.url}), not the index pypi (a pin in the settings)"
         assert (note in result.stdout) is (index_url == public.url), result.stdout
-    assert _ran(markers) == []
-    assert ("shadowed", "corp-tools") in {(e["decision"], e["project"]) for e in _audit(safe_pip)}
+    assert ran(markers) == []
+    assert ("shadowed", "corp-tools") in {
+        (e["decision"], e["project"]) for e in safe_pip.audit_log()
+    }
 
 
 def test_unmarked_private_index_first_never_leaks_its_names(
@@ -136,14 +133,24 @@ def test_unmarked_private_index_first_never_leaks_its_names(
 ) -> None:
     """pip's default layout, the private index unmarked: its names are not sent to PyPI."""
     private, public = squatted
-    _settings(
-        safe_pip, f'[tool.safe-pip.sources]\npypi = {{ url = "{public.url}", public = true }}\n'
-    )
+    _public_pypi(safe_pip, public)
     result = _install(safe_pip, venv, public.url, private.url, "corp-tools", "public-lib")
     assert result.returncode == 0, result.stderr
     assert venv.installed() == {"corp-tools": "1.0", "public-lib": "2.0"}
     assert not public.asked("corp-tools")
-    assert _ran(markers) == []
+    assert ran(markers) == []
+
+
+def _on_a_terminal_answering(
+    safe_pip: SafePip, venv: Venv, squatted: tuple[PypiServer, PackageIndex], answer: str
+) -> tuple[int, str]:
+    """Install corp-tools on a terminal, the private index first and PyPI declared public,
+    giving ``answer`` to the question which source is meant."""
+    private, public = squatted
+    _public_pypi(safe_pip, public)
+    args = ["--python", str(venv.python), "install", "--allow-sdist", ":all:"]
+    layout = ["-i", private.url, "--extra-index-url", public.url, "corp-tools"]
+    return _on_terminal(safe_pip, [*args, *layout], [answer])
 
 
 def test_on_a_terminal_the_review_asks_which_source_and_remembers_the_answer(
@@ -153,12 +160,7 @@ def test_on_a_terminal_the_review_asks_which_source_and_remembers_the_answer(
     markers: Path,
 ) -> None:
     private, public = squatted
-    _settings(
-        safe_pip, f'[tool.safe-pip.sources]\npypi = {{ url = "{public.url}", public = true }}\n'
-    )
-    args = ["--python", str(venv.python), "install", "--allow-sdist", ":all:"]
-    layout = ["-i", private.url, "--extra-index-url", public.url, "corp-tools"]
-    status, output = _on_terminal(safe_pip, [*args, *layout], ["2"])
+    status, output = _on_a_terminal_answering(safe_pip, venv, squatted, "2")
     assert status == 0, output
     assert "corp-tools is on pypi" in output and "which do you mean?" in output
     assert venv.installed() == {"corp-tools": "1.0"}
@@ -168,7 +170,7 @@ def test_on_a_terminal_the_review_asks_which_source_and_remembers_the_answer(
     assert again.returncode == 0, again.stderr
     assert second.installed() == {"corp-tools": "1.0"}
     assert "dependency confusion" in again.stdout + again.stderr
-    assert _ran(markers) == []
+    assert ran(markers) == []
 
 
 def test_on_a_terminal_no_answer_refuses(
@@ -177,13 +179,7 @@ def test_on_a_terminal_no_answer_refuses(
     squatted: tuple[PypiServer, PackageIndex],
     markers: Path,
 ) -> None:
-    private, public = squatted
-    _settings(
-        safe_pip, f'[tool.safe-pip.sources]\npypi = {{ url = "{public.url}", public = true }}\n'
-    )
-    args = ["--python", str(venv.python), "install", "--allow-sdist", ":all:"]
-    layout = ["-i", private.url, "--extra-index-url", public.url, "corp-tools"]
-    status, output = _on_terminal(safe_pip, [*args, *layout], [""])
+    status, output = _on_a_terminal_answering(safe_pip, venv, squatted, "")
     assert status == 3, output
     assert venv.installed() == {}
-    assert _ran(markers) == []
+    assert ran(markers) == []

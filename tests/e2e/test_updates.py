@@ -1,4 +1,4 @@
-"""End to end: updates are security events (issue 15, DESIGN invariant 9).
+"""End to end: updates are security events (DESIGN invariant 9).
 
 Each test replays a real pattern of attack on a project people already trust, with a
 canary: a poisoned release whose code writes a marker file when it is imported (or, for a
@@ -7,7 +7,6 @@ source distribution, when its build backend runs). The canary must never land or
 
 from __future__ import annotations
 
-import json
 import shutil
 import subprocess
 from collections.abc import Callable
@@ -16,8 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import SafePip, Venv, make_venv
+from tests.conftest import SafePip, Venv, install, make_venv
 from tests.support.index import PackageIndex
+from tests.support.outcomes import ran
 
 NOW = datetime.now(UTC)
 
@@ -33,27 +33,16 @@ def _canary(markers: Path, name: str) -> dict[str, str]:
     }
 
 
-def _ran(markers: Path) -> list[str]:
-    return sorted(p.name for p in markers.iterdir()) if markers.is_dir() else []
-
-
 def _install(
     safe_pip: SafePip, venv: Venv, index: PackageIndex, *args: str
 ) -> subprocess.CompletedProcess[str]:
-    return safe_pip(
-        "--python", str(venv.python), "install", "-i", index.url, *args, env={"CI": "1"}
-    )
-
-
-def _audit(safe_pip: SafePip) -> list[dict[str, str]]:
-    path = safe_pip.home / "safe-pip-home" / "audit.log"
-    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+    return install(safe_pip, venv, index, *args, env={"CI": "1"})
 
 
 def _imports_cleanly(venv: Venv, module: str, markers: Path) -> None:
     result = venv.run(f"import {module}")
     assert result.returncode == 0, result.stderr
-    assert _ran(markers) == []
+    assert ran(markers) == []
 
 
 @pytest.fixture
@@ -115,7 +104,7 @@ class TestCooldown:
         assert 'the exemption num2words==0.5.15 (reason: "urgent fix for CVE-1"' in (
             result.stdout + result.stderr
         )
-        exempted = [line for line in _audit(safe_pip) if line["decision"] == "exempted"]
+        exempted = [line for line in safe_pip.audit_log() if line["decision"] == "exempted"]
         assert len(exempted) == 2  # added, then used
         assert all("urgent fix for CVE-1" in (line["how"] or "") for line in exempted)
         assert exempted[1]["version"] == "0.5.15" and exempted[1]["filename"]
@@ -182,8 +171,8 @@ class TestReplacedRelease:
         assert "widget-1.0-1-py3-none-any.whl: new, uploaded 8 days ago" in result.stderr
         assert "safe-pip trust forget widget==1.0" in result.stderr
         assert second.installed() == {}
-        assert _ran(markers) == []
-        refused = [line for line in _audit(safe_pip) if line["decision"] == "refused"]
+        assert ran(markers) == []
+        refused = [line for line in safe_pip.audit_log() if line["decision"] == "refused"]
         assert "release changed after it was installed" in (refused[-1]["how"] or "")
         forgot = safe_pip("trust", "forget", "widget==1.0")
         assert forgot.returncode == 0, forgot.stderr
@@ -254,7 +243,7 @@ class TestUpdateReview:
         assert result.returncode == 3, result.stderr
         assert "builder 2.0" in result.stderr and "built from source" in result.stderr
         assert "--trust builder==2.0" in result.stderr
-        assert _ran(markers) == []
+        assert ran(markers) == []
         assert venv.installed() == {"builder": "1.0"}
 
     def test_a_poisoned_update_past_the_cooldown_is_refused_in_ci(
@@ -293,14 +282,14 @@ class TestUpdateReview:
         assert "--trust ultra==8.3.41" in result.stderr
         assert venv.installed() == {"ultra": "8.3.40"}
         _imports_cleanly(venv, "ultra", markers)
-        refused = [line for line in _audit(safe_pip) if line["decision"] == "refused"]
+        refused = [line for line in safe_pip.audit_log() if line["decision"] == "refused"]
         assert refused[-1]["project"] == "ultra" and refused[-1]["version"] == "8.3.41"
         named = _install(safe_pip, venv, served, "-U", "--trust", "ultra==8.3.41", "ultra")
         assert named.returncode == 0, named.stderr
         assert venv.installed() == {"ultra": "8.3.41", "helper": "1.0"}
         approved = [
             line
-            for line in _audit(safe_pip)
+            for line in safe_pip.audit_log()
             if line["decision"] == "approved" and line["project"] == "ultra"
         ]
         assert (approved[-1]["version"], approved[-1]["how"]) == ("8.3.41", "flag")

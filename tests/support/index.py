@@ -24,7 +24,29 @@ from typing import Any
 
 from packaging.utils import canonicalize_name
 
-__all__ = ["LONG_AGO", "IndexFile", "PackageIndex"]
+__all__ = ["LONG_AGO", "IndexFile", "PackageIndex", "serve_on_loopback", "shut_down"]
+
+
+def serve_on_loopback(
+    handler: type[BaseHTTPRequestHandler], tls: ssl.SSLContext | None = None
+) -> ThreadingHTTPServer:
+    """An HTTP server (HTTPS with ``tls``) on a free port of 127.0.0.1, answering from a
+    daemon thread until :func:`shut_down`."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    server.daemon_threads = True
+    if tls is not None:
+        server.socket = tls.wrap_socket(server.socket, server_side=True)
+    threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+    ).start()
+    return server
+
+
+def shut_down(server: ThreadingHTTPServer | None) -> None:
+    """Stop a server :func:`serve_on_loopback` started, if it was."""
+    if server is not None:
+        server.shutdown()
+        server.server_close()
 
 
 def _project_of(filename: str) -> str:
@@ -103,25 +125,20 @@ class PackageIndex:
     # -- lifecycle -------------------------------------------------------------------
 
     def __enter__(self) -> PackageIndex:
-        server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
-        server.daemon_threads = True
-        if self.tls is not None:
-            server.socket = self.tls.wrap_socket(server.socket, server_side=True)
-        self._server = server
-        threading.Thread(
-            target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        ).start()
+        self._server = serve_on_loopback(_handler(self), self.tls)
         return self
 
     def __exit__(self, *exc: object) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
+        shut_down(self._server)
 
     @property
     def host(self) -> str:
         assert self._server is not None
         return f"127.0.0.1:{self._server.server_address[1]}"
+
+    def file_url(self, filename: str) -> str:
+        """Where this index serves ``filename``, as a direct URL names it."""
+        return f"http://{self.host}/files/{filename}"
 
     @property
     def scheme(self) -> str:

@@ -6,13 +6,14 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-import threading
 import zipfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
+
+from tests.support.index import serve_on_loopback, shut_down
 
 __all__ = ["AdvisoryServer", "advisory", "write_directory", "zip_bytes"]
 
@@ -96,17 +97,11 @@ class AdvisoryServer:
         return '"' + hashlib.sha256(self.body).hexdigest()[:16] + '"'
 
     def __enter__(self) -> AdvisoryServer:
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
-        self._server.daemon_threads = True
-        threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        ).start()
+        self._server = serve_on_loopback(_handler(self))
         return self
 
     def __exit__(self, *exc: object) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
+        shut_down(self._server)
 
 
 def _handler(server: AdvisoryServer) -> type[BaseHTTPRequestHandler]:

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import subprocess
+from pathlib import Path
 from typing import Protocol
 
-__all__ = ["refused", "succeeded"]
+__all__ = ["ran", "refused", "succeeded"]
 
 
 class _Environment(Protocol):
@@ -33,3 +34,8 @@ def refused(
     if untouched is not None:
         assert untouched.installed() == {}
     return result.stderr
+
+
+def ran(markers: Path) -> list[str]:
+    """The marker files package code left behind, sorted: empty when none of it ran."""
+    return sorted(p.name for p in markers.iterdir()) if markers.is_dir() else []

@@ -42,7 +42,7 @@ class TestFileCache:
         assert [p for p in tmp_path.rglob("*") if p.is_file()] == []
 
     def test_a_download_abandoned_by_an_exit_is_swept_by_the_next_one(self, tmp_path: Path) -> None:
-        # An interrupted command exits without waiting for its downloads (issue 13, hole 9):
+        # An interrupted command exits without waiting for its downloads, to end at once:
         # their partial files stay behind until the same file is stored again.
         cache = FileCache(tmp_path)
         directory = cache.path_for(SHA, "x.whl").parent

@@ -17,6 +17,7 @@ from safe_pip.hashes import HashPin
 from safe_pip.models import DistKind, IndexFile, PlannedDist
 from safe_pip.network import NetworkOptions
 from safe_pip.sources import Upstream
+from tests.support.files import demo_wheel
 
 
 def _wheel_bytes(metadata: bytes = b"Name: demo\nVersion: 1.0\n") -> bytes:
@@ -31,15 +32,7 @@ SHA = hashlib.sha256(WHEEL).hexdigest()
 
 
 def _file(sha256: str = SHA, **extra: object) -> IndexFile:
-    return IndexFile(
-        "demo-1.0-py3-none-any.whl",
-        "https://files.example/demo.whl",
-        canonicalize_name("demo"),
-        Version("1.0"),
-        DistKind.WHEEL,
-        sha256,
-        **extra,  # type: ignore[arg-type]
-    )
+    return demo_wheel(sha256, **extra)
 
 
 class _Server:

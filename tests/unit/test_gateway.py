@@ -28,6 +28,7 @@ from safe_pip.models import DistKind, IndexFile, ProjectPage, SourceSpec
 from safe_pip.network import NetworkOptions
 from safe_pip.selection import Compatibility, FilePolicy, SourceSelector
 from safe_pip.sources import Upstream
+from tests.support.files import demo_wheel
 
 SOURCE = SourceSpec("upstream", "https://idx.example/simple", username="u", password="hunter2")
 
@@ -42,15 +43,7 @@ def _wheel() -> bytes:
 WHEEL = _wheel()
 SHA = hashlib.sha256(WHEEL).hexdigest()
 FILES = (
-    IndexFile(
-        "demo-1.0-py3-none-any.whl",
-        "https://files.example/demo.whl",
-        canonicalize_name("demo"),
-        Version("1.0"),
-        DistKind.WHEEL,
-        SHA,
-        requires_python=">=3.9",
-    ),
+    demo_wheel(SHA, requires_python=">=3.9"),
     IndexFile(
         "demo-1.1.tar.gz",
         "https://files.example/demo.tar.gz",
@@ -386,7 +379,8 @@ class _StalledUpstream(Upstream):
 
 
 class TestInterrupted:
-    """Issue 13, hole 9: an interrupted command waits for no request in flight."""
+    """An interrupted command waits for no request in flight: a stalled source cannot
+    hold Ctrl-C up."""
 
     @pytest.mark.parametrize("error", [KeyboardInterrupt, SourceError])
     def test_a_stopped_command_does_not_wait_for_a_stalled_source(

@@ -379,7 +379,7 @@ _MAIN = "pip._internal.cli.main:main"
 
 
 class TestPipScripts:
-    """Issue 16, item 2: the scripts pip itself writes for pip (and easy_install)."""
+    """The scripts pip itself writes for pip (and easy_install)."""
 
     @pytest.mark.parametrize(
         "declared",
@@ -454,7 +454,7 @@ def _setuptools_nspkg(namespaces: list[str]) -> bytes:
 
 
 class TestKnownHooks:
-    """Issue 16, item 3: well-known startup hooks, recognised by their exact bytes only."""
+    """Well-known startup hooks, recognised by their exact bytes only."""
 
     def test_distutils_precedence_as_the_installed_setuptools_wrote_it(self) -> None:
         installed = Path(sysconfig.get_paths()["purelib"]) / "distutils-precedence.pth"
@@ -547,7 +547,7 @@ class TestMayInstallHooks:
 
 
 class TestInstallerReading:
-    """Issue 13, hole 1: every member is placed where pypa/installer will write it, which
+    """Every member is placed where pypa/installer will write it (DESIGN invariant 8), which
     names the ``.data`` directory from the file name, not from the ``.dist-info``."""
 
     @pytest.mark.parametrize(
@@ -675,7 +675,7 @@ def _locale_codecs() -> list[str]:
 
 
 class TestPthReading:
-    """Issue 13, hole 2: a ``.pth`` line is code if any supported ``site`` would run it."""
+    """A ``.pth`` line is code if any supported ``site`` would run it (DESIGN invariant 8)."""
 
     @pytest.mark.parametrize("separator", list(_BREAKS), ids=lambda s: f"U+{ord(s):04X}")
     def test_a_line_behind_any_line_break_of_any_version_is_code(self, separator: str) -> None:

@@ -100,7 +100,7 @@ class TestInstallWheels:
     def test_a_path_placement_did_not_approve_is_never_written(
         self, env: Env, wheel: WheelFactory, unapproved: str
     ) -> None:
-        """Defence in depth (issue 13): should inspection ever read a wheel differently
+        """Defence in depth (DESIGN invariant 8): should inspection ever read a wheel differently
         from pypa/installer, the installer still writes only what placement approved."""
         target, scheme = env
         built = wheel(
@@ -368,7 +368,7 @@ def _gone_soon(paths: list[Path]) -> bool:
 
 
 class TestLargeRollback:
-    """Issue 16, item 6: undoing thousands of files and directories one by one took
+    """Undoing thousands of files and directories one by one took
     seconds; each directory the install created goes away whole, in one rename."""
 
     @pytest.fixture

@@ -112,7 +112,7 @@ class TestRenderRequirements:
 
 class TestNothingStartsALineOfItsOwn:
     """A hostile index lists the digests; whoever runs the lock writes the command in its
-    header: neither may add an option line to a file pip reads (issue 13, hole 5)."""
+    header: neither may add an option line to a file pip reads (DESIGN invariant 8)."""
 
     def _listed(self, digest: str) -> IndexFile:
         file = _file("beta", "1.1", "py311-none-any", "b")

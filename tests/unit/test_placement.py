@@ -226,7 +226,7 @@ class TestStartupHooks:
     def test_found_through_the_data_directory_installer_reads(
         self, env: Env, wheel: WheelFactory, dist_info: str, member: str
     ) -> None:
-        """Issue 13, hole 1: the ``.data`` directory is named from the file name."""
+        """The ``.data`` directory is named from the file name, as pypa/installer does."""
         files = {"evil/__init__.py": "", member: "import os\n"}
         path = wheel("evil", "1.0", dist_info=dist_info, files=files)
         assert "evil.pth: a .pth file with an import line" in refused(env, path)
@@ -262,7 +262,7 @@ class TestStartupHooks:
 
 
 class TestKnownAndUnchangedHooks:
-    """Issue 16, item 3: a hook that is nothing new installs without permission."""
+    """A hook that is nothing new installs without permission."""
 
     def test_a_hook_byte_identical_to_the_replaced_versions_is_not_new(
         self, env: Env, wheel: WheelFactory

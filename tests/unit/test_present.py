@@ -19,10 +19,11 @@ from safe_pip.cache import FileCache
 from safe_pip.cli.present import PlainReporter, RichReporter, format_size
 from safe_pip.cli.prompt import review_panels
 from safe_pip.fetch import Fetcher
-from safe_pip.models import DistKind, IndexFile, SourceSpec
+from safe_pip.models import SourceSpec
 from safe_pip.network import NetworkOptions
 from safe_pip.review import ProjectFacts, TrustWarning, WarningKind
 from safe_pip.sources import Upstream
+from tests.support.files import demo_wheel
 
 SNAPSHOTS = Path(__file__).parent / "snapshots"
 NOW = datetime(2026, 12, 2, 12, 0, tzinfo=UTC)
@@ -132,18 +133,6 @@ WHEEL = b"not really a wheel, but bytes with a sha256"
 SHA = hashlib.sha256(WHEEL).hexdigest()
 
 
-def _file() -> IndexFile:
-    return IndexFile(
-        "demo-1.0-py3-none-any.whl",
-        "https://files.example/demo.whl",
-        canonicalize_name("demo"),
-        Version("1.0"),
-        DistKind.WHEEL,
-        SHA,
-        size=len(WHEEL),
-    )
-
-
 def _fetcher(cache: Path) -> Fetcher:
     def serve(request: httpx.Request) -> httpx.Response:
         return httpx.Response(200, content=WHEEL)
@@ -156,7 +145,7 @@ def _said(fetcher: Fetcher, times: int) -> list[str]:
     stream = io.StringIO()
     reporter = PlainReporter(Console(file=stream, width=200, no_color=True), 0)
     for _ in range(times):
-        fetcher.materialize(_file(), None, reporter)
+        fetcher.materialize(demo_wheel(SHA, size=len(WHEEL)), None, reporter)
     return stream.getvalue().splitlines()
 
 

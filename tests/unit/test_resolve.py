@@ -31,18 +31,12 @@ from safe_pip.resolve import (
     _plan,
     run_gated,
 )
+from tests.support.files import demo_wheel
 
 BASE = "http://127.0.0.1:4242/tok"
 SOURCE = SourceSpec("corp", "https://corp.example/simple")
 SHA = "c" * 64
-FILE = IndexFile(
-    "demo-1.0-py3-none-any.whl",
-    "https://files.example/demo.whl",
-    canonicalize_name("demo"),
-    Version("1.0"),
-    DistKind.WHEEL,
-    SHA,
-)
+FILE = demo_wheel(SHA)
 
 
 class _Selector:

@@ -252,7 +252,7 @@ class TestDecide:
         assert decide(facts, flagged=NameSet(), settings=named, pins={})[0].how is How.SETTINGS
 
     def test_all_never_covers_a_warning_but_the_name_does(self) -> None:
-        # Issue 15: --trust :all: approves plain first-seen projects only.
+        # --trust :all: approves plain first-seen projects only, never a warning.
         file = _file("quintessential-widgetry", "1.0", 2)
         facts = trust_review(Plan((_dist(file),)), {}, {}, NOW)
         assert facts[0].suspicious and not facts[0].impostor

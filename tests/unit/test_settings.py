@@ -257,7 +257,8 @@ class TestSources:
 
 
 class TestLineBreaksAndNul:
-    """No setting holds a line break of any kind, or a NUL (issue 13, hole 5)."""
+    """No setting holds a line break of any kind, or a NUL: the rest would become a line of
+    its own in a file pip reads."""
 
     @pytest.mark.parametrize(
         ("body", "setting"),
@@ -319,7 +320,7 @@ class TestLineBreaksAndNul:
 
 
 class TestCooldown:
-    """Issue 15: a 7-day cooldown by default, exemptions with a reason and an expiry."""
+    """A 7-day cooldown by default (DESIGN invariant 9), exemptions with a reason and an expiry."""
 
     NOW = datetime(2026, 12, 1, tzinfo=UTC)
 

@@ -279,7 +279,7 @@ def _json_answer(url: str, **extra: object) -> Callable[[httpx.Request], httpx.R
 
 
 class TestWhereAPageMayPoint:
-    """A remote page may only point at remote files (issue 13, hole 7), judged on the URL
+    """A remote page may only point at remote files (DESIGN invariant 8), judged on the URL
     as joined with its page: the string every reader fetches."""
 
     @pytest.mark.parametrize(

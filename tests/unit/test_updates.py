@@ -1,4 +1,4 @@
-"""Updates as security events (issue 15): the cooldown's notes and refusal, exemptions,
+"""Updates as security events (DESIGN invariant 9): the cooldown's notes and refusal, exemptions,
 replaced releases, and the update warnings of the review."""
 
 from __future__ import annotations

@@ -10,7 +10,7 @@ import logging
 import os
 import signal
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager, suppress
 from pathlib import Path
 from types import FrameType
@@ -184,34 +184,31 @@ def _no_color(argv: list[str]) -> bool:
     return "--no-color" in argv or bool(os.environ.get("NO_COLOR"))
 
 
-def _run_trust(rest: list[str]) -> int:
-    from safe_pip.cli.trust_cmd import run_trust_command
-
+def _reported(run: Callable[[], int]) -> int:
+    """Run a plain subcommand: an expected failure is one ``ERROR:`` line and its status."""
     try:
-        return run_trust_command(rest, sys.stdout, sys.stderr)
+        return run()
     except SafePipError as exc:
         sys.stderr.write(f"ERROR: {exc}\n")
         return exc.exit_code
+
+
+def _run_trust(rest: list[str]) -> int:
+    from safe_pip.cli.trust_cmd import run_trust_command
+
+    return _reported(lambda: run_trust_command(rest, sys.stdout, sys.stderr))
 
 
 def _run_doctor(rest: list[str]) -> int:
     from safe_pip.cli.doctor_cmd import run_doctor_command
 
-    try:
-        return run_doctor_command(rest, sys.stdout)
-    except SafePipError as exc:
-        sys.stderr.write(f"ERROR: {exc}\n")
-        return exc.exit_code
+    return _reported(lambda: run_doctor_command(rest, sys.stdout))
 
 
 def _run_sources(argv: list[str]) -> int:
     from safe_pip.cli.sources_cmd import run_sources_command
 
-    try:
-        return run_sources_command(argv, sys.stdout)
-    except SafePipError as exc:
-        sys.stderr.write(f"ERROR: {exc}\n")
-        return exc.exit_code
+    return _reported(lambda: run_sources_command(argv, sys.stdout))
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -347,7 +347,7 @@ def _present(outcome: Outcome, args: argparse.Namespace, out: Console, err: Cons
                 out.print(line, markup=False, highlight=False)
             labels = " ".join(d.label for d in outcome.plan)
             out.print(f"Would install {labels}", markup=False, highlight=False)
-        # What the cooldown held back of a project left out of the plan (issue 15).
+        # What the cooldown held back of a project left out of the plan.
         planned = {dist.name for dist in outcome.plan}
         for finding in outcome.findings:
             if finding.project not in planned:
