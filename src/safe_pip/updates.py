@@ -124,18 +124,27 @@ def cooldown_notes(
         if exemption.name in answers
     ]
     if policy.cutoff is not None:
-        notes += [
-            Finding(
-                dist.name,
-                Severity.NOTE,
-                f"{dist.name} {dist.version}: "
-                f"{dist.source.name if dist.source else 'its source'} gives no upload "
-                f"time, so {cooldown_name(policy)} could not apply to it",
-            )
-            for dist in plan
-            if dist.file is not None and dist.file.upload_time is None
-        ]
+        notes += _undated_notes(plan, policy)
     return notes
+
+
+def _undated_notes(plan: Plan, policy: FilePolicy) -> list[Finding]:
+    """One note per source that gives no upload times, under the first of its planned
+    projects: a local mirror serves every project of an install, and one line says it."""
+    undated: dict[str, list[PlannedDist]] = {}
+    for dist in plan:
+        if dist.file is not None and dist.file.upload_time is None:
+            source = dist.source.name if dist.source else "its source"
+            undated.setdefault(source, []).append(dist)
+    return [
+        Finding(
+            dists[0].name,
+            Severity.NOTE,
+            f"{source} gives no upload times, so {cooldown_name(policy)} could not apply to "
+            f"{', '.join(f'{dist.name} {dist.version}' for dist in dists)}",
+        )
+        for source, dists in undated.items()
+    ]
 
 
 def _held_version(served: ServedProject, chosen: Version | None) -> Version | None:

@@ -142,9 +142,19 @@ class TestCooldownNotes:
             'urgent==2.0 (reason: "CVE fix"; trust store)',
             f'the exemption local (reason: "old"; until {expired.until}; trust store) expired; '
             f"it no longer applies",
-            "local 1.0: pypi gives no upload time, so the 7-day cooldown could not apply to it",
+            "pypi gives no upload times, so the 7-day cooldown could not apply to local 1.0",
         ]
         assert exemptions_used(plan, policy) == [(plan.dists[0], exemption)]
+
+    def test_one_note_per_source_without_upload_times(self) -> None:
+        local = [_file("one", "1.0", None), _file("two", "2.0", None)]
+        dated = _file("three", "3.0", timedelta(days=90))
+        plan = Plan((*map(_dist, local), _dist(dated)))
+        (note,) = cooldown_notes(plan, {}, COOLDOWN, NOW)
+        assert note.project == "one"
+        assert note.message == (
+            "pypi gives no upload times, so the 7-day cooldown could not apply to one 1.0, two 2.0"
+        )
 
     def test_no_cooldown_no_notes(self) -> None:
         young = _file("p", "2.0", timedelta(hours=1))

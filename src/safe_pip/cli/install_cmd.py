@@ -15,7 +15,14 @@ from typing import TYPE_CHECKING
 from safe_pip.build import BuildOptions, parse_config_settings
 from safe_pip.cli.audit_cmd import advisory_options, check_audit_flag, present_plan_audit
 from safe_pip.cli.options import build_parser, locate, parse_args, resolver_args
-from safe_pip.cli.present import PlainReporter, RichReporter, plan_lines, target_line
+from safe_pip.cli.present import (
+    PlainReporter,
+    RichReporter,
+    finding_line,
+    plan_lines,
+    printable,
+    target_line,
+)
 from safe_pip.cli.prompt import TerminalPrompter
 from safe_pip.errors import UsageError
 from safe_pip.models import NameSet, SourceSpec
@@ -351,10 +358,10 @@ def _present(outcome: Outcome, args: argparse.Namespace, out: Console, err: Cons
         planned = {dist.name for dist in outcome.plan}
         for finding in outcome.findings:
             if finding.project not in planned:
-                out.print(f"note: {finding.message}", markup=False, highlight=False)
+                out.print(printable(finding_line(finding)), markup=False, highlight=False)
         return
     for finding in outcome.findings:
-        err.print(f"WARNING: {finding.message}", markup=False, highlight=False)
+        err.print(printable(finding_line(finding)), markup=False, highlight=False)
     result = outcome.result
     if result is None:
         return

@@ -25,6 +25,7 @@ __all__ = [
     "PlainReporter",
     "RichReporter",
     "describe_dist",
+    "finding_line",
     "format_size",
     "plan_lines",
     "printable",
@@ -102,10 +103,14 @@ def plan_lines(
         lines.append(f"  {describe_dist(dist)}")
         if dist.name in approval_of:
             lines += _approval_lines(approval_of[dist.name])
-        for finding in by_project.get(dist.name, []):
-            prefix = "WARNING" if finding.severity is Severity.WARNING else "note"
-            lines.append(f"      {prefix}: {finding.message}")
+        lines += [f"      {finding_line(finding)}" for finding in by_project.get(dist.name, [])]
     return [printable(line) for line in lines]
+
+
+def finding_line(finding: Finding) -> str:
+    """``WARNING: ...`` for a warning, ``note: ...`` for what is only worth knowing."""
+    prefix = "WARNING" if finding.severity is Severity.WARNING else "note"
+    return f"{prefix}: {finding.message}"
 
 
 class PlainReporter:
