@@ -90,6 +90,11 @@ NEW_RELEASE_DAYS = 7
 DORMANT_DAYS = 365
 """A release after this long with none is flagged: a forgotten project's account is an easy
 one to take over (ctx slept eight years before its hijacked release)."""
+WAKING_DAYS = 30
+"""...while the waking release is younger than this: hijacked releases are found and pulled
+within days (ctx's within ten), so one that has stood longer is a project's history, not an
+event; flagging it would stop honest projects that simply release rarely (itsdangerous,
+markupsafe) in every unattended install."""
 
 
 class Suspicion(Protocol):
@@ -292,10 +297,11 @@ def _warnings(
     return tuple(found)
 
 
-def _dormant(dist: PlannedDist, served: ServedProject | None) -> TrustWarning | None:
-    """A release uploaded after more than :data:`DORMANT_DAYS` with no release."""
+def _dormant(dist: PlannedDist, served: ServedProject | None, now: datetime) -> TrustWarning | None:
+    """A release younger than :data:`WAKING_DAYS` uploaded after more than
+    :data:`DORMANT_DAYS` with no release."""
     released = dist.file.upload_time if dist.file is not None else None
-    if served is None or released is None:
+    if served is None or released is None or (_days(released, now) or 0.0) >= WAKING_DAYS:
         return None
     earlier = [
         f.upload_time
@@ -316,7 +322,7 @@ def _dormant(dist: PlannedDist, served: ServedProject | None) -> TrustWarning | 
 
 
 def _update_warnings(
-    dist: PlannedDist, known: TrustedProject, served: ServedProject | None
+    dist: PlannedDist, known: TrustedProject, served: ServedProject | None, now: datetime
 ) -> tuple[TrustWarning, ...]:
     """Why a new release of an approved project needs approval again."""
     found = []
@@ -329,7 +335,7 @@ def _update_warnings(
                 f"rights; builds were approved for {before} only",
             )
         )
-    if dormant := _dormant(dist, served):
+    if dormant := _dormant(dist, served, now):
         found.append(dormant)
     return tuple(found)
 
@@ -400,7 +406,7 @@ def trust_review(
         if dist.file is None or dist.source is None:
             continue  # a path or URL the user wrote is approved by writing it
         if dist in pending:
-            dormant = _dormant(dist, page)
+            dormant = _dormant(dist, page, now)
             found = _warnings(
                 dist,
                 known,
@@ -411,7 +417,7 @@ def trust_review(
             ) + ((dormant,) if dormant else ())
             facts.append(_facts(dist, dist.file, dist.source, page, found, known))
         elif known is not None and (update_of := _update_of(dist, known)) is not None:
-            found = _update_warnings(dist, known, page)
+            found = _update_warnings(dist, known, page, now)
             if found:
                 facts.append(_facts(dist, dist.file, dist.source, page, found, None, update_of))
     return tuple(facts)

@@ -287,6 +287,17 @@ class TestUpdateReview:
         (approval,) = decide((facts,), flagged=NameSet([":all:"]), settings=NameSet(), pins={})
         assert approval.how is None
 
+    def test_a_wake_up_that_has_stood_for_a_month_is_history(self) -> None:
+        old = _file("itsdangerous", "2.1.2", timedelta(days=3 * 365))
+        woke = _file("itsdangerous", "2.2.0", timedelta(days=30))
+        known = _known("itsdangerous", {"2.1.2": {old.filename: "x"}})
+        served = _served(FilePolicy(), old, woke)
+        assert _review(Plan((_dist(woke),)), known, served) == ()
+        (facts,) = trust_review(
+            Plan((_dist(woke),)), {}, {woke.project: served}, NOW, _no_typos, _no_impostors
+        )
+        assert facts.warnings == ()
+
 
 def _wheel(tmp_path: Path, version: str, **fields: Any) -> Path:
     return build_wheel(tmp_path / version, WheelSpec("lib", version, **fields))
