@@ -69,7 +69,7 @@ from safe_pip.network import build_client
 from safe_pip.placement import check_startup_hooks, lay_out
 from safe_pip.prompting import Prompter
 from safe_pip.reporting import NullReporter, Reporter
-from safe_pip.requirements import RequirementLine, requirement_name
+from safe_pip.requirements import RequirementLine, names_index_project, requirement_name
 from safe_pip.resolutions import Resolutions
 from safe_pip.resolve import ResolveRequest, resolve, run_gated
 from safe_pip.review import Approval, Finding, review
@@ -437,7 +437,11 @@ def run_pip_command(command: Sequence[str], request: InstallRequest, settings: S
     """
     admit(request.lines, request.no_binary, settings.file_policy.allow_sdist)
     same = request.python.resolve() == Path(sys.executable).resolve()
-    with _client(settings) as client, _session(settings, request, client) as session:
+    approve = _approver_for_builds(request, settings)
+    with (
+        _client(settings) as client,
+        _session(settings, request, client, approve=approve) as session,
+    ):
         gateway, fetcher, workdir = session
         lines, _ = _localized(request.lines, fetcher, approved_urls(request.lines))
         return run_gated(
@@ -449,6 +453,19 @@ def run_pip_command(command: Sequence[str], request: InstallRequest, settings: S
             target_python=None if same else request.python,
             verbose=settings.verbosity,
         )
+
+
+def _approver_for_builds(request: InstallRequest, settings: Settings) -> _Approve | None:
+    """For ``download`` and ``wheel`` runs that may build (an allowed sdist, a path, a URL,
+    an editable), approval of every project pip fetches whole, as an unattended install
+    would approve it: pip installs build requirements and runs build backends while it
+    works, and its whole-file fetches cannot be told apart from the downloads themselves.
+    Runs that ask only for index projects with no build allowed fetch wheels alone, and
+    need none."""
+    if not settings.file_policy.allow_sdist and all(map(names_index_project, request.lines)):
+        return None
+    pins = pins_by_project(request.lines, {})
+    return partial(require_approved, settings=settings, pins=pins, attended=False)
 
 
 @dataclass(frozen=True, slots=True)

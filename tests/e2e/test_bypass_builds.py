@@ -273,6 +273,38 @@ def test_an_unapproved_build_backend_never_runs(
     assert "evilbackend" not in _trust_list(safe_pip)
 
 
+@pytest.mark.parametrize(("command", "into"), [("download", "-d"), ("wheel", "-w")])
+@pytest.mark.parametrize(
+    "request_args",
+    [("./proj",), ("--allow-sdist", "gamma", "--trust", "gamma", "gamma")],
+    ids=["local-project", "allowed-sdist"],
+)
+def test_download_and_wheel_never_run_an_unapproved_build_backend(
+    safe_pip: SafePip,
+    venv: Venv,
+    backend_index: PackageIndex,
+    project: Path,
+    markers: Path,
+    command: str,
+    into: str,
+    request_args: tuple[str, ...],
+) -> None:
+    safe_pip.trust_all = False
+    out = safe_pip.cwd / "out"
+    result = safe_pip(
+        "--python", str(venv.python), command, "-i", backend_index.url, into, str(out),
+        *request_args,
+    )  # fmt: skip
+    refused(result, "evilbackend", "--trust evilbackend")
+    assert ran(markers) == []
+    approved = safe_pip(
+        "--python", str(venv.python), command, "-i", backend_index.url, into, str(out),
+        "--trust", "evilbackend", *request_args,
+    )  # fmt: skip
+    succeeded(approved)
+    assert ran(markers) == ["evilbackend-imported"]
+
+
 def test_an_approved_build_backend_runs_and_is_recorded(
     safe_pip: SafePip, venv: Venv, backend_index: PackageIndex, project: Path, markers: Path
 ) -> None:
