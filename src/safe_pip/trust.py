@@ -279,18 +279,18 @@ class TrustStore:
 
         :raises TrustStoreError: the store cannot be read or written.
         """
+        return self._update_document(lambda document: change(document["projects"]))
+
+    def _update_document(self, change: Callable[[StoreDocument], _T]) -> _T:
         with file_lock(self._lock_path):
             document = self._read()
-            result = change(document["projects"])
-            self._write(document)
+            result = change(document)
+            try:
+                write_json_atomic(self.path, document)
+            except OSError as exc:
+                msg = f"The trust store {self.path} cannot be written: {exc}"
+                raise TrustStoreError(msg) from exc
             return result
-
-    def _write(self, document: StoreDocument) -> None:
-        try:
-            write_json_atomic(self.path, document)
-        except OSError as exc:
-            msg = f"The trust store {self.path} cannot be written: {exc}"
-            raise TrustStoreError(msg) from exc
 
     def record(self, installed: Sequence[Remembered]) -> None:
         """Remember installed files, and the approval and source of their projects."""
@@ -349,15 +349,16 @@ class TrustStore:
             until=None if exemption.until is None else exemption.until.isoformat(),
             added_at=utc_now(),
         )
-        with file_lock(self._lock_path):
-            document = self._read()
+
+        def change(document: StoreDocument) -> None:
             kept = [
                 old
                 for old in document.get("allow_new", [])
                 if (old["name"], old["version"]) != (item["name"], item["version"])
             ]
             document["allow_new"] = [*kept, item]
-            self._write(document)
+
+        self._update_document(change)
 
 
 def _record(projects: dict[str, ProjectRecord], installed: Sequence[Remembered]) -> None:

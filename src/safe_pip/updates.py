@@ -17,6 +17,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from installer.utils import parse_entrypoints
 from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import InvalidVersion, Version
 
@@ -348,18 +349,13 @@ def profile_wheel(path: Path) -> WheelProfile:
         msg = f"{path.name} cannot be read as a wheel: {exc}"
         raise ValueError(msg) from exc
     headers = _headers(metadata.decode("utf-8", "replace"))
-    groups = _entry_points(entry_points.decode("utf-8", "replace"))
+    text = entry_points.decode("utf-8", "replace")
     installed = [_installed_path(name) for name in names if not name.endswith("/")]
     paths = [p for p in installed if p is not None]
     return WheelProfile(
         requires=frozenset(_requirement_names(headers.get("requires-dist", []))),
-        scripts=frozenset(
-            f"{group}:{name}"
-            for group, names_ in groups.items()
-            if group in ("console_scripts", "gui_scripts")
-            for name in names_
-        ),
-        entry_groups=frozenset(groups),
+        scripts=frozenset(f"{section}_scripts:{name}" for name, *_, section in _scripts(text)),
+        entry_groups=frozenset(_entry_points(text)),
         top_level=frozenset(_top_level(p) for p in paths),
         native=frozenset(_native(p) for p in paths if p.lower().endswith(_NATIVE_SUFFIXES)),
         hooks=frozenset(
@@ -401,8 +397,23 @@ def _native(path: str) -> str:
     return f"{directory}/{stem}{suffix}" if directory else f"{stem}{suffix}"
 
 
+def _scripts(text: str) -> list[tuple[str, str, str, str]]:
+    """The scripts of ``entry_points.txt`` exactly as pypa/installer, which writes them,
+    reads it (configparser: ``[console_scripts] x`` is that section's header).
+
+    :raises ValueError: installer cannot read it (inspection refuses the wheel).
+    """
+    try:
+        return list(parse_entrypoints(text))
+    except Exception as exc:
+        # installer asserts on malformed entries and configparser raises its own errors.
+        msg = f"entry_points.txt cannot be read: {str(exc) or type(exc).__name__}"
+        raise ValueError(msg) from exc
+
+
 def _entry_points(text: str) -> dict[str, list[str]]:
-    """``entry_points.txt``: group -> names (an INI file; read by hand, being hot)."""
+    """``entry_points.txt``: group -> names, read line by line as importlib.metadata, which
+    finds plugins, reads it."""
     groups: dict[str, list[str]] = {}
     current: list[str] | None = None
     for raw in text.splitlines():

@@ -17,7 +17,7 @@ import pytest
 
 from tests.conftest import SafePip, Venv, install, make_venv
 from tests.support.index import PackageIndex
-from tests.support.outcomes import ran
+from tests.support.outcomes import ran, refused
 
 NOW = datetime.now(UTC)
 
@@ -81,14 +81,13 @@ class TestCooldown:
         self, safe_pip: SafePip, venv: Venv, poisoned: PackageIndex, markers: Path
     ) -> None:
         result = _install(safe_pip, venv, poisoned, "num2words==0.5.15")
-        assert result.returncode == 3, result.stderr
-        assert "num2words: 0.5.15 (uploaded 1 h ago) held back by the 7-day cooldown" in (
-            result.stderr
+        refused(
+            result,
+            "num2words: 0.5.15 (uploaded 1 h ago) held back by the 7-day cooldown",
+            "--trust num2words==0.5.15",
+            "safe-pip trust allow-new num2words==0.5.15",
+            untouched=venv,
         )
-        assert "--trust num2words==0.5.15" in result.stderr
-        assert "safe-pip trust allow-new num2words==0.5.15" in result.stderr
-        assert "Traceback" not in result.stderr
-        assert venv.installed() == {}
 
     def test_an_exemption_lets_the_release_through_says_so_and_is_audited(
         self, safe_pip: SafePip, venv: Venv, poisoned: PackageIndex
@@ -166,14 +165,17 @@ class TestReplacedRelease:
         served.add(replacement, upload_time=NOW - timedelta(days=8))
         second = make_venv(tmp_path / "second")
         result = _install(safe_pip, second, served, "widget")
-        assert result.returncode == 3, result.stderr
-        assert original.path.name in result.stderr and "no longer listed" in result.stderr
-        assert "widget-1.0-1-py3-none-any.whl: new, uploaded 8 days ago" in result.stderr
-        assert "safe-pip trust forget widget==1.0" in result.stderr
-        assert second.installed() == {}
+        refused(
+            result,
+            original.path.name,
+            "no longer listed",
+            "widget-1.0-1-py3-none-any.whl: new, uploaded 8 days ago",
+            "safe-pip trust forget widget==1.0",
+            untouched=second,
+        )
         assert ran(markers) == []
-        refused = [line for line in safe_pip.audit_log() if line["decision"] == "refused"]
-        assert "release changed after it was installed" in (refused[-1]["how"] or "")
+        refusals = [line for line in safe_pip.audit_log() if line["decision"] == "refused"]
+        assert "release changed after it was installed" in (refusals[-1]["how"] or "")
         forgot = safe_pip("trust", "forget", "widget==1.0")
         assert forgot.returncode == 0, forgot.stderr
         accepted = _install(safe_pip, second, served, "widget")
@@ -195,8 +197,7 @@ class TestReplacedRelease:
         shutil.copy(wheel("widget", "1.0", summary="Added later"), added)
         served.add(added, upload_time=NOW - timedelta(days=9))
         result = _install(safe_pip, make_venv(tmp_path / "b"), served, "widget")
-        assert result.returncode == 3, result.stderr
-        assert "widget-1.0-py2.py3-none-any.whl: new, uploaded 9 days ago" in result.stderr
+        refused(result, "widget-1.0-py2.py3-none-any.whl: new, uploaded 9 days ago")
 
 
 class TestUpdateReview:
@@ -216,9 +217,7 @@ class TestUpdateReview:
             upload_time=NOW - timedelta(days=10),
         )
         result = _install(safe_pip, venv, served, "-U", "ctx")
-        assert result.returncode == 3, result.stderr
-        assert "ctx 0.2.2" in result.stderr and "first release in 8.0 years" in result.stderr
-        assert "--trust ctx==0.2.2" in result.stderr
+        refused(result, "ctx 0.2.2", "first release in 8.0 years", "--trust ctx==0.2.2")
         assert venv.installed() == {"ctx": "0.1.2"}
         _imports_cleanly(venv, "ctx", markers)
         named = _install(safe_pip, venv, served, "-U", "--trust", "ctx", "ctx")
@@ -240,9 +239,7 @@ class TestUpdateReview:
         shutil.rmtree(markers)
         served.add(sdist("builder", "2.0"), upload_time=NOW - timedelta(days=10))
         result = _install(safe_pip, venv, served, "-U", "--allow-sdist", "builder", "builder")
-        assert result.returncode == 3, result.stderr
-        assert "builder 2.0" in result.stderr and "built from source" in result.stderr
-        assert "--trust builder==2.0" in result.stderr
+        refused(result, "builder 2.0", "built from source", "--trust builder==2.0")
         assert ran(markers) == []
         assert venv.installed() == {"builder": "1.0"}
 
@@ -272,18 +269,17 @@ class TestUpdateReview:
             upload_time=NOW - timedelta(days=8),
         )
         result = _install(safe_pip, venv, served, "-U", "ultra")
-        assert result.returncode == 3, result.stderr
-        for change in (
+        refused(
+            result,
             "new dependencies: helper",
             "new console scripts: console_scripts:pip",
             "native libraries added: ultra/_miner.so",
-        ):
-            assert change in result.stderr
-        assert "--trust ultra==8.3.41" in result.stderr
+            "--trust ultra==8.3.41",
+        )
         assert venv.installed() == {"ultra": "8.3.40"}
         _imports_cleanly(venv, "ultra", markers)
-        refused = [line for line in safe_pip.audit_log() if line["decision"] == "refused"]
-        assert refused[-1]["project"] == "ultra" and refused[-1]["version"] == "8.3.41"
+        refusals = [line for line in safe_pip.audit_log() if line["decision"] == "refused"]
+        assert refusals[-1]["project"] == "ultra" and refusals[-1]["version"] == "8.3.41"
         named = _install(safe_pip, venv, served, "-U", "--trust", "ultra==8.3.41", "ultra")
         assert named.returncode == 0, named.stderr
         assert venv.installed() == {"ultra": "8.3.41", "helper": "1.0"}

@@ -9,7 +9,7 @@ from packaging.version import Version
 
 from safe_pip.models import DistKind, IndexFile
 
-__all__ = ["demo_wheel"]
+__all__ = ["demo_wheel", "index_file"]
 
 
 def demo_wheel(sha256: str, **extra: Any) -> IndexFile:
@@ -21,5 +21,26 @@ def demo_wheel(sha256: str, **extra: Any) -> IndexFile:
         Version("1.0"),
         DistKind.WHEEL,
         sha256,
+        **extra,
+    )
+
+
+def index_file(
+    name: str,
+    version: str,
+    kind: DistKind = DistKind.WHEEL,
+    tag: str = "py3-none-any",
+    **extra: Any,
+) -> IndexFile:
+    """``name`` ``version``'s wheel (with ``tag``) or sdist as an index lists it, with a
+    digest of its own and any ``extra`` field (``upload_time``, ``size``)."""
+    suffix = f"-{tag}.whl" if kind is DistKind.WHEEL else ".tar.gz"
+    return IndexFile(
+        filename=f"{name}-{version}{suffix}",
+        url=f"https://files.example/{name}-{version}{suffix}",
+        project=canonicalize_name(name),
+        version=Version(version),
+        kind=kind,
+        sha256=f"{name}{version}{tag}".encode().hex().ljust(64, "0")[:64],
         **extra,
     )

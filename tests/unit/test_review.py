@@ -34,6 +34,7 @@ from safe_pip.review import (
     trust_review,
 )
 from safe_pip.trust import How, TrustedProject
+from tests.support.files import index_file
 
 NOW = datetime(2026, 12, 1, tzinfo=UTC)
 PUBLIC = SourceSpec("pypi", "https://pypi.org/simple")
@@ -56,17 +57,7 @@ def _typos(names: Collection[NormalizedName]) -> Mapping[NormalizedName, Suspici
 
 
 def _file(name: str, version: str, days_old: float, kind: DistKind = DistKind.WHEEL) -> IndexFile:
-    suffix = "-py3-none-any.whl" if kind is DistKind.WHEEL else ".tar.gz"
-    return IndexFile(
-        filename=f"{name}-{version}{suffix}",
-        url=f"https://files.example/{name}-{version}{suffix}",
-        project=canonicalize_name(name),
-        version=Version(version),
-        kind=kind,
-        sha256=(name + version).encode().hex().ljust(64, "0")[:64],
-        upload_time=NOW - timedelta(days=days_old),
-        size=1234,
-    )
+    return index_file(name, version, kind, upload_time=NOW - timedelta(days=days_old), size=1234)
 
 
 def _dist(

@@ -52,6 +52,7 @@ from safe_pip.updates import (
     update_changes,
 )
 from tests.support.dists import WheelSpec, build_wheel
+from tests.support.files import index_file
 
 NOW = datetime(2026, 12, 1, 12, tzinfo=UTC)
 PYPI = SourceSpec("pypi", "https://pypi.org/simple")
@@ -65,16 +66,7 @@ def _file(
     kind: DistKind = DistKind.WHEEL,
     tag: str = "py3-none-any",
 ) -> IndexFile:
-    suffix = f"-{tag}.whl" if kind is DistKind.WHEEL else ".tar.gz"
-    return IndexFile(
-        filename=f"{name}-{version}{suffix}",
-        url=f"https://files.example/{name}-{version}{suffix}",
-        project=canonicalize_name(name),
-        version=Version(version),
-        kind=kind,
-        sha256=f"{name}{version}{tag}".encode().hex().ljust(64, "0")[:64],
-        upload_time=None if age is None else NOW - age,
-    )
+    return index_file(name, version, kind, tag, upload_time=None if age is None else NOW - age)
 
 
 def _dist(file: IndexFile) -> PlannedDist:
@@ -327,6 +319,19 @@ class TestWheelProfile:
         assert profile.hooks == {"lib-init.pth"}
         assert profile.urls == {"source-code": "https://github.com/lib/lib"}
         assert WheelProfile.from_record(profile.to_record()) == profile
+
+    def test_scripts_are_read_as_the_installer_reads_them(self, tmp_path: Path) -> None:
+        # configparser, and so pypa/installer, takes "[console_scripts] x" for the section
+        # header: the script it installs must not slip past the update review.
+        text = "[console_scripts] x\npip = lib:main\n[lib.plugins]\nextra = lib:plugin\n"
+        path = _wheel(
+            tmp_path,
+            "1.1",
+            files={"lib/__init__.py": "", "lib-1.1.dist-info/entry_points.txt": text},
+        )
+        profile = profile_wheel(path)
+        assert profile.scripts == {"console_scripts:pip"}
+        assert "lib.plugins" in profile.entry_groups
 
     def test_a_poisoned_update_shows_every_material_change(self, tmp_path: Path) -> None:
         old = profile_wheel(
