@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from packaging.utils import NormalizedName
 from packaging.version import Version
 
+from safe_pip.cache import is_sha256
 from safe_pip.errors import SourceError, UsageError
 from safe_pip.models import IndexFile, Plan, PlannedDist, ServedProject, SourceSpec
 from safe_pip.requirements import LINE_BREAKS, RequirementLine, names_index_project
@@ -33,15 +34,16 @@ _ONLY_INDEX_PROJECTS = (
     "to an index (or a --find-links directory) and require it by name, or install it "
     "separately."
 )
-_SHA256_RE = re.compile(r"[0-9a-f]{64}")
 _UNSAFE_RE = re.compile(f"[{LINE_BREAKS}\x00]")
 
 
 def _digest(file: IndexFile) -> str | None:
     """The sha256 the index listed for the file, if well formed: anything else could carry
-    a line break into the lock, and can never match a file anyway."""
+    a line break into the lock, and can never match a file anyway. (A page's malformed
+    digest is already read as none, :func:`safe_pip.sources.parse_json_page`; this keeps
+    the writer safe whoever made the file.)"""
     digest = (file.sha256 or "").lower()
-    return digest if _SHA256_RE.fullmatch(digest) else None
+    return digest if is_sha256(digest) else None
 
 
 def _one_line(text: str) -> str:

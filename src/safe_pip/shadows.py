@@ -42,6 +42,7 @@ from packaging.version import Version
 from safe_pip.audit import Action, AuditEvent
 from safe_pip.models import IndexFile, Plan, ProjectPage, SourceKind, SourceSpec
 from safe_pip.review import Finding, Severity
+from safe_pip.sources import is_remote
 
 __all__ = [
     "PUBLIC_HOSTS",
@@ -80,8 +81,8 @@ class Exposure(enum.Enum):
 
 
 def _is_local(source: SourceSpec) -> bool:
-    scheme = urllib.parse.urlsplit(source.url).scheme.lower()
-    return scheme == "file" or scheme not in {"http", "https"}
+    # Read as the source is read: whatever is not fetched over the network is on this machine.
+    return not is_remote(source.url)
 
 
 def _named(name: str, sources: Sequence[SourceSpec]) -> SourceSpec | None:

@@ -45,7 +45,7 @@ from safe_pip.network import (
     with_retries,
 )
 
-__all__ = ["Upstream", "parse_filename", "parse_html_page", "parse_json_page"]
+__all__ = ["Upstream", "is_remote", "parse_filename", "parse_html_page", "parse_json_page"]
 
 logger = logging.getLogger(__name__)
 
@@ -313,7 +313,7 @@ def _scheme(url: str) -> str:
     return urllib.parse.urlsplit(url).scheme
 
 
-def _is_remote(url: str) -> bool:
+def is_remote(url: str) -> bool:
     """Whether a source or page at ``url`` is read over the network (else from this machine,
     as a ``file:`` URL or a plain path the user named)."""
     return _scheme(url) in _REMOTE_SCHEMES
@@ -505,7 +505,7 @@ class Upstream:
         :raises UnsafeSource: a file is listed where its page may not point; the source is
             refused as a whole, like any failing source.
         """
-        local_page = not _is_remote(page_url)
+        local_page = not is_remote(page_url)
         for file in files:
             if file.url.startswith("https://"):
                 continue  # nearly every file: decided without parsing thousands of URLs
@@ -559,7 +559,7 @@ class Upstream:
 
     def _list_find_links(self, source: SourceSpec) -> list[IndexFile]:
         location = source.url
-        if _is_remote(location):
+        if is_remote(location):
             response = self._get_page(source, location, "its find-links page")
             if response is None:
                 msg = f"Find-links page {source} was not found (HTTP 404)."
@@ -652,7 +652,7 @@ class Upstream:
 
         :raises UnsafeSource: a remote source named a local file.
         """
-        if source is not None and _is_remote(source.url):
+        if source is not None and is_remote(source.url):
             msg = (
                 f"Source {source} names a local file ({_local_path(url)}); only a file: "
                 f"index or a local find-links folder may. Nothing was installed."
