@@ -21,7 +21,13 @@ from safe_pip.installed import find_installed
 from safe_pip.network import redact_url
 from safe_pip.pipconfig import config_files, load_pip_config
 from safe_pip.settings import DEFAULT_INDEX
-from safe_pip.target import choose_interpreter, is_own_interpreter, query_target, site_prefix_of
+from safe_pip.target import (
+    InterpreterChoice,
+    choose_interpreter,
+    is_own_interpreter,
+    query_target,
+    site_prefix_of,
+)
 from safe_pip.trust import TrustStore
 
 __all__ = ["Diagnosis", "Finding", "diagnose", "project_files"]
@@ -85,8 +91,14 @@ def diagnose(environ: Mapping[str, str], project: Path, home: Path) -> Diagnosis
     findings: list[Finding] = []
     notes: list[str] = [_ALIAS_NOTE]
     findings += _pip_on_path(environ)
-    findings += _python_m_pip(environ, notes)
-    findings += _extra_indexes(environ)
+    try:
+        choice: InterpreterChoice | None = choose_interpreter(None, environ)
+    except SafePipError as exc:
+        choice = None
+        notes.append(f"`python -m pip` was not checked: {exc}")
+    if choice is not None:
+        findings += _python_m_pip(choice, notes)
+    findings += _extra_indexes(environ, site_prefix_of(choice.python) if choice else None)
     findings += _project_installs(project)
     findings += _trust_store(home)
     notes.append(_REDIRECT_NOTE)
@@ -124,12 +136,7 @@ def _runs_safe_pip(command: Path) -> bool:
     return b"safe_pip" in head
 
 
-def _python_m_pip(environ: Mapping[str, str], notes: list[str]) -> Iterator[Finding]:
-    try:
-        choice = choose_interpreter(None, environ)
-    except SafePipError as exc:
-        notes.append(f"`python -m pip` was not checked: {exc}")
-        return
+def _python_m_pip(choice: InterpreterChoice, notes: list[str]) -> Iterator[Finding]:
     if is_own_interpreter(choice.python):
         notes.append(
             f"`python -m pip` in safe-pip's own environment ({choice.python}) is the pip "
@@ -156,10 +163,9 @@ def _python_m_pip(environ: Mapping[str, str], notes: list[str]) -> Iterator[Find
     )
 
 
-def _extra_indexes(environ: Mapping[str, str]) -> Iterator[Finding]:
+def _extra_indexes(environ: Mapping[str, str], site: Path | None) -> Iterator[Finding]:
+    """:param site: the target's environment, for its own pip.conf."""
     try:
-        python = choose_interpreter(None, environ).python
-        site = site_prefix_of(python)
         config = load_pip_config("install", environ, site)
     except SafePipError as exc:
         yield Finding(
@@ -235,8 +241,9 @@ def _project_installs(project: Path) -> Iterator[Finding]:
                 "project-file",
                 f"{relative} line {number} installs with plain pip ({match.group(0).strip()}): "
                 f"what it installs is not checked.",
-                "Install safe-pip first (see examples/Dockerfile), then use `safe-pip install` "
-                "there, with --require-hashes -r for a locked set (`safe-pip lock` writes one).",
+                "Install safe-pip first (see examples/docker/Dockerfile), then use "
+                "`safe-pip install` there, with --require-hashes -r for a locked set "
+                "(`safe-pip lock` writes one).",
                 f"{relative}:{number}",
             )
 

@@ -59,6 +59,20 @@ class TestTargetOutsideAVenv:
         assert "Target:" not in result.stdout  # the active venv is what the user means
         assert venv.installed() == {"beta": "1.0"} and other.installed() == {}
 
+    def test_the_target_line_names_the_interpreter_installed_into(
+        self, safe_pip: SafePip, venv: Venv, served: PackageIndex, tmp_path: Path
+    ) -> None:
+        # pip's configuration is read from the target's environment, so cannot choose it:
+        # a `python` setting there must not change the interpreter the plan names.
+        other = make_venv(tmp_path / "other")
+        env = {**_path_first(venv.path / "bin"), "PIP_PYTHON": str(other.path)}
+        result = safe_pip("install", "-i", served.url, "beta", env=env)
+        assert result.returncode == 0, result.stderr
+        assert f"Target: {venv.path / 'bin' / 'python3'} (the first python3 on PATH)" in (
+            result.stdout
+        )
+        assert venv.installed() == {"beta": "1.0"} and other.installed() == {}
+
     def test_requirement_already_satisfied_under_user(
         self, safe_pip: SafePip, served: PackageIndex, tmp_path: Path
     ) -> None:

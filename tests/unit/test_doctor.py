@@ -90,6 +90,16 @@ def test_an_unreadable_pip_conf(clean: dict[str, str], tmp_path: Path) -> None:
     assert finding.check == "pip-config" and str(conf) in finding.problem
 
 
+def test_an_environment_without_an_interpreter_is_a_note_not_a_config_finding(
+    clean: dict[str, str], tmp_path: Path
+) -> None:
+    empty = tmp_path / "empty-venv"
+    empty.mkdir()
+    diagnosis = diagnose({**clean, "VIRTUAL_ENV": str(empty)}, tmp_path, tmp_path / "home")
+    assert diagnosis.clean, diagnosis.findings
+    assert any("`python -m pip` was not checked" in note for note in diagnosis.notes)
+
+
 def test_plain_pip_in_project_files(clean: dict[str, str], tmp_path: Path) -> None:
     project = tmp_path / "project"
     project.mkdir()

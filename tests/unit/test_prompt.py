@@ -4,20 +4,26 @@ from __future__ import annotations
 
 import contextlib
 import io
+import json
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from packaging.utils import canonicalize_name
 from packaging.version import Version
 from rich.console import Console
 
+from safe_pip.advisories import AdvisoryDatabase, AdvisoryOptions, build_index
+from safe_pip.cli.audit_cmd import present_plan_audit
 from safe_pip.cli.present import plan_lines
 from safe_pip.cli.prompt import TerminalPrompter, review_panels
 from safe_pip.models import DistKind, IndexFile, Plan, PlannedDist, SourceSpec
 from safe_pip.review import Approval, ProjectFacts, TrustWarning, WarningKind
 from safe_pip.trust import How
+from safe_pip.vulnerabilities import VulnerabilityReport, check_packages
+from tests.support.osv import advisory
 
 NOW = datetime.now(UTC)
 SOURCE = SourceSpec("pypi", "https://pypi.org/simple")
@@ -121,3 +127,37 @@ def test_control_characters_in_metadata_cannot_rewrite_the_review() -> None:
     shown = stream.getvalue()
     assert "\x1b" not in shown and "\x07" not in shown and "\r" not in shown
     assert "\\x1b[1A" in shown
+
+
+def _hostile_advisories(tmp_path: Path) -> VulnerabilityReport:
+    """An advisory whose summary carries rich markup and terminal control sequences."""
+    document = advisory(
+        "GHSA-aaaa-bbbb-cccc",
+        "widget",
+        events=[[("introduced", "0"), ("fixed", "2.0")]],
+        summary="bad [/] [link=https://evil.example]click[/link]\x1b[2K\rall clear",
+    )
+    index, count = build_index([(document["id"], json.dumps(document).encode())])
+    path = tmp_path / "test.index"
+    path.write_bytes(index)
+    database = AdvisoryDatabase(path, "test-advisories", NOW, count)
+    return check_packages([(canonicalize_name("widget"), "1.0")], database, AdvisoryOptions())
+
+
+def _assert_shown_literally(shown: str) -> None:
+    assert "\x1b" not in shown and "\r" not in shown
+    assert "bad [/] [link=https://evil.example]click[/link]\\x1b[2K\\rall clear" in shown
+
+
+def test_an_advisory_summary_is_shown_literally_at_the_prompt(tmp_path: Path) -> None:
+    prompter, stream = _prompter(_Script("n"))
+    assert not prompter.accept_vulnerable(_hostile_advisories(tmp_path).active)
+    _assert_shown_literally(stream.getvalue())
+
+
+def test_an_advisory_summary_is_shown_literally_in_the_audit_table(tmp_path: Path) -> None:
+    """Markup in a summary would be rendered (or, unbalanced, end in a traceback)."""
+    stream = io.StringIO()
+    console = Console(file=stream, width=400, no_color=True)
+    assert present_plan_audit(_hostile_advisories(tmp_path), console) == 1
+    _assert_shown_literally(stream.getvalue())

@@ -130,10 +130,10 @@ def _ahead(command: str, argv: list[str]) -> Ahead | None:
     from safe_pip.ahead import Ahead
 
     try:
-        first, python = locate(command, argv, os.environ)
+        first, choice = locate(command, argv, os.environ)
     except UsageError:
         return None  # the command itself reports it
-    return Ahead.start(python, first.prefix, os.environ)
+    return Ahead.start(choice.python, first.prefix, os.environ)
 
 
 def _run_checked(command: str, rest: list[str], general: list[str]) -> int:

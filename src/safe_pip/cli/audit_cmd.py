@@ -20,6 +20,7 @@ from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
 from safe_pip.advisories import DEFAULT_MAX_AGE_DAYS, OSV_PYPI_ZIP, AdvisoryOptions
+from safe_pip.cli.present import printable
 from safe_pip.errors import EXIT_FAILED, EXIT_OK, UsageError
 from safe_pip.settings import FileSettings, checked_days
 
@@ -94,6 +95,7 @@ def _fixed_in(match: Match) -> str:
 
 def _table(report: VulnerabilityReport, out: Console) -> None:
     from rich.table import Table
+    from rich.text import Text
 
     table = Table(box=None)
     # Names, versions and IDs are what people copy: they never wrap; the summary does.
@@ -103,7 +105,9 @@ def _table(report: VulnerabilityReport, out: Console) -> None:
     for match in report.active:
         aliases = ", ".join(match.advisory.aliases)
         advisory = match.advisory.id + (f" ({aliases})" if aliases else "")
-        table.add_row(match.name, match.version, advisory, _fixed_in(match), match.advisory.title)
+        # Advisory data is shown as it is: never read as markup or control sequences.
+        cells = (match.name, match.version, advisory, _fixed_in(match), match.advisory.title)
+        table.add_row(*(Text(printable(cell)) for cell in cells))
     out.print(table)
 
 

@@ -41,7 +41,7 @@ from safe_pip.settings import (
     load_file_settings,
     split_trust,
 )
-from safe_pip.target import choose_interpreter, site_prefix_of
+from safe_pip.target import InterpreterChoice, site_prefix_of
 from safe_pip.trust import TrustStore
 
 if TYPE_CHECKING:
@@ -274,10 +274,14 @@ def _progress_wanted(args: argparse.Namespace, console: Console) -> bool:
 
 def prepare(
     command: str, argv: Sequence[str]
-) -> tuple[argparse.Namespace, Settings, InstallRequest]:
-    """Parse a checked command's arguments with pip's configuration, read the settings."""
+) -> tuple[argparse.Namespace, Settings, InstallRequest, InterpreterChoice]:
+    """Parse a checked command's arguments with pip's configuration, read the settings.
+
+    :returns: also the target interpreter and why that one (for the plan).
+    """
     environ = dict(os.environ)
-    first, python = locate(command, argv, environ)
+    first, choice = locate(command, argv, environ)
+    python = choice.python
     pip_config = load_pip_config(command, environ, site_prefix_of(python), isolated=first.isolated)
     args = parse_args(command, argv, pip_config)
     home = default_home(environ)
@@ -288,7 +292,7 @@ def prepare(
     _setup_logging(settings.verbosity, args.log)
     for source in settings.sources:
         logger.info("source: %s", source)
-    return args, settings, _request(args, parsed, python)
+    return args, settings, _request(args, parsed, python), choice
 
 
 def run_pip_command_through_gateway(
@@ -300,7 +304,7 @@ def run_pip_command_through_gateway(
     """
     from safe_pip.pipeline import run_pip_command
 
-    args, settings, request = prepare(command, argv)
+    args, settings, request, _ = prepare(command, argv)
     output = run_pip_command([command], request, settings)
     if not args.quiet:
         out.print(output.rstrip("\n"), markup=False, highlight=False)
@@ -316,7 +320,7 @@ def run_install_command(
     """
     from safe_pip.pipeline import run_install
 
-    args, settings, request = prepare("install", argv)
+    args, settings, request, choice = prepare("install", argv)
     check_audit_flag(args)
     # As with pip, `--report -` makes standard output the report's alone: every message,
     # the plan included, goes to standard error.
@@ -326,7 +330,7 @@ def run_install_command(
     with reporter_type(reporter_console, settings.verbosity) as reporter:
         prompter = None if settings.unattended else TerminalPrompter(err, reporter.paused)
         outcome = run_install(request, settings, reporter, prompter, ahead)
-    _present(outcome, args, messages, err)
+    _present(outcome, args, choice, messages, err)
     if args.report:
         _write_report(outcome, args.report, out)
     if args.audit:
@@ -334,9 +338,14 @@ def run_install_command(
     return 0
 
 
-def _present(outcome: Outcome, args: argparse.Namespace, out: Console, err: Console) -> None:
+def _present(
+    outcome: Outcome,
+    args: argparse.Namespace,
+    choice: InterpreterChoice,
+    out: Console,
+    err: Console,
+) -> None:
     quiet = args.quiet > 0
-    choice = choose_interpreter(args.python, os.environ)
     if not quiet and (args.dry_run or args.verbose or not choice.explicit):
         out.print(target_line(choice), markup=False, highlight=False)
     for present in outcome.satisfied:

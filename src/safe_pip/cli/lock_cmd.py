@@ -63,7 +63,7 @@ def run_lock_command(
     """
     from safe_pip.pipeline import run_lock
 
-    args, settings, request = prepare("lock", argv)
+    args, settings, request, _ = prepare("lock", argv)
     if args.output and Path(args.output).name.startswith("pylock."):
         msg = (
             f"Cannot write {args.output}: safe-pip lock writes pip's requirements format, not "

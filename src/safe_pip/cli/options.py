@@ -12,12 +12,11 @@ import argparse
 import enum
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, NoReturn
 
 from safe_pip.errors import UsageError
 from safe_pip.pipconfig import normalize_key
-from safe_pip.target import find_interpreter
+from safe_pip.target import InterpreterChoice, choose_interpreter
 
 __all__ = [
     "COMMANDS",
@@ -577,13 +576,14 @@ def parse_args(
 
 def locate(
     command: str, argv: Sequence[str], environ: Mapping[str, str]
-) -> tuple[argparse.Namespace, Path]:
-    """The arguments before pip's configuration is read, and the interpreter they name.
+) -> tuple[argparse.Namespace, InterpreterChoice]:
+    """The arguments before pip's configuration is read, and the interpreter they name
+    (pip's configuration is looked up in that interpreter's environment, so cannot name it).
 
     :raises UsageError: bad arguments, or no such interpreter.
     """
     first = parse_args(command, argv)
-    return first, find_interpreter(first.python, environ)
+    return first, choose_interpreter(first.python, environ)
 
 
 _STAGE_NAMES = {

@@ -141,7 +141,7 @@ class TerminalPrompter:
             )
             for match in matches:
                 self._console.print(
-                    f"  {match.name} {match.version}: {match.describe()}",
+                    printable(f"  {match.name} {match.version}: {match.describe()}"),
                     markup=False,
                     highlight=False,
                 )

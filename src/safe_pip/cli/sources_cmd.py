@@ -102,8 +102,8 @@ def run_sources_command(argv: Sequence[str], out: TextIO) -> int:
         out.write(SOURCES_HELP)
         return EXIT_OK
     environ = dict(os.environ)
-    first, python = locate("install", argv, environ)
-    prefix = site_prefix_of(python)
+    first, choice = locate("install", argv, environ)
+    prefix = site_prefix_of(choice.python)
     pip_config = load_pip_config("install", environ, prefix, isolated=first.isolated)
     origins = pip_config_origins("install", environ, prefix, isolated=first.isolated)
     args = parse_args("install", argv, pip_config)
