@@ -9,9 +9,10 @@ from __future__ import annotations
 import hashlib
 import logging
 import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import TypeVar
 
 from packaging.utils import NormalizedName
 
@@ -24,6 +25,8 @@ from safe_pip.sources import Upstream
 from safe_pip.wheels import read_metadata
 
 __all__ = ["Fetcher"]
+
+_T = TypeVar("_T")
 
 logger = logging.getLogger(__name__)
 
@@ -71,26 +74,35 @@ class Fetcher:
     def _download(
         self, file: IndexFile, sha256: str, source: SourceSpec | None, reporter: Reporter
     ) -> Path:
-        attempt = 0
-        while True:
+        def attempt() -> Path:
             reporter.download_started(file.filename, file.size)
+            with self._upstream.open_stream(source, file.url) as chunks:
+                return self._cache.store(
+                    chunks,
+                    sha256,
+                    file.filename,
+                    label=f"{file.project} {file.version} ({file.filename})",
+                    on_chunk=lambda size: reporter.download_advanced(file.filename, size),
+                )
+
+        path = self._retrying(file.filename, attempt)
+        reporter.download_finished(file.filename, cached=False)
+        return path
+
+    def _retrying(self, filename: str, attempt: Callable[[], _T]) -> _T:
+        """``attempt()``, made again after a network failure, up to the retries allowed.
+
+        :raises NetworkError: the last attempt failed.
+        """
+        failures = 0
+        while True:
             try:
-                with self._upstream.open_stream(source, file.url) as chunks:
-                    path = self._cache.store(
-                        chunks,
-                        sha256,
-                        file.filename,
-                        label=f"{file.project} {file.version} ({file.filename})",
-                        on_chunk=lambda size: reporter.download_advanced(file.filename, size),
-                    )
+                return attempt()
             except NetworkError:
-                if attempt >= self._retries:
+                if failures >= self._retries:
                     raise
-                attempt += 1
-                logger.info("retrying download of %s (attempt %d)", file.filename, attempt + 1)
-                continue
-            reporter.download_finished(file.filename, cached=False)
-            return path
+                failures += 1
+                logger.info("retrying download of %s (attempt %d)", filename, failures + 1)
 
     def metadata(self, file: IndexFile, source: SourceSpec | None) -> bytes:
         """The core metadata of a wheel, as cheaply as it can be had safely.
@@ -137,19 +149,17 @@ class Fetcher:
         """
         with tempfile.TemporaryDirectory(prefix="safe-pip-url-") as temp:
             path = Path(temp) / filename
-            attempt = 0
-            while True:
-                try:
-                    with self._upstream.open_stream(None, url) as chunks, path.open("wb") as out:
-                        for chunk in chunks:
-                            out.write(chunk)
-                    break
-                except NetworkError:
-                    if attempt >= self._retries:
-                        raise
-                    attempt += 1
-                    logger.info("retrying download of %s (attempt %d)", filename, attempt + 1)
-            return self.store_local(path, None, label)
+
+            def attempt() -> str:
+                # Hashed as it arrives: the copy into the cache need not read it twice.
+                digest = hashlib.sha256()
+                with self._upstream.open_stream(None, url) as chunks, path.open("wb") as out:
+                    for chunk in chunks:
+                        digest.update(chunk)
+                        out.write(chunk)
+                return digest.hexdigest()
+
+            return self.store_local(path, self._retrying(filename, attempt), label)
 
     def fetch_all(
         self,

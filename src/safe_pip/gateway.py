@@ -70,13 +70,14 @@ class Gateway:
         *,
         approved_urls: Collection[str] = frozenset(),
         follow_dependencies: bool = True,
-        before_download: Callable[[ServedFile], None] | None = None,
+        before_download: Callable[[ServedFile, bytes], None] | None = None,
     ) -> None:
         """:param approved_urls: :func:`~safe_pip.wheels.url_key` of each direct URL the
         user gave; a wheel requiring any other URL fails the command.
         :param before_download: called before pip gets a whole file (not its metadata),
             which pip only asks for to install or build it, so its code is about to run
-            (a build requirement, a source archive): raising refuses it.
+            (a build requirement, a source archive): raising refuses it. It is given the
+            wheel's core metadata as pip was served it (empty for any other file).
         :param follow_dependencies: ask about dependencies ahead of pip (not with
             ``--no-deps``, where pip never asks and their names need not leave the machine).
         """
@@ -380,7 +381,9 @@ class Gateway:
             self._check_requirements(served.file, data)
             return Reply(HTTPStatus.OK, "application/octet-stream", data)
         if self._before_download is not None:
-            self._before_download(served)
+            # The metadata pip read while resolving, not fetched again.
+            wheel = served.file.kind is DistKind.WHEEL
+            self._before_download(served, self._metadata_of(served).result() if wheel else b"")
         path = self._fetcher.materialize(served.file, served.source)
         if served.file.kind is DistKind.WHEEL:
             try:

@@ -284,22 +284,21 @@ def _metadata_fields(data: bytes) -> dict[str, object]:
 
 
 def _approve_download(
-    approve: _Approve, selector: SourceSelector, fetcher: Fetcher, served: ServedFile
+    approve: _Approve, selector: SourceSelector, served: ServedFile, metadata: bytes
 ) -> None:
     """pip asks the gateway for a whole file only to install it into a build environment
-    or to build it: its project is reviewed before its code can run."""
+    or to build it: its project is reviewed before its code can run.
+
+    :param metadata: the wheel's core metadata (empty for any other file).
+    """
     file = served.file
-    metadata = (
-        _metadata_fields(fetcher.metadata(file, served.source))
-        if file.kind is DistKind.WHEEL
-        else {}
-    )
+    fields = _metadata_fields(metadata) if file.kind is DistKind.WHEEL else {}
     dist = PlannedDist(
         name=file.project,
         version=file.version,
         kind=file.kind,
         requested=False,
-        metadata=metadata,
+        metadata=fields,
         file=file,
         source=served.source,
     )
@@ -379,7 +378,7 @@ def _session(
             follow_dependencies="--no-deps" not in request.resolver_options,
             before_download=None
             if approve is None
-            else partial(_approve_download, approve, selector, fetcher),
+            else partial(_approve_download, approve, selector),
         )
         yield stack.enter_context(gateway), fetcher, workdir
 

@@ -21,7 +21,7 @@ from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import Version
 
 from safe_pip.cache import FileCache
-from safe_pip.errors import SourceError
+from safe_pip.errors import FirstSeenRefused, SourceError
 from safe_pip.fetch import Fetcher
 from safe_pip.gateway import Gateway, _Server
 from safe_pip.models import DistKind, IndexFile, ProjectPage, SourceSpec
@@ -213,6 +213,68 @@ def test_an_unexpected_error_serving_a_file_names_the_file_and_its_source(
         assert FILES[0].filename in message
         assert str(SOURCE) in message
         assert "File name too long" in message
+
+
+class _CountingUpstream(Upstream):
+    """A source listing demo's wheel with its PEP 658 metadata file; it counts requests."""
+
+    def __init__(self) -> None:
+        self.asked: list[str] = []
+        super().__init__(
+            httpx.Client(transport=httpx.MockTransport(self._answer)), NetworkOptions(retries=0)
+        )
+
+    def _answer(self, request: httpx.Request) -> httpx.Response:
+        self.asked.append(request.url.path)
+        if request.url.path == "/demo.whl":
+            return httpx.Response(200, content=WHEEL)
+        if request.url.path == "/demo.whl.metadata":
+            return httpx.Response(200, content=b"Name: demo\nVersion: 1.0\n")
+        return httpx.Response(404)
+
+    def project_page(self, source: SourceSpec, name: NormalizedName) -> ProjectPage | None:
+        return ProjectPage(name, source, (demo_wheel(SHA, core_metadata=True),))
+
+
+class TestBeforeDownload:
+    def _gateway(self, tmp_path: Path, upstream: Upstream, check: object) -> Gateway:
+        return Gateway(
+            SourceSelector(upstream, [SOURCE], [], FilePolicy()),
+            Fetcher(upstream, FileCache(tmp_path)),
+            before_download=check,  # type: ignore[arg-type]
+        )
+
+    def test_a_whole_file_is_reviewed_with_the_metadata_pip_was_served(
+        self, tmp_path: Path
+    ) -> None:
+        upstream = _CountingUpstream()
+        reviewed: list[tuple[str, bytes]] = []
+        gateway = self._gateway(
+            tmp_path, upstream, lambda served, data: reviewed.append((served.file.filename, data))
+        )
+        with gateway:
+            token = _token(gateway)
+            gateway.handle(f"/{token}/simple/demo/")
+            gateway.handle(f"/{token}/files/{SHA}/demo-1.0-py3-none-any.whl.metadata")
+            reply = gateway.handle(f"/{token}/files/{SHA}/demo-1.0-py3-none-any.whl")
+        assert reply.status is HTTPStatus.OK
+        assert reviewed == [("demo-1.0-py3-none-any.whl", b"Name: demo\nVersion: 1.0\n")]
+        assert upstream.asked.count("/demo.whl.metadata") == 1  # not fetched again
+
+    def test_a_refused_file_is_never_downloaded(self, tmp_path: Path) -> None:
+        upstream = _CountingUpstream()
+
+        def refuse(*_args: object) -> None:
+            raise FirstSeenRefused("demo is first-seen")
+
+        gateway = self._gateway(tmp_path, upstream, refuse)
+        with gateway:
+            token = _token(gateway)
+            gateway.handle(f"/{token}/simple/demo/")
+            reply = gateway.handle(f"/{token}/files/{SHA}/demo-1.0-py3-none-any.whl")
+        assert reply.status is HTTPStatus.BAD_GATEWAY
+        assert isinstance(gateway.failure, FirstSeenRefused)
+        assert "/demo.whl" not in upstream.asked
 
 
 def _wheel_requiring(name: str, *requires: str) -> bytes:
