@@ -709,11 +709,11 @@ def _namespaces(archive: zipfile.ZipFile, dist_info: str) -> tuple[str, ...]:
     except (KeyError, UnicodeDecodeError):
         return ()
     names: set[str] = set()
-    for line in text.splitlines():
-        parts = line.strip().split(".")
-        if line.strip() and not all(part.isidentifier() and part.isascii() for part in parts):
+    for line in filter(None, map(str.strip, text.splitlines())):
+        parts = line.split(".")
+        if not all(part.isidentifier() and part.isascii() for part in parts):
             return ()
-        names.update(".".join(parts[:end]) for end in range(1, len(parts) + 1) if line.strip())
+        names.update(".".join(parts[:end]) for end in range(1, len(parts) + 1))
     return tuple(sorted(names))
 
 

@@ -145,14 +145,14 @@ class _Journal:
             directory = directory.parent
         self.created_dirs.extend(reversed(missing))
 
-    def rollback(self, trash: Callable[[Path], Path | None] | None = None) -> list[str]:
+    def rollback(self, trash: Callable[[Path], Path | None]) -> list[str]:
         """Undo everything but the backup directories; returns what could not be restored
         (its backup is kept).
 
         :param trash: where a directory the install created may go whole, out of the
-            environment (``None``: nowhere, it is emptied and removed in place).
+            environment (``None`` for one: nowhere, it is emptied and removed in place).
         """
-        gone = self._move_away_new_dirs(trash) if trash is not None else set()
+        gone = self._move_away_new_dirs(trash)
         for path in reversed(self.created):
             if not _inside(path, gone):
                 _remove_file(path)

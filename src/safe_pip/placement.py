@@ -36,6 +36,7 @@ import os
 import zipfile
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 from packaging.utils import NormalizedName
@@ -238,20 +239,34 @@ class _Placer:
         self,
         target: TargetEnvironment,
         scheme: Scheme,
-        owners: dict[Path, InstalledDist],
+        staying: Sequence[InstalledDist],
         installed: Mapping[NormalizedName, Sequence[InstalledDist]],
     ) -> None:
         self.target = target
         self.scheme = scheme
-        self.owners = owners
+        self._staying = staying
         self._installed = installed
+        self._replaced: dict[NormalizedName, set[Path]] = {}
         self.hook_dirs = _HookDirs.of(target, scheme)
         self.written: dict[Path, PlannedDist] = {}
         self.realpath = RealPaths()
 
+    @cached_property
+    def owners(self) -> dict[Path, InstalledDist]:
+        """Who owns each file of the projects that stay: read from every RECORD, and only
+        when a check needs it (:func:`check_startup_hooks` never does)."""
+        return _owners(self._staying)
+
     def installed(self, dist: PlannedDist) -> Sequence[InstalledDist]:
         """The installed versions of a planned project, which it replaces."""
         return self._installed.get(dist.name, [])
+
+    def replaced_files(self, placed: PlannedDist, replaces: Sequence[InstalledDist]) -> set[Path]:
+        """The files of the versions a planned project replaces, their RECORDs read once
+        for both :meth:`place` and :meth:`hooks`."""
+        if placed.name not in self._replaced:
+            self._replaced[placed.name] = _replaced_files(replaces)
+        return self._replaced[placed.name]
 
     def locate(
         self, dist: PlannedDist, wheel: Path, info: WheelInfo, replaces: Sequence[InstalledDist]
@@ -270,7 +285,7 @@ class _Placer:
         paths = self.scheme.install_paths(dist.name, self.target)
         files = tuple(final_path(self.scheme, paths[e.scheme], e.path) for e in info.entries)
         roots = {key: final_path(self.scheme, directory, "") for key, directory in paths.items()}
-        replaced = _replaced_files(replaces)
+        replaced = self.replaced_files(dist, replaces)
         problems: list[str] = []
         shared: set[Path] = set()
         for entry, path in zip(info.entries, files, strict=True):
@@ -286,7 +301,7 @@ class _Placer:
 
     def hooks(self, placed: PlacedWheel) -> list[str]:
         """The startup hooks of a placed wheel, once every wheel of the plan is placed."""
-        replaced = _replaced_files(placed.replaces)
+        replaced = self.replaced_files(placed.dist, placed.replaces)
         hooks: list[str] = []
         for entry, path in zip(placed.info.entries, placed.files, strict=True):
             accepted = self.hook_dirs.runs_pth(entry, path) and self.accepted_pth(
@@ -412,7 +427,7 @@ def _placer(
     placing = [item for item in inspected if item[0].name not in {d.name for d in skipped}]
     replaced_names = {dist.name for dist, _, _ in placing}
     staying = [d for name, ds in installed.items() if name not in replaced_names for d in ds]
-    return _Placer(target, scheme, _owners(staying), installed), placing, skipped
+    return _Placer(target, scheme, staying, installed), placing, skipped
 
 
 def check_startup_hooks(
@@ -443,6 +458,8 @@ def check_startup_hooks(
         )
         if info is not None:
             peeked.append((dist, wheel, info))
+    if not peeked:
+        return  # the common case: no wheel has a file that could be a hook
     placer, placing, _skipped = _placer(peeked, target, scheme, upgrade=upgrade)
     located = [placer.locate(d, wheel, info, placer.installed(d)) for d, wheel, info in placing]
     refused = []
