@@ -28,9 +28,9 @@ from typing import Any
 
 import httpx
 
-from safe_pip.advisories import AdvisoryOptions, load_advisories
-from safe_pip.installed import find_installed
-from safe_pip.vulnerabilities import check_packages
+from safe_pip.install.installed import find_installed
+from safe_pip.policy.advisories import AdvisoryOptions, load_advisories
+from safe_pip.policy.vulnerabilities import check_packages
 
 
 def _document(number: int, project: str, rng: random.Random) -> dict[str, Any]:

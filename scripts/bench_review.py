@@ -28,7 +28,6 @@ from pathlib import Path
 from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import Version
 
-from safe_pip import reference, typosquat
 from safe_pip.models import (
     DistKind,
     IndexFile,
@@ -39,9 +38,10 @@ from safe_pip.models import (
     ServedProject,
     SourceSpec,
 )
-from safe_pip.review import decide, trust_review
-from safe_pip.trust import How, TrustedProject
-from safe_pip.updates import profile_wheel, update_changes
+from safe_pip.policy import reference, typosquat
+from safe_pip.policy.review import decide, trust_review
+from safe_pip.policy.trust import How, TrustedProject
+from safe_pip.policy.updates import profile_wheel, update_changes
 
 _SOURCE = SourceSpec("pypi", "https://pypi.org/simple")
 

@@ -41,7 +41,7 @@ from typing import TYPE_CHECKING, Any
 
 from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel_filename
 
-from safe_pip.reference import DATA_FILE, FORMAT_VERSION, repository
+from safe_pip.policy.reference import DATA_FILE, FORMAT_VERSION, repository
 
 if TYPE_CHECKING:
     import httpx

@@ -26,7 +26,7 @@ from pathlib import Path
 
 from packaging.utils import NormalizedName, canonicalize_name
 
-from safe_pip import impostors, reference, typosquat
+from safe_pip.policy import impostors, reference, typosquat
 
 MALICIOUS = Path(__file__).resolve().parent.parent / "tests" / "data" / "malicious-names.txt"
 

@@ -17,9 +17,10 @@ from pathlib import Path
 from packaging.utils import canonicalize_name
 
 from safe_pip.errors import SafePipError
-from safe_pip.installed import find_installed
-from safe_pip.network import redact_url
-from safe_pip.pipconfig import config_files, load_pip_config
+from safe_pip.gateway.network import redact_url
+from safe_pip.install.installed import find_installed
+from safe_pip.policy.trust import TrustStore
+from safe_pip.resolve.pipconfig import config_files, load_pip_config
 from safe_pip.settings import DEFAULT_INDEX
 from safe_pip.target import (
     InterpreterChoice,
@@ -28,7 +29,6 @@ from safe_pip.target import (
     query_target,
     site_prefix_of,
 )
-from safe_pip.trust import TrustStore
 
 __all__ = ["Diagnosis", "Finding", "diagnose", "project_files"]
 

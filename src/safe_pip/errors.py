@@ -32,7 +32,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from safe_pip.shadows import Shadow
+    from safe_pip.models import Shadow
 
 __all__ = [
     "AdvisoryError",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from packaging.tags import Tag
@@ -16,12 +16,16 @@ __all__ = [
     "DistKind",
     "DropReason",
     "DroppedFile",
+    "Exemption",
+    "Finding",
     "IndexFile",
     "NameSet",
     "Plan",
     "PlannedDist",
     "ProjectPage",
     "ServedProject",
+    "Severity",
+    "Shadow",
     "SourceKind",
     "SourceMarks",
     "SourceSpec",
@@ -107,7 +111,7 @@ class SourceSpec:
     username: str | None = field(default=None, repr=False, compare=False)
     password: str | None = field(default=None, repr=False, compare=False)
     marks: SourceMarks = field(default_factory=SourceMarks, compare=False)
-    """What the settings say of this source (see :mod:`safe_pip.shadows`)."""
+    """What the settings say of this source (see :mod:`safe_pip.gateway.shadows`)."""
 
     def __str__(self) -> str:
         return f"{self.name} ({self.url})" if self.name != self.url else self.url
@@ -263,3 +267,76 @@ class Plan:
 
     def __len__(self) -> int:
         return len(self.dists)
+
+
+class Severity(enum.Enum):
+    """How much a finding matters."""
+
+    NOTE = "note"
+    WARNING = "warning"
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """Something the user should know about one planned distribution."""
+
+    project: NormalizedName
+    severity: Severity
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class Shadow:
+    """A project name known to more than one source (outside one mirror group)."""
+
+    name: NormalizedName
+    served: SourceSpec
+    """The source that answered first: by its pin, or by rank."""
+    others: tuple[SourceSpec, ...]
+    """The other sources that know the name."""
+    pinned: bool
+    """A pin in the settings says where the name comes from."""
+    alarm: bool
+    """A private source and a public one both know the name."""
+
+    @property
+    def ambiguous(self) -> bool:
+        """Whether nobody said which source is meant."""
+        return not self.pinned
+
+    @property
+    def sources(self) -> tuple[SourceSpec, ...]:
+        """Every source that knows the name, the one that answered first first."""
+        return (self.served, *self.others)
+
+
+@dataclass(frozen=True, slots=True)
+class Exemption:
+    """A release allowed through the cooldown before it is old enough, with the reason."""
+
+    name: NormalizedName
+    version: Version | None
+    """``None``: any version of the project."""
+    reason: str
+    until: date | None = None
+    """The last day it applies; ``None``: no end."""
+    origin: str = "trust store"
+    """Where it was written: the trust store, a settings file, ``--trust``."""
+
+    @property
+    def label(self) -> str:
+        """``name==version``, or the name alone."""
+        return self.name if self.version is None else f"{self.name}=={self.version}"
+
+    def covers(self, name: NormalizedName, version: Version) -> bool:
+        """Whether it lets this release through."""
+        return name == self.name and (self.version is None or version == self.version)
+
+    def expired(self, today: date) -> bool:
+        """Whether its last day has passed."""
+        return self.until is not None and today > self.until
+
+    def describe(self) -> str:
+        """``num2words==0.5.15 (reason: "fix for CVE-..."; until 2026-12-31; trust store)``."""
+        until = f"; until {self.until.isoformat()}" if self.until else ""
+        return f'{self.label} (reason: "{self.reason}"{until}; {self.origin})'

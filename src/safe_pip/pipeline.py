@@ -27,15 +27,45 @@ from typing import TYPE_CHECKING
 from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import Version
 
-from safe_pip.admission import (
+from safe_pip.build.builder import Builder, BuildOptions, resolve_approving
+from safe_pip.errors import AmbiguousSource, UsageError
+from safe_pip.gateway.cache import FileCache
+from safe_pip.gateway.network import build_client
+from safe_pip.gateway.selection import Compatibility, FilePolicy, SourceSelector
+from safe_pip.gateway.server import Gateway, ServedFile
+from safe_pip.gateway.shadows import (
+    SourceChooser,
+    alarm_findings,
+    alarm_message,
+    source_notes,
+)
+from safe_pip.gateway.sources import Upstream
+from safe_pip.install.bytecode import compiling
+from safe_pip.install.fetch import Fetcher
+from safe_pip.install.inspection import check_direct_urls, inspect_wheel
+from safe_pip.install.installed import InstalledDist, check_install_keeps_safe_pip, find_installed
+from safe_pip.install.installer import InstallResult, install_wheels
+from safe_pip.install.placement import check_startup_hooks, lay_out
+from safe_pip.locking import file_lock
+from safe_pip.models import (
+    DistKind,
+    Finding,
+    IndexFile,
+    NameSet,
+    Plan,
+    PlannedDist,
+    ServedProject,
+    Shadow,
+    SourceSpec,
+)
+from safe_pip.policy.admission import (
     admit,
     approved_urls,
     checked_wheel_line,
     local_projects,
     remote_wheel,
 )
-from safe_pip.ahead import Ahead
-from safe_pip.approval import (
+from safe_pip.policy.approval import (
     approve_early,
     check_trust,
     confirm,
@@ -43,47 +73,27 @@ from safe_pip.approval import (
     require_approved,
     review_updates,
 )
-from safe_pip.audit import AuditLog
-from safe_pip.build import Builder, BuildOptions, resolve_approving
-from safe_pip.bytecode import compiling
-from safe_pip.cache import FileCache
-from safe_pip.errors import AmbiguousSource, UsageError
-from safe_pip.fetch import Fetcher
-from safe_pip.gateway import Gateway, ServedFile
-from safe_pip.hashes import pins_by_project
-from safe_pip.inspection import check_direct_urls, inspect_wheel
-from safe_pip.install import InstallResult, install_wheels
-from safe_pip.installed import InstalledDist, check_install_keeps_safe_pip, find_installed
-from safe_pip.lockfile import check_lockable
-from safe_pip.locking import file_lock
-from safe_pip.models import (
-    DistKind,
-    IndexFile,
-    NameSet,
-    Plan,
-    PlannedDist,
-    ServedProject,
-    SourceSpec,
+from safe_pip.policy.audit import AuditLog, shadow_events
+from safe_pip.policy.hashes import pins_by_project
+from safe_pip.policy.prompting import Prompter
+from safe_pip.policy.review import Approval, review
+from safe_pip.policy.trust import TrustStore
+from safe_pip.policy.updates import cooldown_notes
+from safe_pip.policy.vulnerabilities import (
+    VulnerabilityReport,
+    advisories_ahead,
+    check_packages,
+    enforce,
+    plan_packages,
 )
-from safe_pip.network import build_client
-from safe_pip.placement import check_startup_hooks, lay_out
-from safe_pip.prompting import Prompter
+from safe_pip.policy.vulnerabilities import findings as vulnerability_findings
 from safe_pip.reporting import NullReporter, Reporter
-from safe_pip.requirements import RequirementLine, names_index_project, requirement_name
-from safe_pip.resolutions import Resolutions
-from safe_pip.resolve import ResolveRequest, resolve, run_gated
-from safe_pip.review import Approval, Finding, review
-from safe_pip.selection import Compatibility, FilePolicy, SourceSelector
+from safe_pip.resolve.ahead import Ahead
+from safe_pip.resolve.lockfile import check_lockable
+from safe_pip.resolve.requirements import RequirementLine, names_index_project, requirement_name
+from safe_pip.resolve.resolutions import Resolutions
+from safe_pip.resolve.resolver import ResolveRequest, resolve, run_gated
 from safe_pip.settings import Settings
-from safe_pip.shadows import (
-    Shadow,
-    SourceChooser,
-    alarm_findings,
-    alarm_message,
-    audit_events,
-    source_notes,
-)
-from safe_pip.sources import Upstream
 from safe_pip.target import (
     Scheme,
     TargetEnvironment,
@@ -91,16 +101,6 @@ from safe_pip.target import (
     choose_scheme,
     query_target,
 )
-from safe_pip.trust import TrustStore
-from safe_pip.updates import cooldown_notes
-from safe_pip.vulnerabilities import (
-    VulnerabilityReport,
-    advisories_ahead,
-    check_packages,
-    enforce,
-    plan_packages,
-)
-from safe_pip.vulnerabilities import findings as vulnerability_findings
 
 if TYPE_CHECKING:
     import httpx
@@ -270,7 +270,7 @@ def _client(settings: Settings) -> Iterator[Future[httpx.Client]]:
 
 _Approve = Callable[[Plan, Mapping[NormalizedName, ServedProject | None]], None]
 """Approves a plan's projects before their code runs, or raises (see
-:func:`~safe_pip.approval.require_approved`)."""
+:func:`~safe_pip.policy.approval.require_approved`)."""
 
 
 def _metadata_fields(data: bytes) -> dict[str, object]:
@@ -307,7 +307,7 @@ def _approve_download(
 
 def _audit_shadow(audit: AuditLog, sources: Sequence[SourceSpec], shadow: Shadow) -> None:
     """Record a name known to more than one source at once: a refusal ends the command."""
-    audit.write(audit_events(shadow, sources))
+    audit.write(shadow_events(shadow, sources))
 
 
 def _resolve_choosing(
@@ -678,7 +678,7 @@ def run_install(
             )
         with _timed(timings, "install", reporter):
             result = install_wheels(layout, target, scheme, compiler=compiler, reporter=reporter)
-        remember(trust, result)
+        remember(trust, result.installed)
     findings = [*findings, *layout.findings]
     return Outcome(
         plan, target, scheme, findings, result, satisfied, timings, trust.approvals, vulnerabilities

@@ -4,7 +4,7 @@ Precedence, highest first: command-line flags; ``SAFE_PIP_*`` environment variab
 ``[tool.safe-pip]`` in the nearest ``pyproject.toml`` (or a ``safe-pip.toml``) from the
 current directory upwards; the user file ``$SAFE_PIP_HOME/config.toml``. List settings
 (``trust``/``trusted``, ``allow-sdist``) are the union of every layer. pip's own configuration
-(pip.conf, ``PIP_*``) is read separately by :mod:`safe_pip.pipconfig` and applies to
+(pip.conf, ``PIP_*``) is read separately by :mod:`safe_pip.resolve.pipconfig` and applies to
 pip's options as pip would apply it.
 """
 
@@ -22,14 +22,14 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from safe_pip.advisories import AdvisoryOptions
 from safe_pip.errors import UsageError
-from safe_pip.models import NameSet, SourceKind, SourceMarks, SourceSpec
-from safe_pip.network import NetworkOptions, redact_url, split_credentials
-from safe_pip.requirements import unsafe_character
-from safe_pip.selection import FilePolicy, Pin
-from safe_pip.shadows import group_of
-from safe_pip.trust import Exemption, parse_exemption
+from safe_pip.gateway.network import NetworkOptions, redact_url, split_credentials
+from safe_pip.gateway.selection import FilePolicy, Pin
+from safe_pip.gateway.shadows import group_of
+from safe_pip.models import Exemption, NameSet, SourceKind, SourceMarks, SourceSpec
+from safe_pip.policy.advisories import AdvisoryOptions
+from safe_pip.policy.trust import parse_exemption
+from safe_pip.resolve.requirements import unsafe_character
 
 __all__ = [
     "DEFAULT_INDEX",
@@ -556,7 +556,7 @@ def build_sources(
 ) -> tuple[SourceSpec, ...]:
     """Sources in priority order: find-links, extra indexes as given, then the index; and
     last, each source of the settings declared a mirror of one of those (it is merged
-    with the source it mirrors, see :func:`safe_pip.shadows.group_of`)."""
+    with the source it mirrors, see :func:`safe_pip.gateway.shadows.group_of`)."""
     sources = [_source(url, SourceKind.FIND_LINKS, named, marks) for url in find_links]
     if not no_index:
         sources += [_source(url, SourceKind.INDEX, named, marks) for url in extra_index_urls]

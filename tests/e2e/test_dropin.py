@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from safe_pip.installed import own_dependencies
+from safe_pip.install.installed import own_dependencies
 from tests.conftest import SafePip, Venv, make_venv
 from tests.support.index import PackageIndex
 

@@ -14,13 +14,13 @@ from typing import Any
 
 from packaging.utils import parse_wheel_filename
 
-from safe_pip.bytecode import compiling
-from safe_pip.inspection import inspect_wheel
-from safe_pip.install import InstallResult, install_wheels
+from safe_pip.distfiles import read_metadata
+from safe_pip.install.bytecode import compiling
+from safe_pip.install.inspection import inspect_wheel
+from safe_pip.install.installer import InstallResult, install_wheels
+from safe_pip.install.placement import lay_out
 from safe_pip.models import DistKind, NameSet, PlannedDist
-from safe_pip.placement import lay_out
 from safe_pip.target import Scheme, TargetEnvironment, choose_scheme
-from safe_pip.wheels import read_metadata
 
 __all__ = ["fake_environment", "install", "planned", "snapshot"]
 

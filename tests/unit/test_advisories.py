@@ -12,7 +12,11 @@ from typing import Any
 import httpx
 import pytest
 
-from safe_pip.advisories import (
+from safe_pip.cli.audit_cmd import advisory_options
+from safe_pip.cli.options import parse_args
+from safe_pip.errors import AdvisoryError, UsageError
+from safe_pip.gateway.network import NetworkOptions, build_client
+from safe_pip.policy.advisories import (
     OSV_PYPI_ZIP,
     AdvisoryDatabase,
     AdvisoryOptions,
@@ -20,10 +24,6 @@ from safe_pip.advisories import (
     load_advisories,
     parse_advisory,
 )
-from safe_pip.cli.audit_cmd import advisory_options
-from safe_pip.cli.options import parse_args
-from safe_pip.errors import AdvisoryError, UsageError
-from safe_pip.network import NetworkOptions, build_client
 from safe_pip.settings import load_file_settings
 from tests.support.osv import REAL, AdvisoryServer, advisory, write_directory, zip_bytes
 

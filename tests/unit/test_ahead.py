@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from safe_pip.ahead import Ahead
 from safe_pip.errors import UsageError
+from safe_pip.resolve.ahead import Ahead
 from safe_pip.target import TargetQuery
 from tests.conftest import Venv
 

@@ -11,20 +11,19 @@ import pytest
 from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import Version
 
-from safe_pip.approval import (
+from safe_pip.errors import FirstSeenRefused, TrustStoreError
+from safe_pip.models import DistKind, IndexFile, NameSet, Plan, PlannedDist, SourceSpec
+from safe_pip.policy.approval import (
     ApprovalNeeded,
     TrustCheck,
     approve_early,
     remember,
     require_approved,
 )
-from safe_pip.audit import AuditLog
-from safe_pip.errors import FirstSeenRefused, TrustStoreError
-from safe_pip.install import InstallResult
-from safe_pip.models import DistKind, IndexFile, NameSet, Plan, PlannedDist, SourceSpec
-from safe_pip.review import ProjectFacts
+from safe_pip.policy.audit import AuditLog
+from safe_pip.policy.review import ProjectFacts
+from safe_pip.policy.trust import TrustStore
 from safe_pip.settings import Settings
-from safe_pip.trust import TrustStore
 
 SOURCE = SourceSpec("pypi", "https://pypi.org/simple")
 
@@ -47,7 +46,7 @@ def _check(home: Path) -> TrustCheck:
 
 class TestRemember:
     def test_records_every_installed_file(self, tmp_path: Path) -> None:
-        remember(_check(tmp_path), InstallResult((_installed("demo"),), ()))
+        remember(_check(tmp_path), (_installed("demo"),))
         (project,) = TrustStore(tmp_path).load().values()
         assert project.files == {"1.0": {"demo-1.0-py3-none-any.whl": "a" * 64}}
 
@@ -57,9 +56,9 @@ class TestRemember:
         def full(*args: object) -> None:
             raise OSError(28, "No space left on device")
 
-        monkeypatch.setattr("safe_pip.trust.write_json_atomic", full)
+        monkeypatch.setattr("safe_pip.policy.trust.write_json_atomic", full)
         with pytest.raises(TrustStoreError) as caught:
-            remember(_check(tmp_path), InstallResult((_installed("demo"),), ()))
+            remember(_check(tmp_path), (_installed("demo"),))
         message = str(caught.value)
         assert message.startswith("Installed demo-1.0, but safe-pip could not record it")
         assert "No space left on device" in message

@@ -10,7 +10,7 @@ import pytest
 from packaging.utils import canonicalize_name
 from packaging.version import Version
 
-from safe_pip.build import Builder, _extract, _read_backend, parse_config_settings
+from safe_pip.build.builder import Builder, _extract, _read_backend, parse_config_settings
 from safe_pip.errors import FirstSeenRefused, PolicyDenied, SdistRefused, UsageError
 from safe_pip.models import DistKind, IndexFile, NameSet, Plan, PlannedDist, SourceSpec
 
@@ -138,9 +138,9 @@ class TestBuildRequirements:
     ) -> list[tuple[list[str], list[str]]]:
         installs: list[tuple[list[str], list[str]]] = []
         plan = self._plan()
-        monkeypatch.setattr("safe_pip.build.resolve", lambda *args: plan)
+        monkeypatch.setattr("safe_pip.build.builder.resolve", lambda *args: plan)
         monkeypatch.setattr(
-            "safe_pip.build.run_gated",
+            "safe_pip.build.builder.run_gated",
             lambda command, lines, *a, **k: installs.append(
                 (list(command), [line.to_pip_line() for line in lines])
             ),

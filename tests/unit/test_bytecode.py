@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from safe_pip.bytecode import compiling, pyc_path
-from safe_pip.inspection import inspect_wheel
+from safe_pip.install.bytecode import compiling, pyc_path
+from safe_pip.install.inspection import inspect_wheel
 from safe_pip.target import Scheme, TargetEnvironment
 from tests.support.dists import WheelSpec, build_wheel
 from tests.support.environments import fake_environment, install, planned

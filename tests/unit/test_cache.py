@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from safe_pip.cache import FileCache, sha256_file
 from safe_pip.errors import HashMismatch
+from safe_pip.gateway.cache import FileCache, sha256_file
 
 DATA = b"payload" * 1000
 SHA = hashlib.sha256(DATA).hexdigest()

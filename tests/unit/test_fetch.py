@@ -10,13 +10,13 @@ import pytest
 from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import Version
 
-from safe_pip.cache import FileCache
 from safe_pip.errors import HashMismatch, NetworkError
-from safe_pip.fetch import Fetcher
-from safe_pip.hashes import HashPin
+from safe_pip.gateway.cache import FileCache
+from safe_pip.gateway.network import NetworkOptions
+from safe_pip.gateway.sources import Upstream
+from safe_pip.install.fetch import Fetcher
 from safe_pip.models import DistKind, IndexFile, PlannedDist
-from safe_pip.network import NetworkOptions
-from safe_pip.sources import Upstream
+from safe_pip.policy.hashes import HashPin
 from tests.support.files import demo_wheel
 
 

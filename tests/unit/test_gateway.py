@@ -20,14 +20,14 @@ from packaging.tags import parse_tag
 from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import Version
 
-from safe_pip.cache import FileCache
 from safe_pip.errors import FirstSeenRefused, SourceError
-from safe_pip.fetch import Fetcher
-from safe_pip.gateway import Gateway, _Server
+from safe_pip.gateway.cache import FileCache
+from safe_pip.gateway.network import NetworkOptions
+from safe_pip.gateway.selection import Compatibility, FilePolicy, SourceSelector
+from safe_pip.gateway.server import Gateway, _Server
+from safe_pip.gateway.sources import Upstream
+from safe_pip.install.fetch import Fetcher
 from safe_pip.models import DistKind, IndexFile, ProjectPage, SourceSpec
-from safe_pip.network import NetworkOptions
-from safe_pip.selection import Compatibility, FilePolicy, SourceSelector
-from safe_pip.sources import Upstream
 from tests.support.files import demo_wheel
 
 SOURCE = SourceSpec("upstream", "https://idx.example/simple", username="u", password="hunter2")

@@ -8,15 +8,15 @@ from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import Version
 
 from safe_pip.errors import HashMismatch
-from safe_pip.hashes import (
+from safe_pip.models import DistKind, PlannedDist
+from safe_pip.policy.hashes import (
     HashPin,
     approving_digests,
     check_pins,
     file_digests,
     pins_by_project,
 )
-from safe_pip.models import DistKind, PlannedDist
-from safe_pip.requirements import RequirementLine
+from safe_pip.resolve.requirements import RequirementLine
 
 DATA = b"wheel bytes"
 SHA = hashlib.sha256(DATA).hexdigest()

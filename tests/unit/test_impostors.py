@@ -7,9 +7,15 @@ from typing import Any
 import pytest
 from packaging.utils import NormalizedName, canonicalize_name
 
-from safe_pip import reference, typosquat
-from safe_pip.impostors import ALMOST_EMPTY, Candidate, Impostor, ImpostorKind, check_impostors
-from safe_pip.reference import FORMAT_VERSION, Reference
+from safe_pip.policy import reference, typosquat
+from safe_pip.policy.impostors import (
+    ALMOST_EMPTY,
+    Candidate,
+    Impostor,
+    ImpostorKind,
+    check_impostors,
+)
+from safe_pip.policy.reference import FORMAT_VERSION, Reference
 
 
 def check(

@@ -22,11 +22,11 @@ from installer.destinations import WheelDestination
 from installer.records import RecordEntry
 from installer.sources import WheelFile
 
-from safe_pip import inspection
+from safe_pip.distfiles import url_key
 from safe_pip.errors import PolicyDenied, UnsafeWheel
-from safe_pip.inspection import WheelEntry, check_direct_urls, inspect_wheel
+from safe_pip.install import inspection
+from safe_pip.install.inspection import WheelEntry, check_direct_urls, inspect_wheel
 from safe_pip.models import DistKind, IndexFile, Plan, PlannedDist
-from safe_pip.wheels import url_key
 from tests.support.dists import record_line
 from tests.support.environments import planned
 

@@ -17,11 +17,11 @@ from typing import Any, BinaryIO
 import pytest
 from installer.utils import copyfileobj_with_hashing
 
-from safe_pip import install as install_module
 from safe_pip.errors import InstallError, UnsafeWheel
-from safe_pip.inspection import inspect_wheel
-from safe_pip.install import install_wheels
-from safe_pip.placement import lay_out
+from safe_pip.install import installer as install_module
+from safe_pip.install.inspection import inspect_wheel
+from safe_pip.install.installer import install_wheels
+from safe_pip.install.placement import lay_out
 from safe_pip.target import Scheme, TargetEnvironment
 from tests.support.dists import WheelSpec, build_wheel
 from tests.support.environments import fake_environment, install, planned, snapshot

@@ -13,7 +13,7 @@ from packaging.version import Version
 
 from safe_pip.cli.guard import _uninstall_arguments, refusal_of_pip_command
 from safe_pip.errors import UsageError
-from safe_pip.installed import (
+from safe_pip.install.installed import (
     check_install_keeps_safe_pip,
     check_uninstall_keeps_safe_pip,
     own_dependencies,

@@ -7,7 +7,6 @@ from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import Version
 
 from safe_pip.errors import SourceError, UsageError
-from safe_pip.lockfile import check_lockable, locked_projects, render_requirements
 from safe_pip.models import (
     DistKind,
     IndexFile,
@@ -17,7 +16,8 @@ from safe_pip.models import (
     ServedProject,
     SourceSpec,
 )
-from safe_pip.requirements import RequirementLine, parse_files
+from safe_pip.resolve.lockfile import check_lockable, locked_projects, render_requirements
+from safe_pip.resolve.requirements import RequirementLine, parse_files
 
 CORP = SourceSpec("corp", "https://corp.example/simple/")
 

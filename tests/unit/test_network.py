@@ -8,7 +8,7 @@ import httpx
 import pytest
 
 from safe_pip.errors import UsageError
-from safe_pip.network import (
+from safe_pip.gateway.network import (
     NetworkOptions,
     build_client,
     is_secure_origin,

@@ -8,7 +8,7 @@ from pathlib import Path
 import pip
 import pytest
 
-from safe_pip.pip_process import PipAhead, pip_environment, start_pip
+from safe_pip.resolve.pip_process import PipAhead, pip_environment, start_pip
 from tests.conftest import Venv
 
 ENVIRON = {"PATH": os.environ.get("PATH", "/bin"), "HOME": os.environ.get("HOME", "/")}

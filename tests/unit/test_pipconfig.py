@@ -6,7 +6,12 @@ from pathlib import Path
 import pytest
 
 from safe_pip.errors import UsageError
-from safe_pip.pipconfig import config_files, load_pip_config, normalize_key, pip_config_origins
+from safe_pip.resolve.pipconfig import (
+    config_files,
+    load_pip_config,
+    normalize_key,
+    pip_config_origins,
+)
 
 
 class TestNormalizeKey:

@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 
 from safe_pip.errors import InstallError, UnsafeWheel
-from safe_pip.inspection import WheelEntry, WheelInfo, inspect_wheel
+from safe_pip.install.inspection import WheelEntry, WheelInfo, inspect_wheel
+from safe_pip.install.placement import Layout, check_startup_hooks, contained, lay_out
 from safe_pip.models import NameSet
-from safe_pip.placement import Layout, check_startup_hooks, contained, lay_out
 from safe_pip.target import Scheme, TargetEnvironment
 from tests.support.environments import fake_environment, install, planned
 

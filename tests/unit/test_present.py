@@ -15,14 +15,14 @@ from packaging.utils import canonicalize_name
 from packaging.version import Version
 from rich.console import Console
 
-from safe_pip.cache import FileCache
 from safe_pip.cli.present import PlainReporter, RichReporter, format_size
 from safe_pip.cli.prompt import review_panels
-from safe_pip.fetch import Fetcher
+from safe_pip.gateway.cache import FileCache
+from safe_pip.gateway.network import NetworkOptions
+from safe_pip.gateway.sources import Upstream
+from safe_pip.install.fetch import Fetcher
 from safe_pip.models import SourceSpec
-from safe_pip.network import NetworkOptions
-from safe_pip.review import ProjectFacts, TrustWarning, WarningKind
-from safe_pip.sources import Upstream
+from safe_pip.policy.review import ProjectFacts, TrustWarning, WarningKind
 from tests.support.files import demo_wheel
 
 SNAPSHOTS = Path(__file__).parent / "snapshots"

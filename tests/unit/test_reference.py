@@ -15,8 +15,8 @@ from types import ModuleType
 import httpx
 import pytest
 
-from safe_pip import reference
-from safe_pip.reference import FORMAT_VERSION, Reference, repositories, repository
+from safe_pip.policy import reference
+from safe_pip.policy.reference import FORMAT_VERSION, Reference, repositories, repository
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -115,7 +115,8 @@ class TestShippedData:
 
     def test_is_read_on_first_use_not_at_import(self) -> None:
         code = (
-            "import safe_pip.review, safe_pip.impostors, safe_pip.reference as r; "
+            "import safe_pip.policy.review, safe_pip.policy.impostors; "
+            "import safe_pip.policy.reference as r; "
             "print(r.load.cache_info().currsize); r.load(); r.load(); "
             "print(r.load.cache_info().currsize, r.load.cache_info().misses)"
         )

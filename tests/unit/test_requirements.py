@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 from pip._internal.req import req_file as pip_req_file
 
-from safe_pip import requirements
 from safe_pip.errors import UsageError
-from safe_pip.requirements import (
+from safe_pip.resolve import requirements
+from safe_pip.resolve.requirements import (
     LINE_BREAKS,
     RequirementLine,
     parse_files,

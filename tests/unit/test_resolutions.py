@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from safe_pip.requirements import RequirementLine
-from safe_pip.resolutions import Resolutions
+from safe_pip.resolve.requirements import RequirementLine
+from safe_pip.resolve.resolutions import Resolutions
 from safe_pip.target import TargetEnvironment
 
 

@@ -12,7 +12,7 @@ from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import Version
 
 from safe_pip.errors import PolicyDenied, ResolveError, SdistRefused, UsageError
-from safe_pip.gateway import ServedFile
+from safe_pip.gateway.server import ServedFile
 from safe_pip.models import (
     DistKind,
     DroppedFile,
@@ -22,8 +22,8 @@ from safe_pip.models import (
     ServedProject,
     SourceSpec,
 )
-from safe_pip.requirements import RequirementLine
-from safe_pip.resolve import (
+from safe_pip.resolve.requirements import RequirementLine
+from safe_pip.resolve.resolver import (
     _Cleaner,
     _conflict_explanation,
     _failure,

@@ -23,7 +23,7 @@ from safe_pip.models import (
     ServedProject,
     SourceSpec,
 )
-from safe_pip.review import (
+from safe_pip.policy.review import (
     ProjectFacts,
     Suspicion,
     WarningKind,
@@ -33,7 +33,7 @@ from safe_pip.review import (
     remembered_mismatches,
     trust_review,
 )
-from safe_pip.trust import How, TrustedProject
+from safe_pip.policy.trust import How, TrustedProject
 from tests.support.files import index_file
 
 NOW = datetime(2026, 12, 1, tzinfo=UTC)

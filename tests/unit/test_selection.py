@@ -7,8 +7,8 @@ from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import Version
 
 from safe_pip.errors import SourceError
+from safe_pip.gateway.selection import FilePolicy, Pin, SourceSelector, filter_files
 from safe_pip.models import DistKind, DropReason, IndexFile, NameSet, ProjectPage, SourceSpec
-from safe_pip.selection import FilePolicy, Pin, SourceSelector, filter_files
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 PRIVATE = SourceSpec("private", "https://private.example/simple")
@@ -124,7 +124,7 @@ class TestSourceSelector:
 
 class TestCooldownExemptions:
     def test_an_exemption_lets_its_young_release_through_and_no_other(self) -> None:
-        from safe_pip.trust import Exemption
+        from safe_pip.models import Exemption
 
         young = _file("p", "2.0", upload_time=NOW - timedelta(hours=1))
         younger = _file("p", "2.1", upload_time=NOW - timedelta(minutes=5))

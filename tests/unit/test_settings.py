@@ -7,8 +7,8 @@ from typing import Any
 import pytest
 
 from safe_pip.errors import UsageError
+from safe_pip.gateway.selection import FilePolicy
 from safe_pip.models import SourceKind
-from safe_pip.selection import FilePolicy
 from safe_pip.settings import (
     build_pins,
     build_sources,
@@ -350,7 +350,7 @@ class TestCooldown:
         assert locked_but_asked.cutoff == self.NOW - timedelta(days=3)
 
     def test_expired_exemptions_are_set_apart(self) -> None:
-        from safe_pip.trust import parse_exemption
+        from safe_pip.policy.trust import parse_exemption
 
         live = parse_exemption("a==1", "fix", "2026-12-01", "x")
         dead = parse_exemption("b", "fix", "2026-11-30", "x")

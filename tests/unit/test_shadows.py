@@ -12,24 +12,11 @@ from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import Version
 
 from safe_pip.errors import AmbiguousSource, SourceError, UsageError
-from safe_pip.models import (
-    DistKind,
-    IndexFile,
-    Plan,
-    PlannedDist,
-    ProjectPage,
-    SourceKind,
-    SourceMarks,
-    SourceSpec,
-)
-from safe_pip.selection import FilePolicy, Pin, SourceSelector
-from safe_pip.settings import build_pins, build_sources, load_file_settings
-from safe_pip.shadows import (
+from safe_pip.gateway.selection import FilePolicy, Pin, SourceSelector
+from safe_pip.gateway.shadows import (
     Elsewhere,
     Exposure,
-    Shadow,
     ambiguity_message,
-    audit_events,
     exposure,
     group_of,
     judge,
@@ -39,6 +26,19 @@ from safe_pip.shadows import (
     source_notes,
     unmet_explanation,
 )
+from safe_pip.models import (
+    DistKind,
+    IndexFile,
+    Plan,
+    PlannedDist,
+    ProjectPage,
+    Shadow,
+    SourceKind,
+    SourceMarks,
+    SourceSpec,
+)
+from safe_pip.policy.audit import shadow_events
+from safe_pip.settings import build_pins, build_sources, load_file_settings
 
 PYPI = SourceSpec("pypi", "https://pypi.org/simple")
 CORP = SourceSpec("corp", "https://corp.example/simple")
@@ -144,7 +144,7 @@ class TestMessages:
 
     def test_audit_records_the_alarm_and_the_refusal(self) -> None:
         shadow = Shadow(NAME, PYPI, (CORP,), pinned=False, alarm=True)
-        events = audit_events(shadow, [PYPI, CORP])
+        events = shadow_events(shadow, [PYPI, CORP])
         assert [e.decision.value for e in events] == ["shadowed", "refused"]
         assert all("corp" in (e.how or "") for e in events)
 

@@ -10,10 +10,11 @@ import pytest
 from packaging.utils import canonicalize_name
 from packaging.version import Version
 
+from safe_pip.distfiles import parse_filename
 from safe_pip.errors import NetworkError, SourceError
+from safe_pip.gateway.network import NetworkOptions
+from safe_pip.gateway.sources import Upstream, parse_html_page, parse_json_page
 from safe_pip.models import DistKind, SourceKind, SourceSpec
-from safe_pip.network import NetworkOptions
-from safe_pip.sources import Upstream, parse_filename, parse_html_page, parse_json_page
 
 NAME = canonicalize_name("demo")
 SHA = "a" * 64

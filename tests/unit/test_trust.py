@@ -11,10 +11,10 @@ import pytest
 from packaging.utils import canonicalize_name
 from packaging.version import Version
 
-from safe_pip.audit import Action, AuditEvent, AuditLog
 from safe_pip.errors import TrustStoreError
 from safe_pip.models import SourceSpec
-from safe_pip.trust import STORE_VERSION, How, Remembered, TrustStore
+from safe_pip.policy.audit import Action, AuditEvent, AuditLog
+from safe_pip.policy.trust import STORE_VERSION, How, Remembered, TrustStore
 
 SOURCE = SourceSpec("corp", "https://corp.example/simple", username="user", password="s3cret")
 
@@ -160,7 +160,7 @@ class TestExemptions:
     def test_allow_new_round_trips_and_replaces_the_same_release(self, tmp_path: Path) -> None:
         from datetime import date
 
-        from safe_pip.trust import parse_exemption
+        from safe_pip.policy.trust import parse_exemption
 
         store = TrustStore(tmp_path)
         store.allow_new(parse_exemption("Num2Words==0.5.15", "urgent fix", None, "x"))
@@ -188,7 +188,7 @@ class TestExemptions:
     def test_malformed_exemptions_say_what_is_wrong(
         self, spec: str, reason: str, until: str | None, problem: str
     ) -> None:
-        from safe_pip.trust import parse_exemption
+        from safe_pip.policy.trust import parse_exemption
 
         with pytest.raises(ValueError, match=problem):
             parse_exemption(spec, reason, until, "x")

@@ -13,7 +13,7 @@ from types import ModuleType
 import pytest
 from packaging.utils import canonicalize_name
 
-from safe_pip.typosquat import Suspicion, check_name, check_names
+from safe_pip.policy.typosquat import Suspicion, check_name, check_names
 
 ROOT = Path(__file__).resolve().parents[2]
 # CI checks out shared/ beside the clone; elsewhere the comparison is skipped.
@@ -58,7 +58,7 @@ class TestPackagedList:
 
     def test_is_loaded_on_first_use_not_at_import(self) -> None:
         code = (
-            "import safe_pip.typosquat as t; print(t._index.cache_info().currsize); "
+            "import safe_pip.policy.typosquat as t; print(t._index.cache_info().currsize); "
             "t.check_name('reqeusts'); t.check_names(['djnago']); "
             "print(t._index.cache_info().currsize, t._index.cache_info().misses)"
         )
@@ -319,7 +319,7 @@ class TestEditDistance:
         ],
     )
     def test_honest_look_alike_pairs_do_not_warn(self, name: str, popular: str) -> None:
-        from safe_pip.typosquat import resembles_other
+        from safe_pip.policy.typosquat import resembles_other
 
         assert popular in packaged_names()
         assert resembles_other(name) is None

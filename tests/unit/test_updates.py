@@ -13,44 +13,44 @@ import pytest
 from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import Version
 
-from safe_pip.approval import TrustCheck, review_updates
-from safe_pip.audit import AuditLog
 from safe_pip.errors import FirstSeenRefused
-from safe_pip.impostors import Impostor
+from safe_pip.gateway.cooldown import ago, cooldown_refusal
+from safe_pip.gateway.selection import FilePolicy, filter_files
 from safe_pip.models import (
     DistKind,
+    Exemption,
     IndexFile,
     NameSet,
     Plan,
     PlannedDist,
     ProjectPage,
     ServedProject,
+    Severity,
     SourceSpec,
 )
-from safe_pip.review import (
+from safe_pip.policy.approval import TrustCheck, review_updates
+from safe_pip.policy.audit import AuditLog
+from safe_pip.policy.impostors import Impostor
+from safe_pip.policy.review import (
     ProjectFacts,
-    Severity,
     Suspicion,
     WarningKind,
     decide,
     refusal_message,
     trust_review,
 )
-from safe_pip.selection import FilePolicy, filter_files
-from safe_pip.settings import Settings
-from safe_pip.trust import Exemption, How, TrustedProject, TrustStore
-from safe_pip.updates import (
+from safe_pip.policy.trust import How, TrustedProject, TrustStore
+from safe_pip.policy.updates import (
     WheelProfile,
-    ago,
     compare_profiles,
     cooldown_notes,
-    cooldown_refusal,
     exemptions_used,
     profile_wheel,
     replaced_message,
     replaced_releases,
     update_changes,
 )
+from safe_pip.settings import Settings
 from tests.support.dists import WheelSpec, build_wheel
 from tests.support.files import index_file
 

@@ -15,14 +15,12 @@ from packaging.utils import canonicalize_name
 from packaging.version import Version
 from rich.console import Console
 
-from safe_pip.advisories import AdvisoryDatabase, AdvisoryOptions, build_index
-from safe_pip.audit import AuditLog
 from safe_pip.cli.prompt import TerminalPrompter
 from safe_pip.errors import KnownVulnerability
-from safe_pip.models import DistKind, Plan, PlannedDist
-from safe_pip.requirements import RequirementLine
-from safe_pip.review import Severity
-from safe_pip.vulnerabilities import (
+from safe_pip.models import DistKind, Plan, PlannedDist, Severity
+from safe_pip.policy.advisories import AdvisoryDatabase, AdvisoryOptions, build_index
+from safe_pip.policy.audit import AuditLog
+from safe_pip.policy.vulnerabilities import (
     Match,
     VulnerabilityReport,
     check_packages,
@@ -31,6 +29,7 @@ from safe_pip.vulnerabilities import (
     plan_packages,
     refusal_message,
 )
+from safe_pip.resolve.requirements import RequirementLine
 from tests.support.osv import advisory
 
 DOCUMENTS = [

@@ -8,7 +8,12 @@ from typing import ClassVar
 
 from packaging.markers import default_environment
 
-from safe_pip.wheels import dependency_names, dist_info_dirs, unapproved_url_requirements, url_key
+from safe_pip.distfiles import (
+    dependency_names,
+    dist_info_dirs,
+    unapproved_url_requirements,
+    url_key,
+)
 
 
 def _metadata(*requires: str) -> bytes:

@@ -22,7 +22,7 @@ from safe_pip.errors import EXIT_INTERRUPTED, EXIT_OK, OutputClosed, SafePipErro
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from safe_pip.ahead import Ahead
+    from safe_pip.resolve.ahead import Ahead
 
 __all__ = ["entrypoint", "main"]
 
@@ -127,7 +127,7 @@ def _ahead(command: str, argv: list[str]) -> Ahead | None:
     target interpreter: both overlap safe-pip's own imports and settings."""
     if command not in _RESOLVING_COMMANDS:
         return None
-    from safe_pip.ahead import Ahead
+    from safe_pip.resolve.ahead import Ahead
 
     try:
         first, choice = locate(command, argv, os.environ)

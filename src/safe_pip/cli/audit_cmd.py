@@ -19,18 +19,18 @@ from typing import TYPE_CHECKING, Any
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
-from safe_pip.advisories import DEFAULT_MAX_AGE_DAYS, OSV_PYPI_ZIP, AdvisoryOptions
 from safe_pip.cli.present import printable
 from safe_pip.errors import EXIT_FAILED, EXIT_OK, UsageError
+from safe_pip.policy.advisories import DEFAULT_MAX_AGE_DAYS, OSV_PYPI_ZIP, AdvisoryOptions
 from safe_pip.settings import FileSettings, checked_days
 
 if TYPE_CHECKING:
     import httpx
     from rich.console import Console
 
-    from safe_pip.network import NetworkOptions
-    from safe_pip.requirements import RequirementLine
-    from safe_pip.vulnerabilities import Match, Package, VulnerabilityReport
+    from safe_pip.gateway.network import NetworkOptions
+    from safe_pip.policy.vulnerabilities import Match, Package, VulnerabilityReport
+    from safe_pip.resolve.requirements import RequirementLine
 
 __all__ = [
     "advisory_options",
@@ -281,7 +281,7 @@ def _from_requirements(
     args: argparse.Namespace, network: NetworkOptions, environ: Mapping[str, str]
 ) -> tuple[list[Package], dict[str, _Where]]:
     from safe_pip.cli.install_cmd import _read_url
-    from safe_pip.requirements import parse_files
+    from safe_pip.resolve.requirements import parse_files
 
     parsed = parse_files(
         args.requirements, [], environ=environ, fetch_url=_read_url(network, environ)
@@ -296,7 +296,7 @@ def _from_requirements(
 
 
 def _from_environment(python: Path) -> tuple[list[Package], dict[str, _Where]]:
-    from safe_pip.installed import find_installed
+    from safe_pip.install.installed import find_installed
     from safe_pip.target import query_target
 
     target = query_target(python)
@@ -325,14 +325,14 @@ def run_audit_command(argv: Sequence[str], out: Console, err: Console) -> int:
 
     :raises SafePipError: for the caller to present.
     """
-    from safe_pip.advisories import load_advisories
     from safe_pip.cli.install_cmd import _network, _setup_logging
     from safe_pip.cli.options import parse_args
-    from safe_pip.network import build_client
-    from safe_pip.pipconfig import load_pip_config
+    from safe_pip.gateway.network import build_client
+    from safe_pip.policy.advisories import load_advisories
+    from safe_pip.policy.vulnerabilities import check_packages
+    from safe_pip.resolve.pipconfig import load_pip_config
     from safe_pip.settings import default_home, load_file_settings
     from safe_pip.target import find_interpreter, site_prefix_of
-    from safe_pip.vulnerabilities import check_packages
 
     environ = dict(os.environ)
     first = parse_args("audit", argv)

@@ -22,7 +22,7 @@ def refusal_of_pip_command(
     """
     if command != "uninstall":
         return None
-    from safe_pip.installed import check_uninstall_keeps_safe_pip, own_dependencies
+    from safe_pip.install.installed import check_uninstall_keeps_safe_pip, own_dependencies
     from safe_pip.target import find_interpreter, query_target
 
     try:
@@ -45,7 +45,7 @@ def _uninstall_arguments(arguments: Sequence[str]) -> tuple[str | None, list[str
     from packaging.utils import canonicalize_name
 
     from safe_pip.cli.options import _general_value_flags
-    from safe_pip.requirements import parse_files, requirement_name
+    from safe_pip.resolve.requirements import parse_files, requirement_name
 
     value_flags = _general_value_flags() | _UNINSTALL_VALUE_FLAGS
     python: str | None = None

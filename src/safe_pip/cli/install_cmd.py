@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from safe_pip.build import BuildOptions, parse_config_settings
+from safe_pip.build.builder import BuildOptions, parse_config_settings
 from safe_pip.cli.audit_cmd import advisory_options, check_audit_flag, present_plan_audit
 from safe_pip.cli.options import build_parser, locate, parse_args, resolver_args
 from safe_pip.cli.present import (
@@ -25,10 +25,11 @@ from safe_pip.cli.present import (
 )
 from safe_pip.cli.prompt import TerminalPrompter
 from safe_pip.errors import UsageError
+from safe_pip.gateway.network import NetworkOptions, build_client, keyring_command, redact_url
 from safe_pip.models import NameSet, SourceSpec
-from safe_pip.network import NetworkOptions, build_client, keyring_command, redact_url
-from safe_pip.pipconfig import load_pip_config
-from safe_pip.requirements import ParsedRequirements, parse_files
+from safe_pip.policy.trust import TrustStore
+from safe_pip.resolve.pipconfig import load_pip_config
+from safe_pip.resolve.requirements import ParsedRequirements, parse_files
 from safe_pip.settings import (
     FileSettings,
     Settings,
@@ -42,13 +43,12 @@ from safe_pip.settings import (
     split_trust,
 )
 from safe_pip.target import InterpreterChoice, site_prefix_of
-from safe_pip.trust import TrustStore
 
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from safe_pip.ahead import Ahead
     from safe_pip.pipeline import InstallRequest, Outcome
+    from safe_pip.resolve.ahead import Ahead
 
 __all__ = [
     "command_help",
@@ -427,7 +427,7 @@ def _warn_root(outcome: Outcome, args: argparse.Namespace, err: Console) -> None
 
 def _write_report(outcome: Outcome, destination: str, out: Console) -> None:
     from safe_pip.atomic import write_json_atomic
-    from safe_pip.report import installation_report
+    from safe_pip.install.report import installation_report
 
     report = installation_report(outcome.plan, outcome.result)
     if destination == "-":

@@ -9,13 +9,13 @@ from typing import TYPE_CHECKING
 from safe_pip.atomic import write_text_atomic
 from safe_pip.cli.install_cmd import prepare
 from safe_pip.errors import UsageError
-from safe_pip.lockfile import locked_projects, render_requirements
-from safe_pip.network import redact_url
+from safe_pip.gateway.network import redact_url
+from safe_pip.resolve.lockfile import locked_projects, render_requirements
 
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from safe_pip.ahead import Ahead
+    from safe_pip.resolve.ahead import Ahead
 
 __all__ = ["run_lock_command"]
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any, NoReturn
 
 from safe_pip.errors import UsageError
-from safe_pip.pipconfig import normalize_key
+from safe_pip.resolve.pipconfig import normalize_key
 from safe_pip.target import InterpreterChoice, choose_interpreter
 
 __all__ = [

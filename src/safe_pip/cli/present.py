@@ -12,8 +12,8 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
-from safe_pip.models import DistKind, Plan, PlannedDist
-from safe_pip.review import Approval, Finding, Severity
+from safe_pip.models import DistKind, Finding, Plan, PlannedDist, Severity
+from safe_pip.policy.review import Approval
 
 if TYPE_CHECKING:
     from rich.console import Console

@@ -11,13 +11,13 @@ from packaging.utils import NormalizedName
 
 from safe_pip.cli.present import format_size, printable
 from safe_pip.models import SourceSpec
-from safe_pip.review import ProjectFacts, age
+from safe_pip.policy.review import ProjectFacts, age
 
 if TYPE_CHECKING:
     from rich.console import Console, RenderableType
 
-    from safe_pip.shadows import Shadow
-    from safe_pip.vulnerabilities import Match
+    from safe_pip.models import Shadow
+    from safe_pip.policy.vulnerabilities import Match
 
 __all__ = ["TerminalPrompter", "review_panels"]
 

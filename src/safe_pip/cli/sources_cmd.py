@@ -11,7 +11,7 @@ from typing import TextIO
 
 from safe_pip.errors import EXIT_OK
 from safe_pip.models import SourceKind, SourceSpec
-from safe_pip.requirements import FileOptions
+from safe_pip.resolve.requirements import FileOptions
 from safe_pip.settings import FileSettings
 
 __all__ = ["SOURCES_HELP", "run_sources_command"]
@@ -31,7 +31,7 @@ and the pins of the settings. Nothing is asked of any source.
 
 def _key(raw: str, kind: SourceKind) -> str:
     """A configured value as the source list spells it (credentials off, paths absolute)."""
-    from safe_pip.network import split_credentials
+    from safe_pip.gateway.network import split_credentials
 
     clean = split_credentials(raw)[0]
     if kind is SourceKind.FIND_LINKS and "://" not in clean:
@@ -73,7 +73,7 @@ def _origin(
 
 
 def _describe(source: SourceSpec, sources: Sequence[SourceSpec], origin: str) -> str:
-    from safe_pip.shadows import checks_public, exposure, group_head
+    from safe_pip.gateway.shadows import checks_public, exposure, group_head
 
     kind = "find-links" if source.kind is SourceKind.FIND_LINKS else "index"
     facts = [exposure(source, sources).value, kind]
@@ -93,8 +93,8 @@ def run_sources_command(argv: Sequence[str], out: TextIO) -> int:
     """
     from safe_pip.cli.install_cmd import configured_sources
     from safe_pip.cli.options import locate, parse_args
-    from safe_pip.pipconfig import load_pip_config, pip_config_origins
-    from safe_pip.requirements import parse_files
+    from safe_pip.resolve.pipconfig import load_pip_config, pip_config_origins
+    from safe_pip.resolve.requirements import parse_files
     from safe_pip.settings import build_pins, default_home, load_file_settings
     from safe_pip.target import site_prefix_of
 

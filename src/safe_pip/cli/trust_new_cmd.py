@@ -7,9 +7,9 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import TextIO
 
-from safe_pip.audit import Action, AuditEvent, AuditLog
 from safe_pip.errors import EXIT_OK, UsageError
-from safe_pip.trust import TrustStore, parse_exemption
+from safe_pip.policy.audit import Action, AuditEvent, AuditLog
+from safe_pip.policy.trust import TrustStore, parse_exemption
 
 __all__ = ["ALLOW_NEW_HELP", "run_allow_new"]
 

@@ -1,0 +1,70 @@
+"""The cooldown in words: how old a release is, what held it back, and how to take it.
+
+The gateway drops releases younger than the cooldown (:mod:`safe_pip.gateway.selection`);
+these say so, for the resolver's refusal and for the plan's notes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+
+from packaging.utils import NormalizedName
+from packaging.version import Version
+
+from safe_pip.gateway.selection import FilePolicy
+from safe_pip.models import DropReason, IndexFile, ServedProject
+
+__all__ = ["ago", "cooldown_name", "cooldown_refusal", "take_it", "too_new"]
+
+
+def ago(moment: datetime | None, now: datetime) -> str:
+    """``uploaded 3 h ago`` in words: minutes, hours or days."""
+    if moment is None:
+        return "upload time unknown"
+    seconds = max((now - moment).total_seconds(), 0.0)
+    if seconds < 3600:
+        return f"uploaded {seconds / 60:.0f} min ago"
+    if seconds < 2 * 86400:
+        return f"uploaded {seconds / 3600:.0f} h ago"
+    return f"uploaded {seconds / 86400:.0f} days ago"
+
+
+def cooldown_name(policy: FilePolicy) -> str:
+    """``the 7-day cooldown``, or the option that set the cut-off."""
+    if policy.min_release_age:
+        return f"the {policy.min_release_age:g}-day cooldown"
+    return "the --uploaded-prior-to cut-off"
+
+
+def take_it(name: NormalizedName, version: Version) -> str:
+    return (
+        f"to take it now: --trust {name}=={version}, or safe-pip trust allow-new "
+        f'{name}=={version} --reason "why" [--until YYYY-MM-DD] (--min-release-age 0 turns '
+        f"the cooldown off for everything)"
+    )
+
+
+def too_new(served: ServedProject) -> list[IndexFile]:
+    return [d.file for d in served.dropped if d.reason is DropReason.TOO_NEW]
+
+
+def cooldown_refusal(projects: Iterable[ServedProject], policy: FilePolicy, now: datetime) -> str:
+    """Why a requirement only a too-young release meets was refused, and the flags."""
+    lines = []
+    for served in projects:
+        young = sorted(too_new(served), key=lambda f: f.version, reverse=True)
+        shown = ", ".join(
+            dict.fromkeys(f"{f.version} ({ago(f.upload_time, now)})" for f in young[:8])
+        )
+        newest = young[0].version
+        lines.append(
+            f"  - {served.page.name}: {shown} held back by {cooldown_name(policy)}; "
+            f"{take_it(served.page.name, newest)}"
+        )
+    return (
+        "These requirements can only be met by releases younger than "
+        f"{cooldown_name(policy)} allows (nothing was installed):\n" + "\n".join(lines) + "\n"
+        "New releases of trusted projects are how hijacked accounts strike; most are found "
+        "and removed within days."
+    )
