@@ -2,13 +2,20 @@
 
 Each run installs one requirement set into a fresh, empty virtual environment. Tools
 alternate run by run, so load on the machine affects them alike. ``cold`` gives every run
-an empty cache; ``warm`` primes a per-tool cache once (untimed) and reuses it. Both tools
-use the same pip (the one next to safe-pip, via ``--python``) and the same index, with
-pip's own configuration shut out. Prints medians, ratios against pip, and where
-safe-pip's time goes (the stage timings it logs with ``-v``).
+an empty cache; ``warm`` primes a per-tool cache once (untimed) and reuses it; ``noop``
+installs into an environment that already has the set, where nothing is to be done, and
+compares with ``safe-pip --version``. pip and safe-pip use the same pip (the one next to
+safe-pip, via ``--python``) and the same index, with pip's own configuration shut out. uv
+runs twice: plain, and with ``--compile-bytecode`` (pip and safe-pip compile bytecode; uv
+does not unless asked).
 
-Usage: scripts/bench [--runs N] [--sets small,medium,large] [--modes cold,warm]
-       [--index-url URL]
+For every tool it prints the median wall-clock time, the median CPU time (user + system,
+the tool and every process it waited for) and the largest peak resident memory of any
+one of its processes, then ratios against pip and against ``uv --compile-bytecode``, and
+where safe-pip's time goes (the stage timings it logs with ``-v``).
+
+Usage: scripts/bench [--runs N] [--sets small,medium,large] [--modes cold,warm,noop]
+       [--index-url URL] [--uv PATH]
 """
 
 from __future__ import annotations
@@ -41,11 +48,31 @@ _STAGE_RE = re.compile(r"^\s+(\w+) took ([0-9.]+)s$", re.MULTILINE)
 @dataclass
 class Samples:
     seconds: list[float] = field(default_factory=list)
+    cpu: list[float] = field(default_factory=list)
+    peak_kib: list[int] = field(default_factory=list)
     stages: dict[str, list[float]] = field(default_factory=dict)
 
     @property
     def median(self) -> float:
         return statistics.median(self.seconds)
+
+    @property
+    def median_cpu(self) -> float:
+        return statistics.median(self.cpu)
+
+    @property
+    def peak_mib(self) -> float:
+        return max(self.peak_kib) / 1024
+
+
+@dataclass(frozen=True)
+class Measured:
+    seconds: float
+    cpu: float
+    """User + system seconds of the process and of every descendant it waited for."""
+    peak_kib: int
+    """The largest resident set of any one of those processes."""
+    output: str
 
 
 Command = Callable[[Path, Path], list[str]]
@@ -64,7 +91,7 @@ def _environment(cache: Path) -> dict[str, str]:
     return env
 
 
-def _tools(index_url: str) -> dict[str, Command]:
+def _tools(index_url: str, uv: str | None) -> dict[str, Command]:
     bin_dir = Path(sys.executable).parent
     tools: dict[str, Command] = {
         "pip": lambda venv, cache: [
@@ -100,21 +127,28 @@ def _tools(index_url: str) -> dict[str, Command]:
             index_url,
         ],
     }
-    uv = shutil.which("uv")
     if uv is not None:
-        tools["uv"] = lambda venv, cache: [
-            uv,
-            "pip",
-            "install",
-            "-q",
-            "--python",
-            str(venv / "bin" / "python"),
-            "--cache-dir",
-            str(cache / "uv"),
-            "--index-url",
-            index_url,
+        tools["uv"] = lambda venv, cache: _uv(uv, venv, cache, index_url)
+        tools["uv-bytecode"] = lambda venv, cache: [
+            *_uv(uv, venv, cache, index_url),
+            "--compile-bytecode",
         ]
     return tools
+
+
+def _uv(uv: str, venv: Path, cache: Path, index_url: str) -> list[str]:
+    return [
+        uv,
+        "pip",
+        "install",
+        "-q",
+        "--python",
+        str(venv / "bin" / "python"),
+        "--cache-dir",
+        str(cache / "uv"),
+        "--index-url",
+        index_url,
+    ]
 
 
 def _fresh_venv(parent: Path) -> Path:
@@ -125,13 +159,19 @@ def _fresh_venv(parent: Path) -> Path:
     return venv
 
 
-def _run(command: list[str], env: dict[str, str]) -> tuple[float, str]:
-    started = time.perf_counter()
-    completed = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
-    elapsed = time.perf_counter() - started
-    if completed.returncode != 0:
-        sys.exit(f"{' '.join(command[:3])} failed:\n{completed.stdout}\n{completed.stderr}")
-    return elapsed, completed.stdout + completed.stderr
+def _run(command: list[str], env: dict[str, str]) -> Measured:
+    with tempfile.TemporaryFile("w+") as output:
+        started = time.perf_counter()
+        process = subprocess.Popen(command, env=env, stdout=output, stderr=subprocess.STDOUT)
+        # wait4 rolls up the resources of the process and every child it waited for.
+        _pid, status, usage = os.wait4(process.pid, 0)
+        elapsed = time.perf_counter() - started
+        process.returncode = os.waitstatus_to_exitcode(status)
+        output.seek(0)
+        text = output.read()
+    if process.returncode != 0:
+        sys.exit(f"{' '.join(command[:3])} failed:\n{text}")
+    return Measured(elapsed, usage.ru_utime + usage.ru_stime, usage.ru_maxrss, text)
 
 
 def bench(
@@ -139,33 +179,48 @@ def bench(
 ) -> dict[str, Samples]:
     results = {name: Samples() for name in tools}
     caches = {name: work / f"cache-{mode}-{name}" for name in tools}
-    if mode == "warm":
+    installed = {name: _fresh_venv(work) for name in tools} if mode == "noop" else {}
+    if mode != "cold":
         for name, command in tools.items():
-            _run(
-                [*command(_fresh_venv(work), caches[name]), *requirements],
-                _environment(caches[name]),
-            )
+            venv = installed.get(name) or _fresh_venv(work)
+            _run([*command(venv, caches[name]), *requirements], _environment(caches[name]))
     for index in range(runs):
         order = list(tools.items())
         if index % 2:
             order.reverse()
         for name, command in order:
-            cache = caches[name] if mode == "warm" else Path(tempfile.mkdtemp(dir=work))
-            elapsed, output = _run(
-                [*command(_fresh_venv(work), cache), *requirements], _environment(cache)
+            cache = caches[name] if mode != "cold" else Path(tempfile.mkdtemp(dir=work))
+            venv = installed.get(name) or _fresh_venv(work)
+            measured = _run([*command(venv, cache), *requirements], _environment(cache))
+            _add(results[name], measured)
+        if mode == "noop":
+            version_only = [str(Path(sys.executable).parent / "safe-pip"), "--version"]
+            _add(
+                results.setdefault("safe-pip --version", Samples()),
+                _run(version_only, _environment(work)),
             )
-            results[name].seconds.append(elapsed)
-            for stage, seconds in _STAGE_RE.findall(output):
-                results[name].stages.setdefault(stage, []).append(float(seconds))
     return results
 
 
-def _header(index_url: str) -> str:
-    pip_version = version("pip")
+def _add(samples: Samples, measured: Measured) -> None:
+    samples.seconds.append(measured.seconds)
+    samples.cpu.append(measured.cpu)
+    samples.peak_kib.append(measured.peak_kib)
+    for stage, seconds in _STAGE_RE.findall(measured.output):
+        samples.stages.setdefault(stage, []).append(float(seconds))
+
+
+def _header(index_url: str, uv: str | None) -> str:
+    uv_version = (
+        subprocess.run([uv, "--version"], capture_output=True, text=True, check=False).stdout
+        if uv
+        else "not installed"
+    )
     return (
         f"{datetime.now(UTC):%Y-%m-%d}, {platform.machine()} {os.cpu_count()} cores, "
-        f"Python {platform.python_version()}, pip {pip_version}, safe-pip "
-        f"{version('safe-pip')}, index {index_url}"
+        f"{platform.processor() or platform.machine()}, Python {platform.python_version()}, "
+        f"pip {version('pip')}, {uv_version.strip()}, safe-pip {version('safe-pip')}, "
+        f"index {index_url}"
     )
 
 
@@ -177,34 +232,54 @@ def _compile_safe_pip() -> None:
     compileall.compile_dir(Path(safe_pip.__file__).parent, quiet=1)
 
 
+def _ratio(samples: Samples, base: Samples | None, cpu: bool = False) -> str:
+    if base is None:
+        return "-"
+    if cpu:
+        return f"{samples.median_cpu / base.median_cpu:.2f}"
+    return f"{samples.median / base.median:.2f}"
+
+
+def _rows(set_name: str, mode: str, results: dict[str, Samples]) -> list[str]:
+    pip, uv_bytecode = results.get("pip"), results.get("uv-bytecode")
+    if mode == "noop":
+        pip = results.get("safe-pip --version")
+    rows = []
+    for name, samples in results.items():
+        stages = ", ".join(
+            f"{stage} {statistics.median(values):.2f}" for stage, values in samples.stages.items()
+        )
+        rows.append(
+            f"| {set_name} | {mode} | {name} | {samples.median:.2f} | {samples.median_cpu:.2f} "
+            f"| {samples.peak_mib:.0f} | {_ratio(samples, pip)} | {_ratio(samples, uv_bytecode)} "
+            f"| {_ratio(samples, pip, cpu=True)} | {stages} |"
+        )
+    return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--sets", default="small,medium,large")
-    parser.add_argument("--modes", default="cold,warm")
+    parser.add_argument("--modes", default="cold,warm,noop")
     parser.add_argument("--index-url", default="https://pypi.org/simple")
+    parser.add_argument("--uv", default=shutil.which("uv"), help="uv to compare with")
     args = parser.parse_args()
-    tools = _tools(args.index_url)
+    tools = _tools(args.index_url, args.uv)
     _compile_safe_pip()
-    print(_header(args.index_url))
+    print(_header(args.index_url, args.uv))
     print()
-    names = list(tools)
-    columns = " | ".join(f"{n} (s)" for n in names)
-    ratios = " | ".join(f"{n}/pip" for n in names if n != "pip")
-    print(f"| set | cache | {columns} | {ratios} | safe-pip stages (median s) |")
-    print("|" + "---|" * (2 + len(names) + len(names) - 1 + 1))
+    print(
+        "| set | cache | tool | wall (s) | CPU (s) | peak MiB | wall/pip | wall/uv-bytecode "
+        "| CPU/pip | safe-pip stages (median s) |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    print("(noop: wall/pip and CPU/pip are against `safe-pip --version`)", file=sys.stderr)
     with tempfile.TemporaryDirectory(prefix="safe-pip-bench-") as temp:
         for set_name in args.sets.split(","):
             for mode in args.modes.split(","):
                 results = bench(SETS[set_name], mode, args.runs, tools, Path(temp))
-                medians = " | ".join(f"{results[n].median:.2f}" for n in names)
-                pip = results["pip"].median
-                ratio = " | ".join(f"{results[n].median / pip:.2f}" for n in names if n != "pip")
-                stages = ", ".join(
-                    f"{stage} {statistics.median(values):.2f}"
-                    for stage, values in results["safe-pip"].stages.items()
-                )
-                print(f"| {set_name} | {mode} | {medians} | {ratio} | {stages} |", flush=True)
+                print("\n".join(_rows(set_name, mode, results)), flush=True)
 
 
 if __name__ == "__main__":

@@ -68,9 +68,9 @@ def main() -> None:
     parser.add_argument("--index-url", default="https://pypi.org/simple")
     args = parser.parse_args()
     requirements = SETS[args.set]
-    safe_pip = _tools(args.index_url)["safe-pip"]
+    safe_pip = _tools(args.index_url, None)["safe-pip"]
     _compile_safe_pip()
-    print(_header(args.index_url))
+    print(_header(args.index_url, None))
     with tempfile.TemporaryDirectory(prefix="safe-pip-bench-") as temp:
         work = Path(temp)
         cache = work / "cache"

@@ -41,7 +41,7 @@ from safe_pip.models import (
 from safe_pip.policy import reference, typosquat
 from safe_pip.policy.review import decide, trust_review
 from safe_pip.policy.trust import How, TrustedProject
-from safe_pip.policy.updates import profile_wheel, update_changes
+from safe_pip.policy.update_review import profile_wheel, update_changes
 
 _SOURCE = SourceSpec("pypi", "https://pypi.org/simple")
 

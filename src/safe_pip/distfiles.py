@@ -3,13 +3,12 @@ metadata, shared by the gateway, the policy checks and inspection."""
 
 from __future__ import annotations
 
-import email.parser
-import email.policy
 import urllib.parse
 import zipfile
 from collections.abc import Collection, Mapping
 from pathlib import Path
 
+from packaging.metadata import RawMetadata, parse_email
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.tags import Tag
 from packaging.utils import (
@@ -30,6 +29,7 @@ __all__ = [
     "parse_filename",
     "parse_filename_with_tags",
     "read_metadata",
+    "requirements_needed",
     "unapproved_url_requirements",
     "url_key",
 ]
@@ -103,15 +103,17 @@ def unapproved_url_requirements(metadata: bytes, approved: Collection[str]) -> l
 
     pip fetches such a URL itself, outside every configured source, and builds it if it is
     source. An entry that does not parse counts when it looks like a URL: pip might read it
-    differently than we do.
+    differently than we do. So does one that is not UTF-8, even if it reads as an approved
+    URL: pip does not read such metadata at all.
     """
+    entries, utf8 = _requires_dist(metadata)
     found = []
-    for text in _requires_dist(metadata):
+    for text in entries:
         try:
             url = Requirement(text).url
         except InvalidRequirement:
             url = text if "://" in text or "@" in text else None
-        if url is not None and url_key(url) not in approved:
+        if url is not None and (not utf8 or url_key(url) not in approved):
             found.append(text)
     return found
 
@@ -120,7 +122,7 @@ def dependency_names(metadata: bytes, environment: Mapping[str, str]) -> list[No
     """The projects a distribution needs in ``environment``, without any extra: the names
     pip will ask about next once it takes this distribution."""
     names = []
-    for text in _requires_dist(metadata):
+    for text in _requires_dist(metadata)[0]:
         try:
             requirement = Requirement(text)
             needed = requirement.marker is None or requirement.marker.evaluate(
@@ -133,6 +135,43 @@ def dependency_names(metadata: bytes, environment: Mapping[str, str]) -> list[No
     return names
 
 
-def _requires_dist(metadata: bytes) -> list[str]:
-    message = email.parser.BytesParser(policy=email.policy.compat32).parsebytes(metadata)
-    return [" ".join(str(value).split()) for value in message.get_all("Requires-Dist") or []]
+def requirements_needed(
+    metadata: bytes, environment: Mapping[str, str], extras: Collection[str]
+) -> list[Requirement] | None:
+    """The requirements a distribution places in ``environment`` when taken with ``extras``;
+    ``None`` when its metadata cannot be read for certain: an entry that is not UTF-8, does
+    not parse, names a URL or has a marker this environment cannot decide, or an extra the
+    distribution does not provide."""
+    raw, unparsed = parse_email(metadata)
+    entries, utf8 = _entries(raw, unparsed)
+    provided = {canonicalize_name(extra) for extra in raw.get("provides_extra", [])}
+    if not utf8 or not {canonicalize_name(extra) for extra in extras} <= provided:
+        return None
+    needed = []
+    for text in entries:
+        try:
+            requirement = Requirement(text)
+            applies = requirement.marker is None or any(
+                requirement.marker.evaluate({**environment, "extra": extra})
+                for extra in ("", *extras)
+            )
+        except ValueError:
+            return None
+        if requirement.url is not None:
+            return None
+        if applies:
+            needed.append(requirement)
+    return needed
+
+
+def _requires_dist(metadata: bytes) -> tuple[list[str], bool]:
+    return _entries(*parse_email(metadata))
+
+
+def _entries(raw: RawMetadata, unparsed: Mapping[str, list[str]]) -> tuple[list[str], bool]:
+    """The ``Requires-Dist`` entries with their whitespace (folded lines) made single
+    spaces, and whether they are UTF-8: packaging gives entries with other bytes back
+    decoded as Latin-1, among the fields it could not parse, rather than refusing them."""
+    if "requires-dist" in unparsed:
+        return [" ".join(value.split()) for value in unparsed["requires-dist"]], False
+    return [" ".join(value.split()) for value in raw.get("requires_dist", [])], True

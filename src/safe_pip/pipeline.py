@@ -17,22 +17,23 @@ import time
 import urllib.parse
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import ExitStack, contextmanager
+from contextlib import AbstractContextManager, ExitStack, contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import Version
 
-from safe_pip.build.builder import Builder, BuildOptions, resolve_approving
+from safe_pip.build.builder import Approver, Builder, BuildOptions, resolve_approving
 from safe_pip.errors import AmbiguousSource, UsageError
 from safe_pip.gateway.cache import FileCache
 from safe_pip.gateway.network import build_client
 from safe_pip.gateway.selection import Compatibility, FilePolicy, SourceSelector
-from safe_pip.gateway.server import Gateway, ServedFile
+from safe_pip.gateway.served import ServedFile
+from safe_pip.gateway.server import Gateway
 from safe_pip.gateway.shadows import (
     SourceChooser,
     alarm_findings,
@@ -40,12 +41,12 @@ from safe_pip.gateway.shadows import (
     source_notes,
 )
 from safe_pip.gateway.sources import Upstream
-from safe_pip.install.bytecode import compiling
+from safe_pip.install.bytecode import Compiler, compiling
 from safe_pip.install.fetch import Fetcher
-from safe_pip.install.inspection import check_direct_urls, inspect_wheel
+from safe_pip.install.inspection import WheelInfo, check_direct_urls, inspect_wheel
 from safe_pip.install.installed import InstalledDist, check_install_keeps_safe_pip, find_installed
 from safe_pip.install.installer import InstallResult, install_wheels
-from safe_pip.install.placement import check_startup_hooks, lay_out
+from safe_pip.install.placement import Layout, check_startup_hooks, lay_out
 from safe_pip.locking import file_lock
 from safe_pip.models import (
     DistKind,
@@ -65,19 +66,22 @@ from safe_pip.policy.admission import (
     local_projects,
     remote_wheel,
 )
+from safe_pip.policy.advisory_index import AdvisoryDatabase
 from safe_pip.policy.approval import (
+    TrustCheck,
     approve_early,
     check_trust,
     confirm,
     remember,
     require_approved,
-    review_updates,
 )
 from safe_pip.policy.audit import AuditLog, shadow_events
-from safe_pip.policy.hashes import pins_by_project
+from safe_pip.policy.hashes import HashPin, pins_by_project
 from safe_pip.policy.prompting import Prompter
-from safe_pip.policy.review import Approval, review
+from safe_pip.policy.review import Approval
+from safe_pip.policy.review import review as review_plan
 from safe_pip.policy.trust import TrustStore
+from safe_pip.policy.update_approval import review_updates
 from safe_pip.policy.updates import cooldown_notes
 from safe_pip.policy.vulnerabilities import (
     VulnerabilityReport,
@@ -105,7 +109,21 @@ from safe_pip.target import (
 if TYPE_CHECKING:
     import httpx
 
-__all__ = ["InstallRequest", "LockResult", "Outcome", "run_install", "run_lock", "run_pip_command"]
+__all__ = [
+    "GatedStages",
+    "Inspected",
+    "InstallRequest",
+    "LockResult",
+    "Outcome",
+    "PipelineStages",
+    "Resolved",
+    "Reviewed",
+    "Run",
+    "Stages",
+    "run_install",
+    "run_lock",
+    "run_pip_command",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -513,173 +531,376 @@ def run_lock(request: InstallRequest, settings: Settings, ahead: Ahead | None = 
         return LockResult(plan, target, gateway.selector.answers)
 
 
+@dataclass(frozen=True, slots=True)
+class Run:
+    """One ``safe-pip install``: what was asked, who can answer, where progress goes."""
+
+    request: InstallRequest
+    settings: Settings
+    reporter: Reporter
+    prompter: Prompter | None
+    ahead: Ahead | None
+    timings: dict[str, float] = field(default_factory=dict)
+
+    def timed(self, stage: str) -> AbstractContextManager[None]:
+        """Report ``stage`` and time it."""
+        return _timed(self.timings, stage, self.reporter)
+
+    @property
+    def chooser(self) -> Prompter | None:
+        """Who is asked to choose a source or to accept an advisory: nobody unattended."""
+        return None if self.settings.unattended else self.prompter
+
+
+@dataclass(frozen=True, slots=True)
+class Resolved:
+    """What pip's resolver decided."""
+
+    plan: Plan
+    lines: tuple[RequirementLine, ...]
+    """The lines pip was handed: a wheel named by URL is there as its verified copy."""
+
+
+@dataclass(frozen=True, slots=True)
+class Reviewed:
+    """What the review of a plan found before anything of it is fetched."""
+
+    findings: tuple[Finding, ...]
+    trust: TrustCheck
+    vulnerabilities: VulnerabilityReport
+    satisfied: tuple[InstalledDist, ...]
+    pins: Mapping[NormalizedName, Sequence[HashPin]]
+    """The user's ``--hash`` pins by project, for the environment pip resolved for."""
+
+
+@dataclass(frozen=True, slots=True)
+class Inspected:
+    """The plan's wheels, checked and laid out, ready to be written."""
+
+    layout: Layout
+    compiler: Compiler | None
+
+
+class GatedStages(Protocol):
+    """The stages of one install that run while the gateway is up, in the order
+    :func:`run_install` calls them: each raises to stop the install."""
+
+    @property
+    def target(self) -> TargetEnvironment: ...
+
+    @property
+    def scheme(self) -> Scheme: ...
+
+    def resolve(self) -> Resolved: ...
+
+    def review(self, resolved: Resolved) -> Reviewed: ...
+
+    def approve(self, plan: Plan, reviewed: Reviewed) -> TrustCheck: ...
+
+    def fetch(
+        self, plan: Plan, pins: Mapping[NormalizedName, Sequence[HashPin]]
+    ) -> dict[NormalizedName, Path]: ...
+
+    def build(
+        self, plan: Plan, files: Mapping[NormalizedName, Path]
+    ) -> dict[NormalizedName, Path]: ...
+
+    def approve_updates(
+        self, trust: TrustCheck, plan: Plan, files: Mapping[NormalizedName, Path]
+    ) -> tuple[TrustCheck, list[Finding]]: ...
+
+    def inspect(self, plan: Plan, files: Mapping[NormalizedName, Path]) -> Inspected: ...
+
+    def install(self, inspected: Inspected) -> InstallResult: ...
+
+    def record(self, trust: TrustCheck, result: InstallResult) -> None: ...
+
+
+class Stages(Protocol):
+    """The stages of one install: admission, then opening the target, its lock and the
+    gateway (on ``stack``, closed once the install is over) for the rest."""
+
+    def admit(self, run: Run) -> None: ...
+
+    def open(self, run: Run, stack: ExitStack) -> GatedStages: ...
+
+
 def run_install(
     request: InstallRequest,
     settings: Settings,
     reporter: Reporter | None = None,
     prompter: Prompter | None = None,
     ahead: Ahead | None = None,
+    *,
+    stages: Stages | None = None,
 ) -> Outcome:
     """Run the whole pipeline for one ``safe-pip install``.
 
     :param prompter: asks about first-seen projects; ``None`` (or unattended settings):
         they are refused unless approved in advance.
     :param ahead: what the command line started ahead in the target interpreter.
+    :param stages: what runs each stage; :class:`PipelineStages` unless given.
 
     :raises SafePipError: any expected failure; the environment is left as it was.
     """
-    reporter = reporter or NullReporter()
-    timings: dict[str, float] = {}
-    admit(request.lines, request.no_binary, settings.file_policy.allow_sdist)
-    approved = approved_urls(request.lines)
+    run = Run(request, settings, reporter or NullReporter(), prompter, ahead)
+    stages = stages or PipelineStages()
+    stages.admit(run)
     with ExitStack() as stack:
+        gated = stages.open(run, stack)
+        resolved = gated.resolve()
+        plan = resolved.plan
+        reviewed = gated.review(resolved)
+        if request.dry_run or not plan.dists:
+            return _outcome(run, gated, plan, reviewed, list(reviewed.findings), reviewed.trust)
+        trust = gated.approve(plan, reviewed)
+        files = gated.build(plan, gated.fetch(plan, reviewed.pins))
+        # Each update against the release approved before it, before anything is written.
+        trust, update_notes = gated.approve_updates(trust, plan, files)
+        inspected = gated.inspect(plan, files)
+        result = gated.install(inspected)
+        gated.record(trust, result)
+    findings = [*reviewed.findings, *update_notes, *inspected.layout.findings]
+    return _outcome(run, gated, plan, reviewed, findings, trust, result)
+
+
+def _outcome(
+    run: Run,
+    gated: GatedStages,
+    plan: Plan,
+    reviewed: Reviewed,
+    findings: list[Finding],
+    trust: TrustCheck,
+    result: InstallResult | None = None,
+) -> Outcome:
+    return Outcome(
+        plan,
+        gated.target,
+        gated.scheme,
+        findings,
+        result,
+        reviewed.satisfied,
+        run.timings,
+        trust.approvals,
+        reviewed.vulnerabilities,
+    )
+
+
+class PipelineStages:
+    """The real stages: admission by policy, and the gateway in front of the sources."""
+
+    def admit(self, run: Run) -> None:
+        """Refuse, before anything starts, what the policy never lets through."""
+        request = run.request
+        admit(request.lines, request.no_binary, run.settings.file_policy.allow_sdist)
+
+    def open(self, run: Run, stack: ExitStack) -> GatedStages:
+        """Start the upstream client and the advisories, find the target, take its lock,
+        and open the gateway, which stays up until the install: builds fetch their
+        requirements through it."""
+        request, settings = run.request, run.settings
         client = stack.enter_context(_client(settings))
         advisories = stack.enter_context(
             advisories_ahead(
                 settings.advisories, settings.home, client.result, settings.network.retries
             )
         )
-        with _timed(timings, "target", reporter):
-            target = _target(request, ahead)
+        with run.timed("target"):
+            target = _target(request, run.ahead)
             _check_environment(request, target)
             scheme = choose_scheme(
                 target, user=request.user, target_dir=request.target_dir, root=request.root
             )
         if not request.dry_run:
             stack.enter_context(file_lock(_lock_path(settings, scheme)))
-        # The gateway stays up until the install: builds fetch their requirements through it.
         policy = _policy_for(request, target, settings.file_policy)
         user_pins = pins_by_project(request.lines, target.markers or {})
         early = partial(
             require_approved,
             settings=settings,
             pins=user_pins,
-            attended=prompter is not None and not settings.unattended,
+            attended=run.prompter is not None and not settings.unattended,
         )
         gateway, fetcher, workdir = stack.enter_context(
             _session(settings, request, client, policy, early)
         )
-        with _timed(timings, "resolve", reporter):
-            lines, originals = _localized(request.lines, fetcher, approved)
+        approve = partial(
+            approve_early,
+            served=gateway.selector.answers,
+            settings=settings,
+            prompter=run.prompter,
+            pins=user_pins,
+        )
+        session = _Session(gateway, fetcher, workdir, approve, approved_urls(request.lines))
+        return _Gated(run, stack, target, scheme, policy, advisories, session)
+
+
+@dataclass(frozen=True, slots=True)
+class _Session:
+    """The gateway, its fetcher and the work directory; the approval of the code that runs
+    while resolving and building, and the direct URLs a distribution may come from."""
+
+    gateway: Gateway
+    fetcher: Fetcher
+    workdir: Path
+    approve: Approver
+    approved: frozenset[str]
+
+
+@dataclass(frozen=True, slots=True)
+class _Gated:
+    """The real stages that run while the gateway is up."""
+
+    run: Run
+    stack: ExitStack
+    target: TargetEnvironment
+    scheme: Scheme
+    policy: FilePolicy
+    advisories: Future[AdvisoryDatabase | None]
+    session: _Session
+
+    def resolve(self) -> Resolved:
+        request, settings, gateway = self.run.request, self.run.settings, self.session.gateway
+        with self.run.timed("resolve"):
+            lines, originals = _localized(
+                request.lines, self.session.fetcher, self.session.approved
+            )
             resolve_request = ResolveRequest(
                 lines=lines,
                 pip_options=request.resolver_options,
-                target_python=None if _same_interpreter(target) else target.python,
+                target_python=None if _same_interpreter(self.target) else self.target.python,
                 location_options=_location_options(request),
                 verbose=settings.verbosity,
-                resolutions=_resolutions(settings, request, target, lines),
-                ahead=ahead.pip if ahead is not None else None,
+                resolutions=_resolutions(settings, request, self.target, lines),
+                ahead=self.run.ahead.pip if self.run.ahead is not None else None,
             )
-            approve = partial(
-                approve_early,
-                served=gateway.selector.answers,
-                settings=settings,
-                prompter=prompter,
-                pins=user_pins,
+            resolve_once = partial(
+                resolve_approving,
+                gateway=gateway,
+                workdir=self.session.workdir,
+                approve=self.session.approve,
             )
             plan = _resolve_choosing(
-                partial(resolve_approving, gateway=gateway, workdir=workdir, approve=approve),
-                resolve_request,
-                gateway,
-                settings,
-                None if settings.unattended else prompter,
+                resolve_once, resolve_request, gateway, settings, self.run.chooser
             )
-            plan = _with_original_urls(plan, originals)
+            return Resolved(_with_original_urls(plan, originals), lines)
+
+    def review(self, resolved: Resolved) -> Reviewed:
+        """Check the plan against safe-pip itself, the advisories, the cooldown, the review
+        and the trust store; a dry run also says where each project comes from."""
+        plan, settings, selector = resolved.plan, self.run.settings, self.session.gateway.selector
         check_install_keeps_safe_pip(
-            {dist.name: dist.version for dist in plan}, map(scheme.real, scheme.site_dirs)
+            {dist.name: dist.version for dist in plan}, map(self.scheme.real, self.scheme.site_dirs)
         )
         vulnerabilities = check_packages(
-            plan_packages(plan), advisories.result(), settings.advisories
+            plan_packages(plan), self.advisories.result(), settings.advisories
         )
         findings = [
-            *cooldown_notes(plan, gateway.selector.answers, policy, datetime.now(UTC)),
-            *review(plan),
+            *cooldown_notes(plan, selector.answers, self.policy, datetime.now(UTC)),
+            *review_plan(plan),
             *vulnerability_findings(vulnerabilities),
-            *alarm_findings(gateway.selector.shadows, settings.sources),
+            *alarm_findings(selector.shadows, settings.sources),
         ]
-        pins = pins_by_project(lines, plan.environment)
-        trust = check_trust(plan, pins, settings, gateway.selector.answers)
-        satisfied = _satisfied(request, plan, scheme, target)
-        if request.dry_run:
+        pins = pins_by_project(resolved.lines, plan.environment)
+        trust = check_trust(plan, pins, settings, selector.answers)
+        satisfied = _satisfied(self.run.request, plan, self.scheme, self.target)
+        if self.run.request.dry_run:
             # The plan says where each project comes from when that is not the index.
-            pinned = [d.name for d in plan if gateway.selector.pin_of(d.name) is not None]
+            pinned = [d.name for d in plan if selector.pin_of(d.name) is not None]
             findings += source_notes(plan, settings.sources, pinned)
-        if request.dry_run or not plan.dists:
-            return Outcome(
-                plan,
-                target,
-                scheme,
-                findings,
-                None,
-                satisfied,
-                timings,
-                trust.approvals,
-                vulnerabilities,
+        return Reviewed(tuple(findings), trust, vulnerabilities, satisfied, pins)
+
+    def approve(self, plan: Plan, reviewed: Reviewed) -> TrustCheck:
+        """Refuse a direct URL nobody gave or an advisory nobody accepted, and have every
+        first-seen project approved."""
+        request, settings = self.run.request, self.run.settings
+        check_direct_urls(plan, self.session.approved)
+        enforce(reviewed.vulnerabilities, request.lines, reviewed.trust.audit, self.run.chooser)
+        return confirm(reviewed.trust, settings, self.run.prompter)
+
+    def fetch(
+        self, plan: Plan, pins: Mapping[NormalizedName, Sequence[HashPin]]
+    ) -> dict[NormalizedName, Path]:
+        with self.run.timed("fetch"):
+            return self.session.fetcher.fetch_all(plan.dists, self.run.reporter, pins)
+
+    def build(self, plan: Plan, files: Mapping[NormalizedName, Path]) -> dict[NormalizedName, Path]:
+        """The files with a wheel built for each planned project that needs one."""
+        built = dict(files)
+        if not any(dist.needs_build for dist in plan):
+            return built
+        request, settings = self.run.request, self.run.settings
+        with self.run.timed("build"):
+            builder = Builder(
+                self.session.gateway,
+                self.target,
+                self.session.workdir,
+                settings.environ,
+                request.build,
+                approve=self.session.approve,
+                allow_sdist=settings.file_policy.allow_sdist,
+                local_projects=local_projects(request.lines),
+                verbose=settings.verbosity,
             )
-        check_direct_urls(plan, approved)
-        enforce(
-            vulnerabilities, request.lines, trust.audit, None if settings.unattended else prompter
-        )
-        trust = confirm(trust, settings, prompter)
-        with _timed(timings, "fetch", reporter):
-            files = fetcher.fetch_all(plan.dists, reporter, pins)
-        if any(dist.needs_build for dist in plan):
-            with _timed(timings, "build", reporter):
-                builder = Builder(
-                    gateway,
-                    target,
-                    workdir,
-                    settings.environ,
-                    request.build,
-                    approve=approve,
-                    allow_sdist=settings.file_policy.allow_sdist,
-                    local_projects=local_projects(request.lines),
-                    verbose=settings.verbosity,
-                )
-                for dist in plan:
-                    if dist.needs_build:
-                        files[dist.name] = builder.build(dist, files.get(dist.name))
-        # Each update against the release approved before it, before anything is written.
-        trust, update_notes = review_updates(trust, plan, files, settings, prompter)
-        findings += update_notes
-        # An editable install of your own project works through a .pth file.
-        hooks_allowed = settings.allow_startup_hooks | NameSet(d.name for d in plan if d.editable)
-        # Seconds before inspecting a large plan would, every refused hook at once.
-        check_startup_hooks(
-            [(dist, files[dist.name]) for dist in plan],
-            target,
-            scheme,
-            upgrade=request.upgrade,
-            allow_startup_hooks=hooks_allowed,
-        )
-        compiler = stack.enter_context(compiling(target)) if request.compile_bytecode else None
-        with _timed(timings, "inspect", reporter):
-            inspected = []
             for dist in plan:
-                wheel = files[dist.name]
-                info = inspect_wheel(
-                    dist,
-                    wheel,
-                    approved_urls=approved,
-                    script_kind=target.script_kind,
-                    python_version=target.version[:2],
-                )
-                inspected.append((dist, wheel, info))
-                if compiler is not None:
-                    compiler.compile_wheel(
-                        dist.name, wheel, info, scheme.install_paths(dist.name, target)
-                    )
+                if dist.needs_build:
+                    built[dist.name] = builder.build(dist, files.get(dist.name))
+        return built
+
+    def approve_updates(
+        self, trust: TrustCheck, plan: Plan, files: Mapping[NormalizedName, Path]
+    ) -> tuple[TrustCheck, list[Finding]]:
+        return review_updates(trust, plan, files, self.run.settings, self.run.prompter)
+
+    def inspect(self, plan: Plan, files: Mapping[NormalizedName, Path]) -> Inspected:
+        """Check every wheel and lay the plan out (compiling its bytecode meanwhile), every
+        refused startup hook first, in seconds where inspecting a large plan takes longer."""
+        request = self.run.request
+        # An editable install of your own project works through a .pth file.
+        hooks = self.run.settings.allow_startup_hooks | NameSet(d.name for d in plan if d.editable)
+        wheels = [(dist, files[dist.name]) for dist in plan]
+        check_startup_hooks(
+            wheels, self.target, self.scheme, upgrade=request.upgrade, allow_startup_hooks=hooks
+        )
+        compiler = (
+            self.stack.enter_context(compiling(self.target)) if request.compile_bytecode else None
+        )
+        with self.run.timed("inspect"):
+            inspected = [self._inspected(dist, wheel, compiler) for dist, wheel in wheels]
             layout = lay_out(
                 inspected,
-                target,
-                scheme,
+                self.target,
+                self.scheme,
                 upgrade=request.upgrade,
-                allow_startup_hooks=hooks_allowed,
+                allow_startup_hooks=hooks,
             )
-        with _timed(timings, "install", reporter):
-            result = install_wheels(layout, target, scheme, compiler=compiler, reporter=reporter)
+        return Inspected(layout, compiler)
+
+    def _inspected(
+        self, dist: PlannedDist, wheel: Path, compiler: Compiler | None
+    ) -> tuple[PlannedDist, Path, WheelInfo]:
+        info = inspect_wheel(
+            dist,
+            wheel,
+            approved_urls=self.session.approved,
+            script_kind=self.target.script_kind,
+            python_version=self.target.version[:2],
+        )
+        if compiler is not None:
+            compiler.compile_wheel(
+                dist.name, wheel, info, self.scheme.install_paths(dist.name, self.target)
+            )
+        return dist, wheel, info
+
+    def install(self, inspected: Inspected) -> InstallResult:
+        with self.run.timed("install"):
+            return install_wheels(
+                inspected.layout,
+                self.target,
+                self.scheme,
+                compiler=inspected.compiler,
+                reporter=self.run.reporter,
+            )
+
+    def record(self, trust: TrustCheck, result: InstallResult) -> None:
         remember(trust, result.installed)
-    findings = [*findings, *layout.findings]
-    return Outcome(
-        plan, target, scheme, findings, result, satisfied, timings, trust.approvals, vulnerabilities
-    )

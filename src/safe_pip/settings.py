@@ -27,7 +27,7 @@ from safe_pip.gateway.network import NetworkOptions, redact_url, split_credentia
 from safe_pip.gateway.selection import FilePolicy, Pin
 from safe_pip.gateway.shadows import group_of
 from safe_pip.models import Exemption, NameSet, SourceKind, SourceMarks, SourceSpec
-from safe_pip.policy.advisories import AdvisoryOptions
+from safe_pip.policy.advisory_source import AdvisoryOptions
 from safe_pip.policy.trust import parse_exemption
 from safe_pip.resolve.requirements import unsafe_character
 

@@ -36,50 +36,8 @@ __all__ = [
 
 _SCHEME_KEYS = ("purelib", "platlib", "scripts", "data")
 
-# Runs inside the target interpreter; prints one JSON document.
-_QUERY = r"""
-import json, os, site, sys, sysconfig
-prefix = sys.argv[1] or None
-def scheme(kind):
-    getter = getattr(sysconfig, "get_preferred_scheme", None)
-    if getter is not None:
-        return getter(kind)
-    return {"prefix": "posix_prefix", "user": "posix_user"}[kind] if os.name == "posix" else (
-        "nt" if kind == "prefix" else "nt_user")
-def paths(kind, base=None):
-    extra = {"base": base, "platbase": base, "installed_base": base,
-             "installed_platbase": base} if base else None
-    return sysconfig.get_paths(scheme(kind), vars=extra)
-def tags():
-    # The same computation pip makes inside the target (pip vendors packaging too).
-    sys.path.insert(0, sys.argv[2])
-    try:
-        from packaging.tags import sys_tags
-        return [str(tag) for tag in sys_tags()]
-    except Exception:
-        return None
-def markers():
-    try:
-        from packaging.markers import default_environment
-        return dict(default_environment())
-    except Exception:
-        return None
-print(json.dumps({
-    "executable": sys.executable,
-    "prefix": sys.prefix,
-    "base_prefix": sys.base_prefix,
-    "version": list(sys.version_info[:3]),
-    "cache_tag": sys.implementation.cache_tag,
-    "os_name": os.name,
-    "paths": paths("prefix", prefix),
-    "user_paths": paths("user"),
-    "user_site_enabled": bool(site.ENABLE_USER_SITE),
-    "stdlib": sysconfig.get_path("stdlib"),
-    "sys_path": sys.path[1:],
-    "tags": tags(),
-    "markers": markers(),
-}))
-"""
+_PROBE = Path(__file__).with_name("target_probe.py")
+"""What the target interpreter runs to describe itself (:mod:`safe_pip.target_probe`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -298,7 +256,8 @@ class TargetQuery:
         self._error: OSError | None = None
         try:
             self._process = subprocess.Popen(
-                [str(python), "-c", _QUERY, prefix or "", _packaging_dir()],
+                # Without -I or -S: they would change what it reports (see the probe).
+                [str(python), str(_PROBE), prefix or "", _packaging_dir()],
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,

@@ -14,7 +14,6 @@ import hashlib
 import os
 import signal
 import subprocess
-import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -24,6 +23,7 @@ from tests.conftest import SafePip, Venv
 from tests.e2e.conftest import wait_for
 from tests.support.environments import snapshot
 from tests.support.index import PackageIndex
+from tests.support.locks import PROC_LOCKS, waits_for_lock
 
 WheelFactory = Callable[..., Path]
 
@@ -111,7 +111,7 @@ def paused_python(tmp_path: Path, venv: Venv) -> tuple[Path, Path, Path]:
     script.write_text(
         "#!/bin/sh\n"
         'case "$*" in\n'
-        f'  *compileall*) : > "{paused}"\n'
+        f'  *compile_worker.py*) : > "{paused}"\n'
         f'    while [ ! -e "{go}" ]; do sleep 0.02; done ;;\n'
         "esac\n"
         f'exec "{venv.python}" "$@"\n'
@@ -162,6 +162,7 @@ def test_an_interrupted_install_leaves_the_environment_as_it_was(
     assert venv.run("import alpha; print(alpha.__version__)").stdout == "1.0\n"
 
 
+@pytest.mark.skipif(not PROC_LOCKS.exists(), reason="needs Linux's /proc/locks to see waiters")
 def test_concurrent_installs_into_one_environment_take_turns(
     safe_pip: SafePip,
     venv: Venv,
@@ -175,10 +176,10 @@ def test_concurrent_installs_into_one_environment_take_turns(
     first = launch(*_install(safe_pip, python, served, "alpha==1.0"))
     wait_for(paused.exists, first, "bytecode compilation")
     asked = len(served.requests)
+    (lock,) = (safe_pip.home / "safe-pip-home" / "locks").glob("env-*.lock")
     second = launch(*_install(safe_pip, python, served, "-U", "alpha"))
-    time.sleep(2)
+    wait_for(lambda: waits_for_lock(second.pid, lock), second, "waiting for the first run")
     assert len(served.requests) == asked, "the second run resolved while the first installed"
-    assert second.poll() is None
     go.touch()
     for process in (first, second):
         out, err = process.communicate(timeout=180)

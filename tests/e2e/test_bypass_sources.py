@@ -44,12 +44,7 @@ def _install(safe_pip: SafePip, venv: Venv, *args: str) -> subprocess.CompletedP
 
 def _serve_page(server: PackageIndex, project: str, content_type: str, body: str) -> None:
     """Make the index answer ``project``'s page with this body, as a hostile index would."""
-    real = server.page
-
-    def page(name: str) -> tuple[str, bytes] | None:
-        return (content_type, body.encode()) if name == project else real(name)
-
-    server.page = page  # type: ignore[method-assign]
+    server.page_override[project] = (content_type, body.encode())
 
 
 @pytest.fixture
@@ -238,17 +233,9 @@ def stalled_download(
     index: Callable[..., PackageIndex], wheel: WheelFactory
 ) -> Iterator[PackageIndex]:
     """An index whose pages and metadata answer, and whose wheel downloads never do."""
-    server = index()
-    server.add(wheel("alpha", "1.0"))
     release = threading.Event()
-    real = server.file
-
-    def file(filename: str) -> bytes | None:
-        if filename.endswith(".whl"):
-            release.wait()
-        return real(filename)
-
-    server.file = file  # type: ignore[method-assign]
+    server = index(downloads_held=release)
+    server.add(wheel("alpha", "1.0"))
     yield server
     release.set()
 

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from safe_pip.policy.trust import ProjectRecord, StoreDocument
 from tests.conftest import SafePip, Venv, _safe_pip_command, install, make_venv
 from tests.support.dists import WheelSpec, build_wheel
 from tests.support.index import PackageIndex
@@ -40,10 +41,9 @@ def _home(safe_pip: SafePip) -> Path:
     return safe_pip.home / "safe-pip-home"
 
 
-def _store(safe_pip: SafePip) -> dict[str, dict[str, object]]:
-    document = json.loads((_home(safe_pip) / "trust.json").read_text())
-    projects: dict[str, dict[str, object]] = document["projects"]
-    return projects
+def _store(safe_pip: SafePip) -> dict[str, ProjectRecord]:
+    document: StoreDocument = json.loads((_home(safe_pip) / "trust.json").read_text())
+    return document["projects"]
 
 
 class TestUnattended:
@@ -114,7 +114,7 @@ class TestApprovalRoutes:
         store = _store(strict)
         assert store["widget"]["how"] == "command"
         assert store["widget"]["source"] == served.url
-        assert list(store["widget"]["files"]) == ["1.0"]  # type: ignore[call-overload]
+        assert list(store["widget"]["files"]) == ["1.0"]
 
     def test_hash_pinned_requirements(
         self, strict: SafePip, venv: Venv, served: PackageIndex

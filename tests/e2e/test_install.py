@@ -13,6 +13,7 @@ import pytest
 
 from tests.conftest import SafePip, Venv, make_venv
 from tests.support.index import PackageIndex
+from tests.support.interpreters import marked_python
 from tests.support.outcomes import succeeded
 
 pytestmark = pytest.mark.usefixtures("safe_pip")
@@ -443,30 +444,18 @@ def test_root_relocates_the_whole_install(
     assert script.read_text().startswith(f"#!{venv.python}")
 
 
-def _marked_system_python() -> Path | None:
-    python = Path("/usr/bin/python3")
-    if not python.exists():
-        return None
-    stdlib = subprocess.run(
-        [str(python), "-c", "import sysconfig; print(sysconfig.get_path('stdlib'))"],
-        capture_output=True,
-        text=True,
-        check=False,
-    ).stdout.strip()
-    return python if (Path(stdlib) / "EXTERNALLY-MANAGED").is_file() else None
-
-
-@pytest.mark.skipif(
-    _marked_system_python() is None, reason="no externally managed system Python on this machine"
-)
 def test_externally_managed_environment_is_respected_like_pip(
     safe_pip: SafePip, demo_index: PackageIndex, tmp_path: Path
 ) -> None:
-    python = str(_marked_system_python())
+    # A copy of a system Python: were the check to fail, beta lands in the copy.
+    system = tmp_path / "system"
+    python = str(marked_python(system, "Use apt install python3-xyz."))
     refused = safe_pip("--python", python, "install", "-i", demo_index.url, "beta")
-    assert refused.returncode == 3
+    assert refused.returncode == 3, refused.stdout + refused.stderr
     assert "externally managed" in refused.stderr
+    assert "Use apt install python3-xyz." in refused.stderr
     assert "--break-system-packages" in refused.stderr
+    assert not list(system.rglob("beta*"))
     overridden = safe_pip(
         "--python",
         python,
@@ -485,3 +474,4 @@ def test_externally_managed_environment_is_respected_like_pip(
     )
     assert into_target.returncode == 0, into_target.stderr
     assert (target / "beta" / "__init__.py").is_file()
+    assert not list(system.rglob("beta*"))

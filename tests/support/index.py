@@ -96,6 +96,12 @@ class PackageIndex:
     file_bytes_override: dict[str, bytes] = field(default_factory=dict)
     metadata_override: dict[str, bytes] = field(default_factory=dict)
     """PEP 658 metadata to serve instead of the wheel's own, by wheel file name."""
+    page_override: dict[str, tuple[str, bytes]] = field(default_factory=dict)
+    """A page to serve instead of the project's own, as ``(content type, body)`` by
+    project name: what a hostile index answers (served whether or not it has files)."""
+    downloads_held: threading.Event | None = None
+    """Distribution files (not their ``.metadata``) are served only once this is set: a
+    source that stalls mid-download."""
     requests: list[str] = field(default_factory=list)
     _server: ThreadingHTTPServer | None = None
 
@@ -178,6 +184,8 @@ class PackageIndex:
         return entries
 
     def page(self, name: str) -> tuple[str, bytes] | None:
+        if name in self.page_override:
+            return self.page_override[name]
         if name not in self.files:
             return None
         entries = self._entries(name)
@@ -201,6 +209,8 @@ class PackageIndex:
 
     def file(self, filename: str) -> bytes | None:
         metadata = filename.endswith(".metadata")
+        if not metadata and self.downloads_held is not None:
+            self.downloads_held.wait()
         real = filename.removesuffix(".metadata")
         for items in self.files.values():
             for item in items:

@@ -11,29 +11,25 @@ from typing import Any
 
 import httpx
 import pytest
+from packaging.utils import canonicalize_name
 
 from safe_pip.cli.audit_cmd import advisory_options
 from safe_pip.cli.options import parse_args
 from safe_pip.errors import AdvisoryError, UsageError
 from safe_pip.gateway.network import NetworkOptions, build_client
-from safe_pip.policy.advisories import (
-    OSV_PYPI_ZIP,
-    AdvisoryDatabase,
-    AdvisoryOptions,
-    build_index,
-    load_advisories,
-    parse_advisory,
-)
+from safe_pip.policy.advisories import Advisory, parse_advisory
+from safe_pip.policy.advisory_index import AdvisoryDatabase, build_index
+from safe_pip.policy.advisory_source import OSV_PYPI_ZIP, AdvisoryOptions, load_advisories
 from safe_pip.settings import load_file_settings
 from tests.support.osv import REAL, AdvisoryServer, advisory, write_directory, zip_bytes
 
 NOW = datetime(2026, 12, 2, tzinfo=UTC)
 
 
-def _one(document: dict[str, Any], project: str = "widget") -> Any:
+def _one(document: dict[str, Any], project: str = "widget") -> Advisory:
     parsed = parse_advisory(document)
     assert parsed is not None
-    return parsed[1][project]  # type: ignore[index]
+    return parsed[1][canonicalize_name(project)]
 
 
 class TestMatching:

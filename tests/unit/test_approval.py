@@ -15,6 +15,7 @@ from safe_pip.errors import FirstSeenRefused, TrustStoreError
 from safe_pip.models import DistKind, IndexFile, NameSet, Plan, PlannedDist, SourceSpec
 from safe_pip.policy.approval import (
     ApprovalNeeded,
+    ApprovalStore,
     TrustCheck,
     approve_early,
     remember,
@@ -22,7 +23,7 @@ from safe_pip.policy.approval import (
 )
 from safe_pip.policy.audit import AuditLog
 from safe_pip.policy.review import ProjectFacts
-from safe_pip.policy.trust import TrustStore
+from safe_pip.policy.trust import How, Remembered, TrustedProject, TrustStore
 from safe_pip.settings import Settings
 
 SOURCE = SourceSpec("pypi", "https://pypi.org/simple")
@@ -40,8 +41,33 @@ def _installed(name: str) -> PlannedDist:
     return PlannedDist(file.project, file.version, file.kind, True, {}, file, SOURCE)
 
 
-def _check(home: Path) -> TrustCheck:
-    return TrustCheck(TrustStore(home), AuditLog(home), (), datetime.now(UTC))
+def _check(home: Path, store: ApprovalStore | None = None) -> TrustCheck:
+    return TrustCheck(store or TrustStore(home), AuditLog(home), (), datetime.now(UTC))
+
+
+class FakeStore:
+    """A trust store in memory: what was approved before, and every record written."""
+
+    def __init__(self, *approved: str) -> None:
+        self.approved = {
+            canonicalize_name(name): TrustedProject(
+                canonicalize_name(name), None, None, datetime.now(UTC), How.COMMAND, {}
+            )
+            for name in approved
+        }
+        self.recorded: list[Remembered] = []
+
+    def load(self) -> Mapping[NormalizedName, TrustedProject]:
+        return self.approved
+
+    def record(self, installed: Sequence[Remembered]) -> None:
+        self.recorded.extend(installed)
+
+
+class FullStore(FakeStore):
+    def record(self, installed: Sequence[Remembered]) -> None:
+        msg = "The trust store cannot be written: [Errno 28] No space left on device"
+        raise TrustStoreError(msg)
 
 
 class TestRemember:
@@ -51,14 +77,10 @@ class TestRemember:
         assert project.files == {"1.0": {"demo-1.0-py3-none-any.whl": "a" * 64}}
 
     def test_a_store_that_cannot_be_written_says_the_install_went_through(
-        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+        self, tmp_path: Path
     ) -> None:
-        def full(*args: object) -> None:
-            raise OSError(28, "No space left on device")
-
-        monkeypatch.setattr("safe_pip.policy.trust.write_json_atomic", full)
         with pytest.raises(TrustStoreError) as caught:
-            remember(_check(tmp_path), (_installed("demo"),))
+            remember(_check(tmp_path, FullStore()), (_installed("demo"),))
         message = str(caught.value)
         assert message.startswith("Installed demo-1.0, but safe-pip could not record it")
         assert "No space left on device" in message
@@ -80,6 +102,25 @@ class TestApproveEarly:
             )
         assert TrustStore(tmp_path).load() == {}
         assert '"refused"' in (tmp_path / "audit.log").read_text()
+
+    def test_a_refusal_writes_nothing_to_the_store(self, tmp_path: Path) -> None:
+        store = FakeStore("known")
+        plan = Plan((_installed("known"), _installed("demo")))
+        with pytest.raises(FirstSeenRefused, match="--trust demo"):
+            approve_early(plan, {}, settings=_settings(tmp_path), prompter=None, store=store)
+        assert store.recorded == []
+
+    def test_approved_before_is_recorded_as_from_the_store(self, tmp_path: Path) -> None:
+        store = FakeStore("known")
+        approve_early(
+            Plan((_installed("known"),)),
+            {},
+            settings=_settings(tmp_path),
+            prompter=None,
+            store=store,
+        )
+        assert [(item.name, item.how) for item in store.recorded] == [("known", How.STORE)]
+        assert not (tmp_path / "trust.json").exists()
 
     def test_approved_is_recorded_at_once_and_not_as_installed(self, tmp_path: Path) -> None:
         approve_early(

@@ -10,7 +10,10 @@ import pytest
 from packaging.utils import canonicalize_name
 from packaging.version import Version
 
-from safe_pip.build.builder import Builder, _extract, _read_backend, parse_config_settings
+from safe_pip.build.builder import Builder, BuildRequirements
+from safe_pip.build.buildsystem import read_build_system
+from safe_pip.build.options import parse_config_settings
+from safe_pip.build.sources import extract
 from safe_pip.errors import FirstSeenRefused, PolicyDenied, SdistRefused, UsageError
 from safe_pip.models import DistKind, IndexFile, NameSet, Plan, PlannedDist, SourceSpec
 
@@ -27,13 +30,13 @@ def _tar(path: Path, members: dict[str, bytes]) -> Path:
 class TestExtract:
     def test_returns_the_single_top_directory(self, tmp_path: Path) -> None:
         archive = _tar(tmp_path / "p-1.0.tar.gz", {"p-1.0/pyproject.toml": b"", "p-1.0/x.py": b""})
-        root = _extract(archive, tmp_path / "out", "p 1.0")
+        root = extract(archive, tmp_path / "out", "p 1.0")
         assert root.name == "p-1.0" and (root / "x.py").is_file()
 
     def test_members_escaping_the_root_are_refused(self, tmp_path: Path) -> None:
         archive = _tar(tmp_path / "p-1.0.tar.gz", {"p-1.0/ok": b"", "../evil": b"x"})
         with pytest.raises(PolicyDenied, match="outside its root"):
-            _extract(archive, tmp_path / "out", "p 1.0")
+            extract(archive, tmp_path / "out", "p 1.0")
         assert not (tmp_path / "evil").exists()
 
 
@@ -42,12 +45,12 @@ class TestBackend:
         (tmp_path / "pyproject.toml").write_text(
             '[build-system]\nrequires = ["flit_core"]\nbuild-backend = "b"\nbackend-path = ["."]\n'
         )
-        backend = _read_backend(tmp_path, "p")
+        backend = read_build_system(tmp_path, "p")
         assert backend.requires == ("flit_core",) and backend.backend == "b"
         assert backend.backend_path == (str(tmp_path.resolve()),)
 
     def test_legacy_default(self, tmp_path: Path) -> None:
-        backend = _read_backend(tmp_path, "p")
+        backend = read_build_system(tmp_path, "p")
         assert backend.backend == "setuptools.build_meta:__legacy__"
 
     def test_backend_path_outside_the_project_is_refused(self, tmp_path: Path) -> None:
@@ -55,7 +58,7 @@ class TestBackend:
             '[build-system]\nbuild-backend = "b"\nbackend-path = [".."]\n'
         )
         with pytest.raises(PolicyDenied, match="outside the project"):
-            _read_backend(tmp_path, "p")
+            read_build_system(tmp_path, "p")
 
 
 class TestConfigSettings:
@@ -67,16 +70,17 @@ class TestConfigSettings:
             parse_config_settings(["novalue"])
 
 
-def _builder(tmp_path: Path, allow: NameSet, local: frozenset[Path] = frozenset()) -> Builder:
-    def refuse_all(plan: Plan) -> None:
-        raise AssertionError("nothing may be reviewed")
+def _refuse_all(plan: Plan) -> None:
+    raise AssertionError("nothing may be reviewed")
 
+
+def _builder(tmp_path: Path, allow: NameSet, local: frozenset[Path] = frozenset()) -> Builder:
     return Builder(
         cast(Any, None),
         cast(Any, None),
         tmp_path / "work",
         {},
-        approve=refuse_all,
+        approve=_refuse_all,
         allow_sdist=allow,
         local_projects=local,
     )
@@ -110,10 +114,10 @@ class TestBuildAllowance:
     def test_build_requirements_by_url_or_path_are_refused_before_pip_reads_them(
         self, tmp_path: Path, requirement: str
     ) -> None:
-        builder = _builder(tmp_path, NameSet([":all:"]))
+        requirements = BuildRequirements(cast(Any, None), {}, _refuse_all)
         (tmp_path / "area").mkdir()
         with pytest.raises(PolicyDenied, match="only from the sources"):
-            builder._install_requirements(
+            requirements.install(
                 _dist(DistKind.SDIST), tmp_path / "python", [requirement], tmp_path / "area"
             )
 
@@ -145,16 +149,9 @@ class TestBuildRequirements:
                 (list(command), [line.to_pip_line() for line in lines])
             ),
         )
-        builder = Builder(
-            cast(Any, None),
-            cast(Any, None),
-            tmp_path,
-            {},
-            approve=approve,
-            allow_sdist=NameSet([":all:"]),
-        )
+        requirements = BuildRequirements(cast(Any, None), {}, approve)
         (tmp_path / "area").mkdir()
-        builder._install_requirements(
+        requirements.install(
             _dist(DistKind.SDIST), tmp_path / "python", ["hatchling"], tmp_path / "area"
         )
         return installs

@@ -1,8 +1,11 @@
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import io
 import zipfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -15,7 +18,7 @@ from safe_pip.gateway.cache import FileCache
 from safe_pip.gateway.network import NetworkOptions
 from safe_pip.gateway.sources import Upstream
 from safe_pip.install.fetch import Fetcher
-from safe_pip.models import DistKind, IndexFile, PlannedDist
+from safe_pip.models import DistKind, IndexFile, PlannedDist, SourceSpec
 from safe_pip.policy.hashes import HashPin
 from tests.support.files import demo_wheel
 
@@ -45,7 +48,9 @@ class _Server:
         return self.routes.get(request.url.path, httpx.Response(404))
 
 
-def _fetcher(tmp_path: Path, server: _Server, retries: int = 0) -> Fetcher:
+def _fetcher(
+    tmp_path: Path, server: Callable[[httpx.Request], httpx.Response], retries: int = 0
+) -> Fetcher:
     client = httpx.Client(transport=httpx.MockTransport(server))
     return Fetcher(
         Upstream(client, NetworkOptions(retries=0)), FileCache(tmp_path), retries=retries
@@ -69,12 +74,12 @@ class TestMaterialize:
     def test_no_sha256_no_download(self, tmp_path: Path) -> None:
         server = _Server({})
         with pytest.raises(HashMismatch, match="no sha256"):
-            _fetcher(tmp_path, server).materialize(_file(sha256=None), None)  # type: ignore[arg-type]
+            _fetcher(tmp_path, server).materialize(dataclasses.replace(_file(), sha256=None), None)
         assert server.hits == []
 
     def test_failed_downloads_are_retried(self, tmp_path: Path) -> None:
         answers = iter([httpx.Response(500), httpx.Response(200, content=WHEEL)])
-        fetcher = _fetcher(tmp_path, lambda r: next(answers), retries=1)  # type: ignore[arg-type]
+        fetcher = _fetcher(tmp_path, lambda r: next(answers), retries=1)
         assert fetcher.materialize(_file(), None).read_bytes() == WHEEL
 
     def test_gives_up_after_retries(self, tmp_path: Path) -> None:
@@ -111,6 +116,41 @@ class TestMetadata:
         server = _Server({"/demo.whl": httpx.Response(200, content=WHEEL)})
         assert _fetcher(tmp_path, server).metadata(_file(), None).startswith(b"Name: demo")
         assert server.hits == ["/demo.whl"]
+
+
+class _Files:
+    """A source of file bytes with no HTTP behind it: the fetch stage needs no more."""
+
+    def __init__(self, files: dict[str, bytes]) -> None:
+        self.files = files
+        self.read: list[str] = []
+
+    @contextmanager
+    def open_stream(self, source: SourceSpec | None, url: str) -> Iterator[Iterator[bytes]]:
+        self.read.append(url)
+        yield iter([self.files[url]])
+
+    def read_optional(self, source: SourceSpec | None, url: str) -> bytes | None:
+        self.read.append(url)
+        return self.files.get(url)
+
+
+class TestAnyFileReader:
+    def test_verifies_what_any_reader_gives(self, tmp_path: Path) -> None:
+        files = _Files({_file().url: WHEEL})
+        fetcher = Fetcher(files, FileCache(tmp_path), retries=0)
+        assert fetcher.materialize(_file(), None).read_bytes() == WHEEL
+        with pytest.raises(HashMismatch):
+            Fetcher(_Files({_file().url: b"other"}), FileCache(tmp_path / "b")).materialize(
+                _file(), None
+            )
+
+    def test_metadata_file_comes_through_the_reader(self, tmp_path: Path) -> None:
+        metadata = b"Name: demo\nVersion: 1.0\n"
+        listed = _file(core_metadata=True)
+        files = _Files({f"{listed.url}.metadata": metadata})
+        assert Fetcher(files, FileCache(tmp_path)).metadata(listed, None) == metadata
+        assert files.read == [f"{listed.url}.metadata"]
 
 
 class TestFetchAll:
@@ -165,7 +205,7 @@ class TestUserPins:
 class TestFetchUrl:
     def test_stored_under_the_sha256_of_what_arrived(self, tmp_path: Path) -> None:
         answers = iter([httpx.Response(500), httpx.Response(200, content=WHEEL)])
-        fetcher = _fetcher(tmp_path / "cache", lambda r: next(answers), retries=1)  # type: ignore[arg-type]
+        fetcher = _fetcher(tmp_path / "cache", lambda r: next(answers), retries=1)
         path = fetcher.fetch_url("https://files.example/demo.whl", "demo.whl", "demo")
         assert path.read_bytes() == WHEEL
         assert path == FileCache(tmp_path / "cache").path_for(SHA, "demo.whl")

@@ -22,9 +22,11 @@ from packaging.version import Version
 
 from safe_pip.errors import FirstSeenRefused, SourceError
 from safe_pip.gateway.cache import FileCache
+from safe_pip.gateway.listener import LoopbackServer
 from safe_pip.gateway.network import NetworkOptions
-from safe_pip.gateway.selection import Compatibility, FilePolicy, SourceSelector
-from safe_pip.gateway.server import Gateway, _Server
+from safe_pip.gateway.selection import Compatibility, FilePolicy, SourceSelector, filter_files
+from safe_pip.gateway.served import ServedLedger
+from safe_pip.gateway.server import BeforeDownload, Gateway, ServedFile
 from safe_pip.gateway.sources import Upstream
 from safe_pip.install.fetch import Fetcher
 from safe_pip.models import DistKind, IndexFile, ProjectPage, SourceSpec
@@ -236,12 +238,27 @@ class _CountingUpstream(Upstream):
         return ProjectPage(name, source, (demo_wheel(SHA, core_metadata=True),))
 
 
+class TestLedger:
+    def test_remembers_each_asked_project_once_in_order(self) -> None:
+        ledger = ServedLedger()
+        for name in ("b", "a", "b"):
+            ledger.note_asked(canonicalize_name(name))
+        assert ledger.asked == ("b", "a")
+
+    def test_serves_only_listed_files_from_their_page_source(self) -> None:
+        ledger = ServedLedger()
+        page = ProjectPage(canonicalize_name("demo"), SOURCE, FILES)
+        ledger.register(filter_files(page, FilePolicy()))
+        assert ledger.file(SHA) == ServedFile(FILES[0], SOURCE)
+        assert ledger.file("b" * 64) is None  # an sdist: withheld, so never servable
+
+
 class TestBeforeDownload:
-    def _gateway(self, tmp_path: Path, upstream: Upstream, check: object) -> Gateway:
+    def _gateway(self, tmp_path: Path, upstream: Upstream, check: BeforeDownload) -> Gateway:
         return Gateway(
             SourceSelector(upstream, [SOURCE], [], FilePolicy()),
             Fetcher(upstream, FileCache(tmp_path)),
-            before_download=check,  # type: ignore[arg-type]
+            before_download=check,
         )
 
     def test_a_whole_file_is_reviewed_with_the_metadata_pip_was_served(
@@ -410,7 +427,7 @@ class TestBrokenConnections:
     def test_a_client_hanging_up_prints_no_traceback(
         self, capsys: pytest.CaptureFixture[str]
     ) -> None:
-        server = _Server(("127.0.0.1", 0), BaseHTTPRequestHandler)
+        server = LoopbackServer(("127.0.0.1", 0), BaseHTTPRequestHandler)
         try:
             try:
                 raise BrokenPipeError(32, "Broken pipe")
@@ -474,7 +491,7 @@ class TestInterrupted:
     def test_an_abandoned_request_prints_no_traceback(
         self, capsys: pytest.CaptureFixture[str]
     ) -> None:
-        server = _Server(("127.0.0.1", 0), BaseHTTPRequestHandler)
+        server = LoopbackServer(("127.0.0.1", 0), BaseHTTPRequestHandler)
         server.stopping = True
         try:
             try:

@@ -24,7 +24,7 @@ from installer.sources import WheelFile
 
 from safe_pip.distfiles import url_key
 from safe_pip.errors import PolicyDenied, UnsafeWheel
-from safe_pip.install import inspection
+from safe_pip.install import archive_checks, inspection, known_hooks
 from safe_pip.install.inspection import WheelEntry, check_direct_urls, inspect_wheel
 from safe_pip.models import DistKind, IndexFile, Plan, PlannedDist
 from tests.support.dists import record_line
@@ -351,7 +351,7 @@ class TestExpansion:
     def test_many_members_that_together_expand_too_far_are_a_bomb(
         self, wheel: WheelFactory, monkeypatch: pytest.MonkeyPatch
     ) -> None:
-        monkeypatch.setattr(inspection, "_BIG_ARCHIVE", 8 << 20)
+        monkeypatch.setattr(archive_checks, "_BIG_ARCHIVE", 8 << 20)
         files = {f"alpha/bomb{n}.bin": b"\0" * (3 << 20) for n in range(3)}
         path = wheel("alpha", "1.0", files=files)
         assert "archive expands to 94" in refusal(path)
@@ -533,6 +533,12 @@ class TestMayInstallHooks:
             ({"usercustomize/__init__.py": ""}, {}, True),
             ({"alpha-1.0.data/data/share/x": ""}, {}, True),
             ({"alpha/__init__.py": ""}, {"sitecustomize": "alpha:main"}, True),
+            # Only a top-level .dist-info's entry_points.txt declares scripts.
+            (
+                {"alpha/x.dist-info/entry_points.txt": "[console_scripts]\nsitecustomize = a:b\n"},
+                {},
+                False,
+            ),
         ],
     )
     def test_finds_every_possible_hook(
@@ -680,7 +686,7 @@ class TestPthReading:
     @pytest.mark.parametrize("separator", list(_BREAKS), ids=lambda s: f"U+{ord(s):04X}")
     def test_a_line_behind_any_line_break_of_any_version_is_code(self, separator: str) -> None:
         data = f"# a comment{separator}import os; os.system('x')\n".encode()
-        assert inspection._runs_code(data)
+        assert known_hooks.runs_code(data)
 
     @pytest.mark.parametrize(
         "data",
@@ -696,7 +702,7 @@ class TestPthReading:
         ],
     )
     def test_code(self, data: bytes) -> None:
-        assert inspection._runs_code(data)
+        assert known_hooks.runs_code(data)
 
     @pytest.mark.parametrize(
         "data",
@@ -709,7 +715,7 @@ class TestPthReading:
         ],
     )
     def test_not_code(self, data: bytes) -> None:
-        assert not inspection._runs_code(data)
+        assert not known_hooks.runs_code(data)
 
     @pytest.mark.parametrize("codec", _locale_codecs())
     def test_every_line_break_in_every_locale_encoding_is_known(self, codec: str) -> None:
@@ -719,7 +725,7 @@ class TestPthReading:
             except UnicodeEncodeError:
                 continue
             data = b"# comment" + encoded + b"import os\n"
-            assert inspection._runs_code(data), (codec, char, encoded)
+            assert known_hooks.runs_code(data), (codec, char, encoded)
 
     @pytest.mark.parametrize("codec", ["utf-8", "latin-1", "cp1252", "gb18030", "shift_jis"])
     def test_agrees_with_each_real_reading(self, codec: str) -> None:
@@ -736,4 +742,4 @@ class TestPthReading:
                 runs = any(
                     line.startswith(("import ", "import\t")) for lines in readings for line in lines
                 )
-                assert inspection._runs_code(data) >= runs, (codec, text)
+                assert known_hooks.runs_code(data) >= runs, (codec, text)

@@ -18,7 +18,7 @@ import pytest
 from installer.utils import copyfileobj_with_hashing
 
 from safe_pip.errors import InstallError, UnsafeWheel
-from safe_pip.install import installer as install_module
+from safe_pip.install import backups, compile_handoff, destination, journal
 from safe_pip.install.inspection import inspect_wheel
 from safe_pip.install.installer import install_wheels
 from safe_pip.install.placement import lay_out
@@ -160,7 +160,7 @@ def fail_writing(
             raise error
         return original(source, destination, algorithm)
 
-    monkeypatch.setattr(install_module, "copyfileobj_with_hashing", copy)
+    monkeypatch.setattr(destination, "copyfileobj_with_hashing", copy)
 
 
 def assert_restored(
@@ -215,7 +215,7 @@ class TestRollback:
             (site(env) / "alpha" / "__pycache__" / f"__init__.{TAG}.pyc").write_bytes(b"x")
             raise KeyboardInterrupt
 
-        monkeypatch.setattr(install_module._Installer, "_finish_compiler", interrupted)
+        monkeypatch.setattr(compile_handoff.BytecodeHandOff, "finish", interrupted)
         assert_restored(env, KeyboardInterrupt, *upgraded, upgrade=True)
 
     @pytest.mark.parametrize("moved", [False, True], ids=["before-a-move", "after-a-move"])
@@ -226,7 +226,7 @@ class TestRollback:
         monkeypatch: pytest.MonkeyPatch,
         moved: bool,
     ) -> None:
-        original = install_module._move
+        original = journal.move_file
         calls = []
 
         def move(source: Path, destination: Path) -> None:
@@ -237,7 +237,7 @@ class TestRollback:
                 raise KeyboardInterrupt
             original(source, destination)
 
-        monkeypatch.setattr(install_module, "_move", move)
+        monkeypatch.setattr(journal, "move_file", move)
         assert_restored(env, KeyboardInterrupt, *upgraded, upgrade=True)
 
     def test_a_stale_bytecode_file_in_the_way_is_put_back(
@@ -247,7 +247,7 @@ class TestRollback:
         stale.parent.mkdir(parents=True)
         stale.write_bytes(b"stale")
         monkeypatch.setattr(
-            install_module._Destination,
+            destination.PlacedDestination,
             "write_record",
             lambda self, compiled: (_ for _ in ()).throw(OSError("disk full")),
         )
@@ -260,13 +260,13 @@ class TestRollback:
         monkeypatch: pytest.MonkeyPatch,
     ) -> None:
         fail_writing(monkeypatch, "beta/", OSError("write failed"))
-        original = install_module._Journal.rollback
+        original = journal.Journal.rollback
 
         def rollback(self: Any, *args: Any) -> list[str]:
             os.kill(os.getpid(), signal.SIGINT)
             return original(self, *args)
 
-        monkeypatch.setattr(install_module._Journal, "rollback", rollback)
+        monkeypatch.setattr(journal.Journal, "rollback", rollback)
         assert_restored(env, InstallError, *upgraded, upgrade=True)
         assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
 
@@ -277,14 +277,14 @@ class TestRollback:
         monkeypatch: pytest.MonkeyPatch,
     ) -> None:
         fail_writing(monkeypatch, "beta/", OSError("write failed"))
-        original = install_module._move
+        original = journal.move_file
 
         def move(source: Path, destination: Path) -> None:
             if ".safe-pip-replaced-" in str(source):
                 raise OSError("read-only file system")
             original(source, destination)
 
-        monkeypatch.setattr(install_module, "_move", move)
+        monkeypatch.setattr(journal, "move_file", move)
         with pytest.raises(InstallError) as caught:
             install(*env, *upgraded, upgrade=True)
         assert "could not be put back" in str(caught.value)
@@ -294,11 +294,46 @@ class TestRollback:
 
 class TestSignalsHeld:
     def test_signals_are_held_and_reported(self) -> None:
-        with install_module._signals_held() as received:
+        with journal.signals_held() as received:
             os.kill(os.getpid(), signal.SIGINT)
             os.kill(os.getpid(), signal.SIGTERM)
         assert received == [signal.SIGINT, signal.SIGTERM]
         assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+class TestJournal:
+    def test_a_move_is_noted_before_it_is_made(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        original, backup = tmp_path / "module.py", tmp_path / "backup"
+        original.write_text("old")
+
+        def interrupted(source: Path, destination: Path) -> None:
+            raise KeyboardInterrupt
+
+        record = journal.Journal()
+        monkeypatch.setattr(journal, "move_file", interrupted)
+        with pytest.raises(KeyboardInterrupt):
+            record.move_aside(original, backup)
+        monkeypatch.undo()
+        assert record.moved == [(original, backup)]
+        assert record.rollback(lambda directory: None) == []
+        assert original.read_text() == "old"
+
+    def test_a_rollback_removes_what_was_made_and_puts_back_what_was_moved(
+        self, tmp_path: Path
+    ) -> None:
+        replaced = tmp_path / "old.py"
+        replaced.write_text("old")
+        record = journal.Journal()
+        record.move_aside(replaced, tmp_path / "backup")
+        made = tmp_path / "new" / "deep"
+        record.make_dirs(made)
+        record.created.append(made / "new.py")
+        (made / "new.py").write_text("new")
+        assert record.rollback(lambda directory: None) == []
+        assert sorted(path.name for path in tmp_path.iterdir()) == ["old.py"]
+        assert replaced.read_text() == "old"
 
 
 class TestRemoval:
@@ -378,13 +413,13 @@ class TestLargeRollback:
     @pytest.fixture
     def deleted_later(self, monkeypatch: pytest.MonkeyPatch) -> list[Path]:
         deleted: list[Path] = []
-        original = install_module._delete_later
+        original = backups._delete_later
 
         def recording(directories: list[Path]) -> None:
             deleted.extend(directories)
             original(directories)
 
-        monkeypatch.setattr(install_module, "_delete_later", recording)
+        monkeypatch.setattr(backups, "_delete_later", recording)
         return deleted
 
     def test_created_directories_are_moved_out_whole_and_deleted_after(
@@ -395,8 +430,8 @@ class TestLargeRollback:
         deleted_later: list[Path],
     ) -> None:
         removed: list[Path] = []
-        monkeypatch.setattr(install_module, "_remove_file", removed.append)
-        monkeypatch.setattr(install_module, "_remove_empty_dir", removed.append)
+        monkeypatch.setattr(journal, "remove_file", removed.append)
+        monkeypatch.setattr(journal, "_remove_empty_dir", removed.append)
         fail_writing(monkeypatch, "many/p49/", KeyboardInterrupt(), after=True)
         assert_restored(env, KeyboardInterrupt, many)
         assert removed == []
@@ -412,7 +447,7 @@ class TestLargeRollback:
         deleted_later: list[Path],
     ) -> None:
         before = snapshot(env[0].prefix)
-        monkeypatch.setattr(install_module, "_same_file_system", lambda one, other: False)
+        monkeypatch.setattr(backups, "_same_file_system", lambda one, other: False)
         fail_writing(monkeypatch, "many/p49/", KeyboardInterrupt(), after=True)
         with pytest.raises(KeyboardInterrupt):
             install(*env, many)
@@ -424,6 +459,6 @@ class TestLargeRollback:
     def test_where_they_cannot_go_they_are_removed_in_place(
         self, env: Env, many: Path, monkeypatch: pytest.MonkeyPatch
     ) -> None:
-        monkeypatch.setattr(install_module._Installer, "trash", lambda self, directory: None)
+        monkeypatch.setattr(backups.Backups, "trash", lambda self, directory: None)
         fail_writing(monkeypatch, "many/p49/", KeyboardInterrupt(), after=True)
         assert_restored(env, KeyboardInterrupt, many)

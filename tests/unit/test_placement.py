@@ -12,6 +12,7 @@ import pytest
 
 from safe_pip.errors import InstallError, UnsafeWheel
 from safe_pip.install.inspection import WheelEntry, WheelInfo, inspect_wheel
+from safe_pip.install.locations import same_content
 from safe_pip.install.placement import Layout, check_startup_hooks, contained, lay_out
 from safe_pip.models import NameSet
 from safe_pip.target import Scheme, TargetEnvironment
@@ -64,6 +65,22 @@ class TestContained:
         (tmp_path / "real").mkdir()
         (tmp_path / "link").symlink_to(tmp_path / "real")
         assert contained(tmp_path / "link" / "pkg" / "x.py", tmp_path / "link")
+
+
+class TestSameContent:
+    def test_only_a_regular_file_with_the_members_bytes(
+        self, tmp_path: Path, wheel: WheelFactory
+    ) -> None:
+        path = wheel("alpha", "1.0", files={"alpha/__init__.py": "v = 1\n"})
+        same, other, link = tmp_path / "same.py", tmp_path / "other.py", tmp_path / "link.py"
+        same.write_text("v = 1\n")
+        other.write_text("v = 2\n")
+        link.symlink_to(same)
+        assert same_content(path, "alpha/__init__.py", same)
+        assert not same_content(path, "alpha/__init__.py", other)
+        assert not same_content(path, "alpha/__init__.py", link)
+        assert not same_content(path, None, same)
+        assert not same_content(path, "alpha/__init__.py", tmp_path / "missing.py")
 
 
 class TestLayOut:

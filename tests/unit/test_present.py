@@ -22,7 +22,8 @@ from safe_pip.gateway.network import NetworkOptions
 from safe_pip.gateway.sources import Upstream
 from safe_pip.install.fetch import Fetcher
 from safe_pip.models import SourceSpec
-from safe_pip.policy.review import ProjectFacts, TrustWarning, WarningKind
+from safe_pip.policy.review import ProjectFacts
+from safe_pip.policy.trust_warnings import TrustWarning, WarningKind
 from tests.support.files import demo_wheel
 
 SNAPSHOTS = Path(__file__).parent / "snapshots"

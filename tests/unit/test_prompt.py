@@ -19,9 +19,11 @@ from safe_pip.cli.audit_cmd import present_plan_audit
 from safe_pip.cli.present import plan_lines
 from safe_pip.cli.prompt import TerminalPrompter, review_panels
 from safe_pip.models import DistKind, IndexFile, Plan, PlannedDist, SourceSpec
-from safe_pip.policy.advisories import AdvisoryDatabase, AdvisoryOptions, build_index
-from safe_pip.policy.review import Approval, ProjectFacts, TrustWarning, WarningKind
+from safe_pip.policy.advisory_index import AdvisoryDatabase, build_index
+from safe_pip.policy.advisory_source import AdvisoryOptions
+from safe_pip.policy.review import Approval, ProjectFacts
 from safe_pip.policy.trust import How
+from safe_pip.policy.trust_warnings import TrustWarning, WarningKind
 from safe_pip.policy.vulnerabilities import VulnerabilityReport, check_packages
 from tests.support.osv import advisory
 

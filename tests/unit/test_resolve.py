@@ -12,7 +12,9 @@ from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import Version
 
 from safe_pip.errors import PolicyDenied, ResolveError, SdistRefused, UsageError
-from safe_pip.gateway.server import ServedFile
+from safe_pip.gateway.selection import FilePolicy, Pin
+from safe_pip.gateway.served import ServedFile
+from safe_pip.gateway.shadows import Elsewhere
 from safe_pip.models import (
     DistKind,
     DroppedFile,
@@ -40,11 +42,19 @@ FILE = demo_wheel(SHA)
 
 
 class _Selector:
+    policy = FilePolicy()
+
     def __init__(self, answers: dict[NormalizedName, ServedProject | None]) -> None:
         self.answers = answers
 
     def candidates(self, name: NormalizedName) -> tuple[SourceSpec, ...]:
         return (SOURCE,)
+
+    def pin_of(self, name: NormalizedName) -> Pin | None:
+        return None
+
+    def elsewhere(self, name: NormalizedName, served: SourceSpec) -> list[Elsewhere]:
+        return []
 
 
 class _Gateway:
@@ -75,7 +85,7 @@ class TestPlan:
             "environment": {"python_version": "3.11"},
             "install": [_item(f"{BASE}/files/{SHA}/demo-1.0-py3-none-any.whl")],
         }
-        plan = _plan(report, _Gateway())  # type: ignore[arg-type]
+        plan = _plan(report, _Gateway())
         (dist,) = plan
         assert dist.file is FILE and dist.source is SOURCE and dist.sha256 == SHA
         assert dist.requested and dist.metadata["requires_dist"] == ["x>1"]
@@ -86,7 +96,7 @@ class TestPlan:
             "version": "1",
             "install": [_item(tmp_path.as_uri(), dir_info={"editable": True})],
         }
-        (dist,) = _plan(report, _Gateway())  # type: ignore[arg-type]
+        (dist,) = _plan(report, _Gateway())
         assert dist.kind is DistKind.LOCAL_DIR and dist.editable
         assert dist.local_path == str(tmp_path) and dist.needs_build
 
@@ -94,7 +104,7 @@ class TestPlan:
         wheel = tmp_path / "demo-1.0-py3-none-any.whl"
         wheel.write_bytes(b"w")
         report = {"version": "1", "install": [_item(wheel.as_uri(), archive_info={})]}
-        (dist,) = _plan(report, _Gateway())  # type: ignore[arg-type]
+        (dist,) = _plan(report, _Gateway())
         assert dist.kind is DistKind.WHEEL and dist.local_sha256 is not None
 
     def test_git_requirement_is_pinned_to_the_commit(self) -> None:
@@ -106,7 +116,7 @@ class TestPlan:
                 )
             ],
         }
-        (dist,) = _plan(report, _Gateway())  # type: ignore[arg-type]
+        (dist,) = _plan(report, _Gateway())
         assert dist.kind is DistKind.VCS and dist.vcs is not None
         assert dist.vcs.commit == "abc123"
 
@@ -118,22 +128,22 @@ class TestPlan:
             ],
         }
         with pytest.raises(PolicyDenied, match="only git"):
-            _plan(report, _Gateway())  # type: ignore[arg-type]
+            _plan(report, _Gateway())
 
     def test_direct_url_without_a_hash_is_refused(self) -> None:
         report = {"version": "1", "install": [_item("https://x.example/demo-1.0.tar.gz")]}
         with pytest.raises(PolicyDenied, match="not a verifiable"):
-            _plan(report, _Gateway())  # type: ignore[arg-type]
+            _plan(report, _Gateway())
 
     def test_unknown_report_version(self) -> None:
         with pytest.raises(ResolveError, match="unknown version"):
-            _plan({"version": "2"}, _Gateway())  # type: ignore[arg-type]
+            _plan({"version": "2"}, _Gateway())
 
 
 class TestMessages:
     def test_gateway_addresses_and_temporary_files_are_rewritten(self, tmp_path: Path) -> None:
         files = _Files.write(tmp_path, [RequirementLine("demo==1.0", "-r req.txt (line 3)")])
-        clean = _Cleaner(_Gateway(), files)  # type: ignore[arg-type]
+        clean = _Cleaner(_Gateway(), files)
         text = (
             f"Cannot install -r {files.requirements} (line 1) because ... "
             f"{BASE}/files/{SHA}/demo-1.0-py3-none-any.whl from {BASE}/simple/demo/"
@@ -160,7 +170,7 @@ class TestFailure:
         )
         error = _failure(
             "ERROR: No matching distribution found for demo>=2",
-            _Gateway({canonicalize_name("demo"): served}),  # type: ignore[arg-type]
+            _Gateway({canonicalize_name("demo"): served}),
         )
         assert isinstance(error, SdistRefused)
         assert "demo 2.0" in str(error) and "--allow-sdist demo" in str(error)
@@ -168,7 +178,7 @@ class TestFailure:
     def test_unknown_project_names_the_sources_asked(self) -> None:
         error = _failure(
             "ERROR: No matching distribution found for ghost",
-            _Gateway({canonicalize_name("ghost"): None}),  # type: ignore[arg-type]
+            _Gateway({canonicalize_name("ghost"): None}),
         )
         assert isinstance(error, ResolveError)
         assert "No source knows a project named 'ghost' (asked: corp)" in str(error)
@@ -211,7 +221,7 @@ class TestRunGated:
             run_gated(
                 ["download", "--no-index", "-d", str(tmp_path / "out")],
                 [RequirementLine("demo==1.0", "command line")],
-                _Gateway(),  # type: ignore[arg-type]
+                _Gateway(),
                 tmp_path,
                 os.environ,
             )

@@ -23,17 +23,10 @@ from safe_pip.models import (
     ServedProject,
     SourceSpec,
 )
-from safe_pip.policy.review import (
-    ProjectFacts,
-    Suspicion,
-    WarningKind,
-    check_remembered,
-    decide,
-    refusal_message,
-    remembered_mismatches,
-    trust_review,
-)
+from safe_pip.policy.review import ProjectFacts, decide, refusal_message, trust_review
 from safe_pip.policy.trust import How, TrustedProject
+from safe_pip.policy.trust_warnings import Suspicion, WarningKind
+from safe_pip.policy.updates import check_remembered, remembered_mismatches
 from tests.support.files import index_file
 
 NOW = datetime(2026, 12, 1, tzinfo=UTC)

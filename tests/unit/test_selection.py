@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 from packaging.utils import NormalizedName, canonicalize_name
@@ -15,16 +16,16 @@ PRIVATE = SourceSpec("private", "https://private.example/simple")
 PUBLIC = SourceSpec("public", "https://public.example/simple")
 
 
-def _file(name: str, version: str, kind: DistKind = DistKind.WHEEL, **extra: object) -> IndexFile:
+def _file(name: str, version: str, kind: DistKind = DistKind.WHEEL, **extra: Any) -> IndexFile:
     suffix = "-py3-none-any.whl" if kind is DistKind.WHEEL else ".tar.gz"
-    fields: dict[str, object] = {"sha256": "a" * 64, **extra}
+    fields: dict[str, Any] = {"sha256": "a" * 64, **extra}
     return IndexFile(
         f"{name}-{version}{suffix}",
         f"https://f/{name}",
         canonicalize_name(name),
         Version(version),
         kind,
-        **fields,  # type: ignore[arg-type]
+        **fields,
     )
 
 
@@ -78,7 +79,7 @@ class _FakeUpstream:
 
 
 def _selector(upstream: _FakeUpstream, pins: tuple[Pin, ...] = ()) -> SourceSelector:
-    return SourceSelector(upstream, [PRIVATE, PUBLIC], pins, FilePolicy())  # type: ignore[arg-type]
+    return SourceSelector(upstream, [PRIVATE, PUBLIC], pins, FilePolicy())
 
 
 class TestSourceSelector:

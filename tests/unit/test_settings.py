@@ -307,16 +307,14 @@ class TestLineBreaksAndNul:
         ],
     )
     def test_in_a_source_from_flags_or_pip_configuration(self, where: str, url: str) -> None:
-        options: dict[str, object] = {
-            "index_url": None,
-            "extra_index_urls": [],
-            "find_links": [],
-            "no_index": False,
-            "named": {},
-        }
-        options[where] = url if where == "index_url" else [url]
         with pytest.raises(UsageError, match=r"source .* contains"):
-            build_sources(**options)  # type: ignore[arg-type]
+            build_sources(
+                index_url=url if where == "index_url" else None,
+                extra_index_urls=[url] if where == "extra_index_urls" else [],
+                find_links=[url] if where == "find_links" else [],
+                no_index=False,
+                named={},
+            )
 
 
 class TestCooldown:

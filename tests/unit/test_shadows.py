@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import pytest
@@ -220,9 +220,14 @@ class _Upstream:
 
 
 def _selector(
-    upstream: _Upstream, sources: list[SourceSpec], pins: tuple[Pin, ...] = (), **kw: object
+    upstream: _Upstream,
+    sources: list[SourceSpec],
+    pins: tuple[Pin, ...] = (),
+    *,
+    on_shadow: Callable[[Shadow], None] | None = None,
+    chosen: Mapping[NormalizedName, str] | None = None,
 ) -> SourceSelector:
-    return SourceSelector(upstream, sources, pins, FilePolicy(), **kw)  # type: ignore[arg-type]
+    return SourceSelector(upstream, sources, pins, FilePolicy(), on_shadow, chosen)
 
 
 class TestSelector:

@@ -12,8 +12,9 @@ from packaging.version import Version
 
 from safe_pip.distfiles import parse_filename
 from safe_pip.errors import NetworkError, SourceError
+from safe_pip.gateway.index_pages import parse_html_page, parse_json_page
 from safe_pip.gateway.network import NetworkOptions
-from safe_pip.gateway.sources import Upstream, parse_html_page, parse_json_page
+from safe_pip.gateway.sources import Upstream
 from safe_pip.models import DistKind, SourceKind, SourceSpec
 
 NAME = canonicalize_name("demo")
@@ -160,9 +161,11 @@ class TestParseHtml:
         assert wheel.sha256 is None
 
 
-def _upstream(handler: Callable[[httpx.Request], httpx.Response], **options: object) -> Upstream:
+def _upstream(
+    handler: Callable[[httpx.Request], httpx.Response], options: NetworkOptions | None = None
+) -> Upstream:
     client = httpx.Client(transport=httpx.MockTransport(handler))
-    return Upstream(client, NetworkOptions(**options))  # type: ignore[arg-type]
+    return Upstream(client, options or NetworkOptions())
 
 
 INDEX = SourceSpec("corp", "https://idx.example/simple", SourceKind.INDEX, "alice", "pw")
@@ -197,7 +200,7 @@ class TestProjectPage:
 
     @pytest.mark.parametrize("status", [401, 403, 500, 418])
     def test_any_other_status_is_a_source_error(self, status: int) -> None:
-        upstream = _upstream(lambda r: httpx.Response(status), retries=0)
+        upstream = _upstream(lambda r: httpx.Response(status), NetworkOptions(retries=0))
         with pytest.raises(SourceError, match=f"HTTP {status}") as caught:
             upstream.project_page(INDEX, NAME)
         assert "pw" not in str(caught.value)
@@ -232,7 +235,7 @@ class TestProjectPage:
 
     def test_transient_errors_are_retried(self) -> None:
         answers = iter([httpx.Response(503), httpx.Response(404)])
-        upstream = _upstream(lambda r: next(answers), retries=1)
+        upstream = _upstream(lambda r: next(answers), NetworkOptions(retries=1))
         assert upstream.project_page(INDEX, NAME) is None
 
 
@@ -332,13 +335,13 @@ class TestWhereAPageMayPoint:
     @pytest.mark.parametrize(
         ("url", "options"),
         [
-            ("//cdn.example/demo.whl", {}),
-            ("http://127.0.0.1:8080/demo.whl", {}),
-            ("http://cdn.example/demo.whl", {"trusted_hosts": ("cdn.example",)}),
+            ("//cdn.example/demo.whl", NetworkOptions()),
+            ("http://127.0.0.1:8080/demo.whl", NetworkOptions()),
+            ("http://cdn.example/demo.whl", NetworkOptions(trusted_hosts=("cdn.example",))),
         ],
     )
-    def test_secure_remote_files_are_served(self, url: str, options: dict[str, object]) -> None:
-        page = _upstream(_json_answer(url), **options).project_page(INDEX, NAME)
+    def test_secure_remote_files_are_served(self, url: str, options: NetworkOptions) -> None:
+        page = _upstream(_json_answer(url), options).project_page(INDEX, NAME)
         assert page is not None and len(page.files) == 1
 
     def test_a_file_index_may_name_local_and_remote_files(self, tmp_path: Path) -> None:

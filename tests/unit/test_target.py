@@ -20,6 +20,7 @@ from safe_pip.target import (
     query_target,
     site_prefix_of,
 )
+from tests.support.interpreters import marked_python
 
 
 def _executable(path: Path) -> None:
@@ -172,13 +173,11 @@ class TestExternallyManaged:
         check_externally_managed(target)
 
 
-def test_the_real_system_python_when_it_is_marked() -> None:
-    """Debian and others mark their system Python; safe-pip must refuse it like pip."""
-    python = Path("/usr/bin/python3")
-    if not python.exists():
-        pytest.skip("no /usr/bin/python3 on this machine")
+def test_a_marked_system_python_is_refused_as_it_describes_itself(tmp_path: Path) -> None:
+    """Debian and others mark their system Python; safe-pip must refuse it like pip. A copy
+    stands in for it: the marker is found where the interpreter says its stdlib is."""
+    python = marked_python(tmp_path / "system", "Use apt install python3-xyz.")
     target = query_target(python)
-    if not (target.stdlib / "EXTERNALLY-MANAGED").is_file():
-        pytest.skip("the system Python is not marked externally managed")
-    with pytest.raises(ExternallyManaged):
+    assert not target.is_venv
+    with pytest.raises(ExternallyManaged, match="apt install python3-xyz"):
         check_externally_managed(target)

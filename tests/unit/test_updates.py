@@ -28,27 +28,24 @@ from safe_pip.models import (
     Severity,
     SourceSpec,
 )
-from safe_pip.policy.approval import TrustCheck, review_updates
+from safe_pip.policy.approval import TrustCheck
 from safe_pip.policy.audit import AuditLog
 from safe_pip.policy.impostors import Impostor
-from safe_pip.policy.review import (
-    ProjectFacts,
-    Suspicion,
-    WarningKind,
-    decide,
-    refusal_message,
-    trust_review,
-)
+from safe_pip.policy.review import ProjectFacts, decide, refusal_message, trust_review
 from safe_pip.policy.trust import How, TrustedProject, TrustStore
-from safe_pip.policy.updates import (
+from safe_pip.policy.trust_warnings import Suspicion, WarningKind
+from safe_pip.policy.update_approval import review_updates
+from safe_pip.policy.update_review import (
     WheelProfile,
     compare_profiles,
+    profile_wheel,
+    update_changes,
+)
+from safe_pip.policy.updates import (
     cooldown_notes,
     exemptions_used,
-    profile_wheel,
     replaced_message,
     replaced_releases,
-    update_changes,
 )
 from safe_pip.settings import Settings
 from tests.support.dists import WheelSpec, build_wheel

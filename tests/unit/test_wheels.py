@@ -72,6 +72,20 @@ class TestUnapprovedUrlRequirements:
         found = unapproved_url_requirements(_metadata("beta @@ https://evil.invalid/x"), ())
         assert found == ["beta @@ https://evil.invalid/x"]
 
+    def test_a_folded_entry_is_read_as_one_line(self) -> None:
+        metadata = b"Name: alpha\nRequires-Dist: beta @\n  https://evil.invalid/x\n\n"
+        assert unapproved_url_requirements(metadata, ()) == ["beta @ https://evil.invalid/x"]
+
+    def test_a_utf8_url_the_user_gave_is_approved(self) -> None:
+        url = "https://example.invalid/b\u00e9ta-1.0-py3-none-any.whl"
+        assert unapproved_url_requirements(_metadata(f"beta @ {url}"), {url_key(url)}) == []
+
+    def test_an_entry_that_is_not_utf8_counts_even_as_an_approved_url(self) -> None:
+        """Read as Latin-1 it names the approved URL; pip reads no such metadata."""
+        url = "https://example.invalid/b\u00e9ta-1.0-py3-none-any.whl"
+        metadata = f"Name: alpha\nRequires-Dist: beta @ {url}\n\n".encode("latin-1")
+        assert unapproved_url_requirements(metadata, {url_key(url)}) == [f"beta @ {url}"]
+
 
 class TestDependencyNames:
     ENVIRONMENT: ClassVar[dict[str, str]] = {

@@ -19,9 +19,10 @@ from typing import TYPE_CHECKING, Any
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
+from safe_pip.cli.common import network_options, read_url, setup_logging
 from safe_pip.cli.present import printable
 from safe_pip.errors import EXIT_FAILED, EXIT_OK, UsageError
-from safe_pip.policy.advisories import DEFAULT_MAX_AGE_DAYS, OSV_PYPI_ZIP, AdvisoryOptions
+from safe_pip.policy.advisory_source import DEFAULT_MAX_AGE_DAYS, OSV_PYPI_ZIP, AdvisoryOptions
 from safe_pip.settings import FileSettings, checked_days
 
 if TYPE_CHECKING:
@@ -29,6 +30,7 @@ if TYPE_CHECKING:
     from rich.console import Console
 
     from safe_pip.gateway.network import NetworkOptions
+    from safe_pip.policy.advisory_index import AdvisoryDatabase
     from safe_pip.policy.vulnerabilities import Match, Package, VulnerabilityReport
     from safe_pip.resolve.requirements import RequirementLine
 
@@ -280,11 +282,10 @@ def _pinned(line: RequirementLine) -> tuple[Package, _Where]:
 def _from_requirements(
     args: argparse.Namespace, network: NetworkOptions, environ: Mapping[str, str]
 ) -> tuple[list[Package], dict[str, _Where]]:
-    from safe_pip.cli.install_cmd import _read_url
     from safe_pip.resolve.requirements import parse_files
 
     parsed = parse_files(
-        args.requirements, [], environ=environ, fetch_url=_read_url(network, environ)
+        args.requirements, [], environ=environ, fetch_url=read_url(network, environ)
     )
     packages: list[Package] = []
     where: dict[str, _Where] = {}
@@ -318,23 +319,18 @@ def _no_source() -> UsageError:
     )
 
 
-def run_audit_command(argv: Sequence[str], out: Console, err: Console) -> int:
-    """Audit the target environment, or the pinned requirements files of ``-r``.
+def _arguments(
+    argv: Sequence[str], environ: Mapping[str, str]
+) -> tuple[argparse.Namespace, Path | None]:
+    """The arguments, read with pip's configuration for the audited environment, and that
+    environment's interpreter (``None`` when ``-r`` names what is audited).
 
-    Exit status 0: nothing found; 1: known vulnerabilities, or no data to check against.
-
-    :raises SafePipError: for the caller to present.
+    :raises UsageError: requirements given as arguments.
     """
-    from safe_pip.cli.install_cmd import _network, _setup_logging
     from safe_pip.cli.options import parse_args
-    from safe_pip.gateway.network import build_client
-    from safe_pip.policy.advisories import load_advisories
-    from safe_pip.policy.vulnerabilities import check_packages
     from safe_pip.resolve.pipconfig import load_pip_config
-    from safe_pip.settings import default_home, load_file_settings
     from safe_pip.target import find_interpreter, site_prefix_of
 
-    environ = dict(os.environ)
     first = parse_args("audit", argv)
     python = None if first.requirements else find_interpreter(first.python, environ)
     site = site_prefix_of(python) if python is not None else None
@@ -347,16 +343,16 @@ def run_audit_command(argv: Sequence[str], out: Console, err: Console) -> int:
             f"audits the environment, or a pinned requirements file given with -r"
         )
         raise UsageError(msg)
-    home = default_home(environ)
-    options = advisory_options(args, load_file_settings(Path.cwd(), home, environ))
-    _setup_logging(args.verbose - args.quiet, args.log)
-    if options.source is None:
-        raise _no_source()
-    network = _network(args, args.trusted_hosts or [], environ)
-    if python is None:
-        packages, where = _from_requirements(args, network, environ)
-    else:
-        packages, where = _from_environment(python)
+    return args, python
+
+
+def _advisories(
+    options: AdvisoryOptions, home: Path, network: NetworkOptions, environ: Mapping[str, str]
+) -> AdvisoryDatabase | None:
+    """The advisory data; a client is built only if the data has to be downloaded."""
+    from safe_pip.gateway.network import build_client
+    from safe_pip.policy.advisory_source import load_advisories
+
     clients: list[httpx.Client] = []
 
     def client() -> httpx.Client:
@@ -365,10 +361,47 @@ def run_audit_command(argv: Sequence[str], out: Console, err: Console) -> int:
         return clients[0]
 
     try:
-        database = load_advisories(options, home, client, retries=network.retries)
+        return load_advisories(options, home, client, retries=network.retries)
     finally:
         for opened in clients:
             opened.close()
+
+
+def _write_report(
+    report: VulnerabilityReport, where: Mapping[str, _Where], audit_format: str, out: Console
+) -> None:
+    """The report as asked: a table with its summary, pip-audit's JSON, or SARIF."""
+    if audit_format == "json":
+        out.file.write(json.dumps(json_report(report), indent=2) + "\n")
+    elif audit_format == "sarif":
+        out.file.write(json.dumps(sarif_report(report, where), indent=2) + "\n")
+    else:
+        _columns(report, out)
+
+
+def run_audit_command(argv: Sequence[str], out: Console, err: Console) -> int:
+    """Audit the target environment, or the pinned requirements files of ``-r``.
+
+    Exit status 0: nothing found; 1: known vulnerabilities, or no data to check against.
+
+    :raises SafePipError: for the caller to present.
+    """
+    from safe_pip.policy.vulnerabilities import check_packages
+    from safe_pip.settings import default_home, load_file_settings
+
+    environ = dict(os.environ)
+    args, python = _arguments(argv, environ)
+    home = default_home(environ)
+    options = advisory_options(args, load_file_settings(Path.cwd(), home, environ))
+    setup_logging(args.verbose - args.quiet, args.log)
+    if options.source is None:
+        raise _no_source()
+    network = network_options(args, args.trusted_hosts or [], environ)
+    if python is None:
+        packages, where = _from_requirements(args, network, environ)
+    else:
+        packages, where = _from_environment(python)
+    database = _advisories(options, home, network, environ)
     if database is None:
         err.print(
             "ERROR: no advisory data could be read: nothing was checked.",
@@ -377,10 +410,5 @@ def run_audit_command(argv: Sequence[str], out: Console, err: Console) -> int:
         )
         return EXIT_FAILED
     report = check_packages(packages, database, options)
-    if args.audit_format == "json":
-        out.file.write(json.dumps(json_report(report), indent=2) + "\n")
-    elif args.audit_format == "sarif":
-        out.file.write(json.dumps(sarif_report(report, where), indent=2) + "\n")
-    else:
-        _columns(report, out)
+    _write_report(report, where, args.audit_format, out)
     return EXIT_FAILED if report.active else EXIT_OK

@@ -7,13 +7,14 @@ import json
 import logging
 import os
 import sys
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from safe_pip.build.builder import BuildOptions, parse_config_settings
+from safe_pip.build.options import BuildOptions, parse_config_settings
 from safe_pip.cli.audit_cmd import advisory_options, check_audit_flag, present_plan_audit
+from safe_pip.cli.common import network_options, read_url, setup_logging
 from safe_pip.cli.options import build_parser, locate, parse_args, resolver_args
 from safe_pip.cli.present import (
     PlainReporter,
@@ -25,7 +26,7 @@ from safe_pip.cli.present import (
 )
 from safe_pip.cli.prompt import TerminalPrompter
 from safe_pip.errors import UsageError
-from safe_pip.gateway.network import NetworkOptions, build_client, keyring_command, redact_url
+from safe_pip.gateway.network import NetworkOptions
 from safe_pip.models import NameSet, SourceSpec
 from safe_pip.policy.trust import TrustStore
 from safe_pip.resolve.pipconfig import load_pip_config
@@ -35,7 +36,6 @@ from safe_pip.settings import (
     Settings,
     build_pins,
     build_sources,
-    checked_network,
     cooldown_policy,
     default_home,
     is_unattended,
@@ -79,39 +79,6 @@ def command_help(command: str) -> str:
     return build_parser(command).format_help()
 
 
-def _network(
-    args: argparse.Namespace, trusted: Sequence[str], environ: Mapping[str, str]
-) -> NetworkOptions:
-    timeout, retries = checked_network(args.timeout, args.retries)
-    return NetworkOptions(
-        timeout=timeout,
-        retries=retries,
-        proxy=args.proxy,
-        cert=args.cert,
-        client_cert=args.client_cert,
-        trusted_hosts=tuple(trusted),
-        proxy_from_env=not args.no_proxy_env,
-        netrc_path=environ.get("NETRC"),
-        keyring=keyring_command(
-            args.keyring_provider, no_input=args.no_input, path=environ.get("PATH")
-        ),
-    )
-
-
-def _read_url(network: NetworkOptions, environ: Mapping[str, str]) -> Callable[[str], str]:
-    def fetch(url: str) -> str:
-        with build_client(network, environ) as client:
-            response = client.get(url, follow_redirects=True)
-        if response.status_code != 200:
-            msg = (
-                f"Could not fetch requirements file {redact_url(url)}: HTTP {response.status_code}"
-            )
-            raise UsageError(msg)
-        return response.text
-
-    return fetch
-
-
 def _parse_requirements(
     args: argparse.Namespace, network: NetworkOptions, environ: Mapping[str, str]
 ) -> ParsedRequirements:
@@ -121,7 +88,7 @@ def _parse_requirements(
         args=args.requirements_args,
         editables=args.editables or [],
         environ=environ,
-        fetch_url=_read_url(network, environ),
+        fetch_url=read_url(network, environ),
     )
     if not parsed.requirements and not args.groups and not args.requirements_from_scripts:
         msg = 'You must give at least one requirement to install (see "safe-pip install --help").'
@@ -186,7 +153,9 @@ def _settings(
         exemptions=[*named_releases, *files.allow_new, *TrustStore(home).exemptions()],
         now=datetime.now(UTC),
     )
-    network = _network(args, [*(args.trusted_hosts or []), *file_options.trusted_hosts], environ)
+    network = network_options(
+        args, [*(args.trusted_hosts or []), *file_options.trusted_hosts], environ
+    )
     if args.no_cache_dir:
         cache_dir = None
     else:
@@ -245,27 +214,6 @@ def _build_options(args: argparse.Namespace) -> BuildOptions:
     )
 
 
-def _setup_logging(verbosity: int, log_file: str | None) -> None:
-    root = logging.getLogger("safe_pip")
-    root.setLevel(logging.DEBUG)
-    root.propagate = False
-    for handler in list(root.handlers):
-        root.removeHandler(handler)
-    console = logging.StreamHandler(sys.stderr)
-    console.setLevel(
-        logging.DEBUG if verbosity >= 2 else logging.INFO if verbosity >= 1 else logging.WARNING
-    )
-    console.setFormatter(logging.Formatter("%(levelname)s: %(message)s"))
-    root.addHandler(console)
-    if log_file:
-        file_handler = logging.FileHandler(log_file, encoding="utf-8")
-        file_handler.setLevel(logging.DEBUG)
-        file_handler.setFormatter(
-            logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
-        )
-        root.addHandler(file_handler)
-
-
 def _progress_wanted(args: argparse.Namespace, console: Console) -> bool:
     if args.progress_bar == "off" or args.quiet:
         return False
@@ -286,10 +234,10 @@ def prepare(
     args = parse_args(command, argv, pip_config)
     home = default_home(environ)
     files = load_file_settings(Path.cwd(), home, environ)
-    network = _network(args, args.trusted_hosts or [], environ)
+    network = network_options(args, args.trusted_hosts or [], environ)
     parsed = _parse_requirements(args, network, environ)
     settings = _settings(args, parsed, files, home, environ)
-    _setup_logging(settings.verbosity, args.log)
+    setup_logging(settings.verbosity, args.log)
     for source in settings.sources:
         logger.info("source: %s", source)
     return args, settings, _request(args, parsed, python), choice

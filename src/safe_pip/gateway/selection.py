@@ -38,7 +38,7 @@ from safe_pip.gateway.shadows import (
     merge_pages,
     shadow_questions,
 )
-from safe_pip.gateway.sources import Upstream
+from safe_pip.gateway.sources import ProjectLister
 from safe_pip.models import (
     DistKind,
     DroppedFile,
@@ -188,7 +188,7 @@ class SourceSelector:
 
     def __init__(
         self,
-        upstream: Upstream,
+        upstream: ProjectLister,
         sources: Sequence[SourceSpec],
         pins: Sequence[Pin],
         policy: FilePolicy,
@@ -281,16 +281,7 @@ class SourceSelector:
         """
         others = [s for s in self._sources if s not in group_of(served, self._sources)]
         askable = [s for s in others if may_ask(served, s, self._sources)]
-
-        def versions(source: SourceSpec) -> tuple[Version, ...] | None:
-            try:
-                page = self._upstream.project_page(source, name)
-            except SourceError:
-                return None
-            return () if page is None else tuple(f.version for f in page.files)
-
-        with ThreadPoolExecutor(max_workers=max(len(askable), 1)) as pool:
-            found = dict(zip(askable, pool.map(versions, askable), strict=True))
+        found = _versions_at(self._upstream, name, askable)
         # Not asked (None) is said so; asked and failed (None too) is left out.
         return [
             Elsewhere(source, found.get(source))
@@ -309,26 +300,12 @@ class SourceSelector:
         with ThreadPoolExecutor(max_workers=8, thread_name_prefix="ask") as pool:
             asking = _Asking(self._upstream, name, pool)
             asking.start(early_questions(candidates, self._sources))
-            asked: list[SourceSpec] = []
-            for source in candidates:
-                if source in asked:
-                    continue  # a mirror, asked with the source it mirrors
-                group = group_of(source, self._sources)
-                asked += group
-                page = self._group_page(group, asking)
-                if page is not None:
-                    page = self._unshadowed(page, asked, asking)
-                    logger.info("%s: served by %s", name, page.source)
-                    return filter_files(page, self._policy)
-                logger.debug("%s: not known to %s", name, source)
-            return None
-
-    def _group_page(self, group: Sequence[SourceSpec], asking: _Asking) -> ProjectPage | None:
-        """What a mirror group knows of the name: its members asked at once, merged."""
-        if len(group) == 1:
-            return asking.pages(group)[0]
-        found = [page for page in asking.pages(group) if page is not None]
-        return merge_pages(group_head(group[0], self._sources), asking.name, found)
+            found = asking.first_known(candidates, self._sources)
+            if found is None:
+                return None
+            page = self._unshadowed(*found, asking)
+            logger.info("%s: served by %s", name, page.source)
+            return filter_files(page, self._policy)
 
     def _unshadowed(
         self, page: ProjectPage, asked: Sequence[SourceSpec], asking: _Asking
@@ -348,15 +325,7 @@ class SourceSelector:
         known = [page, *(found for found in asking.pages(questions) if found is not None)]
         with self._lock:
             chosen = self._chosen.get(name)
-        meant = next((p for p in known if chosen in _urls(p.source)), None)
-        served = meant or page
-        shadow = judge(
-            name,
-            served.source,
-            [p.source for p in known if p is not served],
-            self._sources,
-            pinned=self.pin_of(name) is not None or meant is not None,
-        )
+        served, shadow = _judged(known, chosen, self._sources, pinned=self.pin_of(name) is not None)
         if shadow is None:
             return page
         with self._lock:
@@ -375,7 +344,9 @@ class _Asking:
     """The questions about one name: some started ahead, all at once (only questions
     that leak nothing), the rest when needed, several at once where possible."""
 
-    def __init__(self, upstream: Upstream, name: NormalizedName, pool: ThreadPoolExecutor) -> None:
+    def __init__(
+        self, upstream: ProjectLister, name: NormalizedName, pool: ThreadPoolExecutor
+    ) -> None:
         self.name = name
         self._upstream = upstream
         self._pool = pool
@@ -398,6 +369,73 @@ class _Asking:
             return [self._upstream.project_page(sources[0], self.name)]
         self.start(sources)
         return [self._started[source].result() for source in sources]
+
+    def first_known(
+        self, candidates: Sequence[SourceSpec], sources: Sequence[SourceSpec]
+    ) -> tuple[ProjectPage, list[SourceSpec]] | None:
+        """The page of the first candidate (with its mirror group) that knows the name,
+        and every source asked to find it; ``None`` if none does.
+
+        :raises SourceError: one of them failed; lower candidates are not asked.
+        """
+        asked: list[SourceSpec] = []
+        for source in candidates:
+            if source in asked:
+                continue  # a mirror, asked with the source it mirrors
+            group = group_of(source, sources)
+            asked += group
+            page = self._group_page(group, sources)
+            if page is not None:
+                return page, asked
+            logger.debug("%s: not known to %s", self.name, source)
+        return None
+
+    def _group_page(
+        self, group: Sequence[SourceSpec], sources: Sequence[SourceSpec]
+    ) -> ProjectPage | None:
+        """What a mirror group knows of the name: its members asked at once, merged."""
+        if len(group) == 1:
+            return self.pages(group)[0]
+        found = [page for page in self.pages(group) if page is not None]
+        return merge_pages(group_head(group[0], sources), self.name, found)
+
+
+def _judged(
+    known: Sequence[ProjectPage],
+    chosen: str | None,
+    sources: Sequence[SourceSpec],
+    *,
+    pinned: bool,
+) -> tuple[ProjectPage, Shadow | None]:
+    """The page to serve of those ``known`` (the first, or that of the ``chosen`` source),
+    and the shadow the others cast on it, if any."""
+    meant = next((p for p in known if chosen in _urls(p.source)), None)
+    served = meant or known[0]
+    shadow = judge(
+        served.name,
+        served.source,
+        [p.source for p in known if p is not served],
+        sources,
+        pinned=pinned or meant is not None,
+    )
+    return served, shadow
+
+
+def _versions_at(
+    upstream: ProjectLister, name: NormalizedName, sources: Sequence[SourceSpec]
+) -> dict[SourceSpec, tuple[Version, ...] | None]:
+    """The versions of ``name`` each of ``sources`` has, all asked at once (``None``: the
+    source failed)."""
+
+    def versions(source: SourceSpec) -> tuple[Version, ...] | None:
+        try:
+            page = upstream.project_page(source, name)
+        except SourceError:
+            return None
+        return () if page is None else tuple(f.version for f in page.files)
+
+    with ThreadPoolExecutor(max_workers=max(len(sources), 1)) as pool:
+        return dict(zip(sources, pool.map(versions, sources), strict=True))
 
 
 def _urls(source: SourceSpec) -> set[str]:

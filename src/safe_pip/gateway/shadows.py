@@ -39,7 +39,7 @@ from packaging.specifiers import SpecifierSet
 from packaging.utils import NormalizedName
 from packaging.version import Version
 
-from safe_pip.gateway.sources import is_remote
+from safe_pip.gateway.locations import is_remote
 from safe_pip.models import (
     Finding,
     IndexFile,

@@ -38,110 +38,8 @@ logger = logging.getLogger(__name__)
 COMPILED_SCHEMES = ("purelib", "platlib")
 """The schemes whose modules get bytecode, as pip compiles them."""
 
-# Runs inside the target interpreter, with a staging directory as its argument. Each stdin
-# line is ["ahead", [wheel, [[key, member, dfile], ...]]] (compile these members of a
-# wheel into staged bytecode) or ["written", [[key or null, path, ddir], ...]] (these
-# modules are written: give each its bytecode, from the staged one or else from the file).
-# At the end of input it prints the .pyc path (or null) of every written module, in order.
-_COMPILE = r"""
-import compileall, importlib.util, json, marshal, os, shutil, sys, zipfile
-from concurrent.futures import Future, ThreadPoolExecutor
-MAGIC = importlib.util.MAGIC_NUMBER
-# py_compile's own choice: hash-based bytecode for reproducible builds.
-HASHED = bool(os.environ.get("SOURCE_DATE_EPOCH"))
-staging = sys.argv[1]
-
-def ahead(wheel, jobs):
-    staged = []
-    with zipfile.ZipFile(wheel) as archive:
-        for key, member, dfile in jobs:
-            try:
-                source = archive.read(member)
-                code = compile(source, dfile, "exec", dont_inherit=True)
-            except Exception:
-                staged.append(None)
-                continue
-            if HASHED:
-                head = MAGIC + (3).to_bytes(4, "little") + importlib.util.source_hash(source)
-            else:
-                head = MAGIC + bytes(12)
-            path = os.path.join(staging, key)
-            with open(path, "wb") as out:
-                out.write(head + marshal.dumps(code))
-            staged.append(path)
-    return staged
-
-def from_files(jobs):
-    done = []
-    for path, ddir in jobs:
-        ok = compileall.compile_file(path, ddir=ddir, force=True, quiet=2)
-        done.append(importlib.util.cache_from_source(path) if ok else None)
-    return done
-
-def place(compiled, offset, path):
-    staged = compiled.result()[offset]
-    if staged is None:
-        return None
-    source = os.stat(path)
-    if not HASHED:
-        with open(staged, "r+b") as stream:
-            stream.seek(8)
-            stream.write((int(source.st_mtime) & 0xFFFFFFFF).to_bytes(4, "little"))
-            stream.write((source.st_size & 0xFFFFFFFF).to_bytes(4, "little"))
-    os.chmod(staged, (source.st_mode | 0o200) & 0o666)
-    pyc = importlib.util.cache_from_source(path)
-    os.makedirs(os.path.dirname(pyc), exist_ok=True)
-    try:
-        os.replace(staged, pyc)
-    except OSError:  # the staging directory is on another file system
-        partial = "{}.{}".format(pyc, os.getpid())
-        shutil.copy(staged, partial)
-        os.replace(partial, pyc)
-        os.unlink(staged)
-    return pyc
-
-class Inline:
-    def submit(self, function, *args):
-        future = Future()
-        future.set_result(function(*args))
-        return future
-
-pool = Inline()
-if (os.cpu_count() or 1) > 1 and sys.platform.startswith("linux"):
-    try:
-        import multiprocessing
-        from concurrent.futures import ProcessPoolExecutor
-        pool = ProcessPoolExecutor(mp_context=multiprocessing.get_context("fork"))
-    except (ImportError, OSError):
-        pass
-placer = ThreadPoolExecutor(1)
-compiled = {}
-results = []
-for line in sys.stdin:
-    kind, body = json.loads(line)
-    if kind == "ahead":
-        wheel, jobs = body
-        for start in range(0, len(jobs), 32):
-            chunk = jobs[start:start + 32]
-            future = pool.submit(ahead, wheel, chunk)
-            for offset, job in enumerate(chunk):
-                compiled[job[0]] = (future, offset)
-        continue
-    disk = []
-    for key, path, ddir in body:
-        if key in compiled:
-            future, offset = compiled.pop(key)
-            results.append((placer.submit(place, future, offset, path), None))
-        else:
-            results.append(None)
-            disk.append((len(results) - 1, path, ddir))
-    for start in range(0, len(disk), 32):
-        chunk = disk[start:start + 32]
-        future = pool.submit(from_files, [(path, ddir) for _, path, ddir in chunk])
-        for offset, (index, _, _) in enumerate(chunk):
-            results[index] = (future, offset)
-print(json.dumps([f.result() if o is None else f.result()[o] for f, o in results]))
-"""
+_WORKER = Path(__file__).with_name("compile_worker.py")
+"""The compiler the target interpreter runs (:mod:`safe_pip.install.compile_worker`)."""
 
 
 class CompilerFailed(Exception):
@@ -238,7 +136,7 @@ def compiling(target: TargetEnvironment) -> Iterator[Compiler | None]:
     with tempfile.TemporaryDirectory(prefix="safe-pip-bytecode-") as staging:
         try:
             process = subprocess.Popen(
-                [str(target.python), "-I", "-S", "-c", _COMPILE, staging],
+                [str(target.python), "-I", "-S", str(_WORKER), staging],
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,

@@ -19,7 +19,7 @@ from packaging.utils import NormalizedName
 from safe_pip.distfiles import read_metadata
 from safe_pip.errors import HashMismatch, NetworkError, UnsafeWheel
 from safe_pip.gateway.cache import FileCache, sha256_file
-from safe_pip.gateway.sources import Upstream
+from safe_pip.gateway.sources import FileReader
 from safe_pip.models import IndexFile, PlannedDist, SourceSpec
 from safe_pip.policy.hashes import HashPin, check_pins
 from safe_pip.reporting import NullReporter, Reporter
@@ -36,7 +36,7 @@ class Fetcher:
 
     def __init__(
         self,
-        upstream: Upstream,
+        upstream: FileReader,
         cache: FileCache,
         *,
         retries: int = 5,

@@ -15,7 +15,8 @@ applied. The plan is refused (:class:`~safe_pip.errors.UnsafeWheel`, exit 3) whe
   is byte-identical to the one the version being replaced installed (its RECORD lists it),
   or is a well-known hook recognised by its exact bytes
   (:func:`~safe_pip.install.inspection.known_hook`: setuptools' ``distutils-precedence.pth``, a
-  legacy namespace package's ``-nspkg.pth`` with no module where it looks).
+  legacy namespace package's ``-nspkg.pth`` with no module where it looks); see
+  :mod:`~safe_pip.install.startup_hooks`.
 
 Every project refused for its hooks is named in one message, with one flag for them all;
 :func:`check_startup_hooks` gives that refusal before the plan is fully inspected.
@@ -30,159 +31,32 @@ sets aside exactly the versions whose files the ownership check left out.
 
 from __future__ import annotations
 
-import hashlib
 import logging
-import os
-import zipfile
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
 from functools import cached_property
 from pathlib import Path
 
 from packaging.utils import NormalizedName
 
 from safe_pip.errors import InstallError
-from safe_pip.install.inspection import (
-    WheelEntry,
-    WheelInfo,
-    describe,
-    may_install_hooks,
-    peek_wheel,
-    refusal,
-)
+from safe_pip.install.inspection import WheelEntry, WheelInfo, describe, peek_wheel, refusal
 from safe_pip.install.installed import InstalledDist, find_installed
+from safe_pip.install.known_hooks import may_install_hooks
+from safe_pip.install.layout import Layout, PlacedWheel
+from safe_pip.install.locations import RealPaths, contained, final_path, same_content
+from safe_pip.install.startup_hooks import HookDirs, StartupHooks, hooks_refusal
 from safe_pip.models import Finding, NameSet, PlannedDist, Severity
 from safe_pip.target import Scheme, TargetEnvironment
 
 __all__ = [
     "Layout",
     "PlacedWheel",
-    "RealPaths",
     "check_startup_hooks",
     "contained",
-    "final_path",
     "lay_out",
-    "within",
 ]
 
 logger = logging.getLogger(__name__)
-
-_CUSTOMIZE = frozenset({"sitecustomize", "usercustomize"})
-
-
-@dataclass(frozen=True, slots=True)
-class PlacedWheel:
-    """One wheel of the plan and the final path of every file it writes."""
-
-    dist: PlannedDist
-    wheel: Path
-    info: WheelInfo
-    files: tuple[Path, ...]
-    """Where each of ``info.entries`` lands, in the same order."""
-    replaces: tuple[InstalledDist, ...] = ()
-    shared: frozenset[Path] = frozenset()
-    """Files another installed project owns with byte-identical content (a legacy namespace
-    package's ``__init__.py``): left in place, and listed in this project's RECORD too."""
-
-
-@dataclass(frozen=True, slots=True)
-class Layout:
-    """The checked placement of a whole plan."""
-
-    wheels: tuple[PlacedWheel, ...]
-    skipped: tuple[PlannedDist, ...] = ()
-    """``--target`` without ``--upgrade``: already present, left alone (as pip does)."""
-    kept: frozenset[Path] = frozenset()
-    """Files of installed projects the plan does not replace: never removed."""
-    findings: tuple[Finding, ...] = ()
-    """Startup hooks that were allowed, for the user to see."""
-
-
-class RealPaths:
-    """``os.path.realpath`` of directories, remembered for one stage: thousands of files
-    share a few hundred directories. Nothing a wheel writes is a link (inspection refuses
-    them), so a directory's answer cannot change while the stage runs."""
-
-    def __init__(self) -> None:
-        self._known: dict[Path, Path] = {}
-
-    def __call__(self, directory: Path) -> Path:
-        real = self._known.get(directory)
-        if real is None:
-            real = self._known[directory] = Path(os.path.realpath(directory))
-        return real
-
-
-def within(path: Path, root: Path) -> bool:
-    """``path.is_relative_to(root)`` for absolute paths, compared as strings: pathlib's
-    comparison cost seconds on installs of many thousand files."""
-    text, prefix = str(path), str(root)
-    return text == prefix or text.startswith(prefix if prefix.endswith(os.sep) else prefix + os.sep)
-
-
-def contained(path: Path, root: Path, realpath: RealPaths | None = None) -> bool:
-    """Whether ``path`` stays inside ``root``: by path components, and again after following
-    the symbolic links already on disk (the file itself need not exist)."""
-    if not within(path, root):
-        return False
-    real = realpath or RealPaths()
-    return within(real(path.parent), real(root))
-
-
-def final_path(scheme: Scheme, directory: str, relative: str) -> Path:
-    """Where pypa/installer writes ``relative`` of a scheme directory (``--root`` applied)."""
-    # abspath, not resolve(): installer normalizes without following links, and
-    # contained() judges the links separately.
-    return scheme.real(os.path.abspath(os.path.join(directory, relative)))  # noqa: PTH100, PTH118
-
-
-@dataclass(frozen=True, slots=True)
-class _HookDirs:
-    """Where a file becomes a startup hook."""
-
-    site: frozenset[Path]
-    """Directories whose ``.pth`` files ``site`` processes."""
-    imports: tuple[Path, ...]
-    """Directories on the import path (site directories, the standard library), deepest
-    first, so a file is judged by the directory it is really imported from."""
-    data: Path
-    """Where ``.data/data`` goes: above the import path, except with ``--target``."""
-
-    @classmethod
-    def of(cls, target: TargetEnvironment, scheme: Scheme) -> _HookDirs:
-        site = {final_path(scheme, scheme.paths[key], "") for key in ("purelib", "platlib")}
-        site.update(scheme.real(directory) for directory in scheme.site_dirs)
-        stdlib = {
-            final_path(scheme, target.paths[key], "")
-            for key in ("stdlib", "platstdlib")
-            if target.paths.get(key)
-        }
-        imports = sorted(site | stdlib, key=lambda path: len(path.parts), reverse=True)
-        return cls(frozenset(site), tuple(imports), final_path(scheme, scheme.paths["data"], ""))
-
-    def runs_pth(self, entry: WheelEntry, path: Path) -> bool:
-        """Whether ``site`` runs a line of this file at every interpreter start."""
-        return entry.runs_code and path.parent in self.site
-
-    def reasons(self, entry: WheelEntry, path: Path, *, accepted_pth: bool) -> Iterator[str]:
-        """Why a file at ``path`` would run code whenever the interpreter starts.
-
-        :param accepted_pth: it is a ``.pth`` file whose code is not new (see
-            :meth:`_Placer.accepted_pth`).
-        """
-        if self.runs_pth(entry, path) and not accepted_pth:
-            yield f"{path}: a .pth file with an import line, run at every interpreter start"
-        if path.name.lower().endswith(".start") and path.parent in self.site:
-            yield f"{path}: a .start file, whose entry points run at every interpreter start"
-        for directory in self.imports:
-            if not within(path, directory):
-                continue
-            top = str(path)[len(str(directory)) :].lstrip(os.sep).split(os.sep, 1)[0]
-            if top.split(".", 1)[0] in _CUSTOMIZE:
-                yield f"{path}: imported by site at every interpreter start"
-            if entry.scheme == "data" and directory != self.data:
-                yield f"{path}: written onto the import path through .data/data"
-            return
 
 
 def _owners(dists: Iterable[InstalledDist]) -> dict[Path, InstalledDist]:
@@ -215,22 +89,6 @@ def _replaced_files(replaces: Sequence[InstalledDist]) -> set[Path]:
     return files
 
 
-def _starting(directory: Path, prefix: str) -> bool:
-    """Whether ``directory`` holds anything whose name starts with ``prefix``."""
-    if not directory.is_dir():
-        return False
-    return any(entry.name.startswith(prefix) for entry in directory.iterdir())
-
-
-def _same_content(wheel: Path, member: str | None, path: Path) -> bool:
-    if member is None or path.is_symlink() or not path.is_file():
-        return False
-    with zipfile.ZipFile(wheel) as archive:
-        theirs = hashlib.sha256(archive.read(member)).digest()
-    with path.open("rb") as stream:
-        return hashlib.file_digest(stream, "sha256").digest() == theirs
-
-
 class _Placer:
     """Checks each wheel's files against the scheme, the installed projects and each other."""
 
@@ -246,8 +104,8 @@ class _Placer:
         self._staying = staying
         self._installed = installed
         self._replaced: dict[NormalizedName, set[Path]] = {}
-        self.hook_dirs = _HookDirs.of(target, scheme)
         self.written: dict[Path, PlannedDist] = {}
+        self.startup_hooks = StartupHooks(HookDirs.of(target, scheme), self.written)
         self.realpath = RealPaths()
 
     @cached_property
@@ -267,12 +125,18 @@ class _Placer:
             self._replaced[placed.name] = _replaced_files(replaces)
         return self._replaced[placed.name]
 
+    def _landing(
+        self, dist: PlannedDist, info: WheelInfo
+    ) -> tuple[dict[str, str], tuple[Path, ...]]:
+        """A planned project's scheme directories, and where each file of its wheel lands."""
+        paths = self.scheme.install_paths(dist.name, self.target)
+        return paths, tuple(final_path(self.scheme, paths[e.scheme], e.path) for e in info.entries)
+
     def locate(
         self, dist: PlannedDist, wheel: Path, info: WheelInfo, replaces: Sequence[InstalledDist]
     ) -> PlacedWheel:
         """Where each file of a wheel lands, nothing checked."""
-        paths = self.scheme.install_paths(dist.name, self.target)
-        files = tuple(final_path(self.scheme, paths[e.scheme], e.path) for e in info.entries)
+        _paths, files = self._landing(dist, info)
         for path in files:
             self.written.setdefault(path, dist)
         return PlacedWheel(dist, wheel, info, files, tuple(replaces))
@@ -281,8 +145,7 @@ class _Placer:
         self, dist: PlannedDist, wheel: Path, info: WheelInfo, replaces: Sequence[InstalledDist]
     ) -> tuple[PlacedWheel, list[str]]:
         """The placed wheel and its problems."""
-        paths = self.scheme.install_paths(dist.name, self.target)
-        files = tuple(final_path(self.scheme, paths[e.scheme], e.path) for e in info.entries)
+        paths, files = self._landing(dist, info)
         roots = {key: final_path(self.scheme, directory, "") for key, directory in paths.items()}
         replaced = self.replaced_files(dist, replaces)
         problems: list[str] = []
@@ -300,51 +163,7 @@ class _Placer:
 
     def hooks(self, placed: PlacedWheel) -> list[str]:
         """The startup hooks of a placed wheel, once every wheel of the plan is placed."""
-        replaced = self.replaced_files(placed.dist, placed.replaces)
-        hooks: list[str] = []
-        for entry, path in zip(placed.info.entries, placed.files, strict=True):
-            accepted = self.hook_dirs.runs_pth(entry, path) and self.accepted_pth(
-                placed, entry, path, replaced
-            )
-            hooks.extend(self.hook_dirs.reasons(entry, path, accepted_pth=accepted))
-        return hooks
-
-    def accepted_pth(
-        self, placed: PlacedWheel, entry: WheelEntry, path: Path, replaced: set[Path]
-    ) -> bool:
-        """A ``.pth`` file with code that is nothing new: byte-identical to the one the
-        version being replaced installed (its RECORD lists it), or a well-known hook
-        recognised by its exact bytes (:func:`~safe_pip.install.inspection.known_hook`)."""
-        if path in replaced and _same_content(placed.wheel, entry.member, path):
-            logger.info("%s: %s is unchanged from the installed version", placed.dist.name, path)
-            return True
-        if entry.known_hook is None:
-            return False
-        if path.name.endswith("-nspkg.pth") and self._module_in_the_way(
-            placed.info.namespaces, path.parent
-        ):
-            return False
-        logger.info("%s: %s is %s", placed.dist.name, path, entry.known_hook)
-        return True
-
-    def _module_in_the_way(self, namespaces: Sequence[str], site: Path) -> bool:
-        """Whether the namespace hook would find a module rather than the namespace
-        directory, on disk or written by the plan: ``PathFinder`` prefers any module or
-        package ``__init__`` there, which ``module_from_spec`` loads without running (an
-        extension module's native code runs) and puts in place of the real one."""
-        for package in namespaces:
-            *parents, tail = package.split(".")
-            directory = site.joinpath(*parents)
-            places = ((directory, f"{tail}."), (directory / tail, "__init__."))
-            if any(_starting(folder, prefix) for folder, prefix in places):
-                return True
-            if any(
-                path.parent == folder and path.name.startswith(prefix)
-                for path in self.written
-                for folder, prefix in places
-            ):
-                return True
-        return False
+        return self.startup_hooks.of(placed, self.replaced_files(placed.dist, placed.replaces))
 
     def _problem(
         self,
@@ -363,7 +182,7 @@ class _Placer:
             return f"{path} is also written {same}"
         owner = self.owners.get(path)
         if owner is not None:
-            if _same_content(wheel, entry.member, path):
+            if same_content(wheel, entry.member, path):
                 return None
             return f"would overwrite {path}, a file of the installed project {owner.name}"
         if (path.exists() or path.is_symlink()) and path not in replaced:
@@ -386,30 +205,8 @@ def _refusals(
             )
         )
     if hooks:
-        sections.append(_hooks_refusal(list(hooks.values())))
+        sections.append(hooks_refusal(list(hooks.values())))
     return sections
-
-
-def _hooks_refusal(
-    hooks: Sequence[tuple[PlannedDist, list[str]]],
-) -> tuple[str, Sequence[str], str]:
-    """One section, and one flag, for every project whose startup hooks were refused."""
-    names = ",".join(dist.name for dist, _ in hooks)
-    if len(hooks) == 1:
-        ((dist, reasons),) = hooks
-        heading, verb, listed = describe(dist), "installs", reasons
-    else:
-        described = [describe(dist) for dist, _ in hooks]
-        heading = ", ".join(described[:-1]) + " and " + described[-1]
-        verb = "install"
-        listed = [f"{dist.name}: {reason}" for dist, reasons in hooks for reason in reasons]
-    return (
-        f"{heading} {verb} startup hooks, code that runs whenever Python starts in this "
-        f"environment",
-        listed,
-        f"If you trust {'it' if len(hooks) == 1 else 'them'} with that, allow it with "
-        f"--allow-startup-hooks {names} (or the allow-startup-hooks setting).",
-    )
 
 
 def _placer(
@@ -467,7 +264,7 @@ def check_startup_hooks(
         if hooks:
             refused.append((placed.dist, hooks))
     if refused:
-        raise refusal([_hooks_refusal(refused)])
+        raise refusal([hooks_refusal(refused)])
 
 
 def lay_out(

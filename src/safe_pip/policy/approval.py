@@ -19,40 +19,38 @@ from packaging.utils import NormalizedName
 
 from safe_pip.errors import FirstSeenRefused, HashMismatch, TrustStoreError
 from safe_pip.gateway.selection import FilePolicy
-from safe_pip.models import Exemption, Finding, NameSet, Plan, PlannedDist, ServedProject, Severity
+from safe_pip.models import Exemption, NameSet, Plan, PlannedDist, ServedProject
 from safe_pip.policy.audit import Action, AuditEvent, AuditLog
 from safe_pip.policy.hashes import HashPin, approving_digests
 from safe_pip.policy.prompting import Prompter
 from safe_pip.policy.review import (
     Approval,
     ProjectFacts,
-    check_remembered,
     decide,
     refusal_message,
-    remembered_mismatches,
     trust_review,
-    update_facts,
 )
 from safe_pip.policy.trust import How, Remembered, TrustedProject, TrustStore
 from safe_pip.policy.updates import (
     Replaced,
+    check_remembered,
     exemptions_used,
-    profile_wheel,
+    remembered_mismatches,
     replaced_message,
     replaced_releases,
-    update_changes,
 )
 
 __all__ = [
     "ApprovalNeeded",
+    "ApprovalStore",
     "TrustCheck",
     "TrustSettings",
     "approve_early",
+    "ask",
     "check_trust",
     "confirm",
     "remember",
     "require_approved",
-    "review_updates",
 ]
 
 
@@ -76,11 +74,22 @@ class TrustSettings(Protocol):
     def unattended(self) -> bool: ...
 
 
+class ApprovalStore(Protocol):
+    """What the trust stage reads and writes of the trust store: a
+    :class:`~safe_pip.policy.trust.TrustStore`, or a stand-in that keeps no file."""
+
+    def load(self) -> Mapping[NormalizedName, TrustedProject]:
+        """Every approved project, read once per command."""
+
+    def record(self, installed: Sequence[Remembered]) -> None:
+        """Remember installed (or early-approved) files and how their projects were approved."""
+
+
 @dataclass(frozen=True, slots=True)
 class TrustCheck:
     """The approvals of one command, and where they will be recorded."""
 
-    store: TrustStore
+    store: ApprovalStore
     audit: AuditLog
     approvals: tuple[Approval, ...]
     now: datetime
@@ -104,16 +113,19 @@ def check_trust(
     pins: Mapping[NormalizedName, Sequence[HashPin]],
     settings: TrustSettings,
     served: Mapping[NormalizedName, ServedProject | None],
+    store: ApprovalStore | None = None,
 ) -> TrustCheck:
     """Review the plan against the trust store; nothing is asked or written yet.
 
     :param pins: the requirements' ``--hash`` pins
         (:func:`~safe_pip.policy.hashes.pins_by_project`).
+    :param store: the trust store of ``settings.home`` unless another is given.
 
     :raises HashMismatch: a file differs from the one installed before as that version.
     :raises TrustStoreError: the store is unreadable.
     """
-    store, audit = TrustStore(settings.home), AuditLog(settings.home)
+    store = TrustStore(settings.home) if store is None else store
+    audit = AuditLog(settings.home)
     trusted = store.load()
     changed = remembered_mismatches(plan, trusted)
     audit.write(
@@ -148,82 +160,7 @@ def check_trust(
     )
 
 
-def review_updates(
-    check: TrustCheck,
-    plan: Plan,
-    files: Mapping[NormalizedName, Path],
-    settings: TrustSettings,
-    prompter: Prompter | None,
-) -> tuple[TrustCheck, list[Finding]]:
-    """Compare each update's wheel with the last approved release's, before anything is
-    written (DESIGN invariant 9): metadata and file listings only.
-
-    An update that changes what runs (dependencies, scripts, entry points, top-level
-    modules, native libraries, startup hooks, a size jump, a changed home page or
-    repository) is approved by naming it in ``--trust`` or by a yes at the review;
-    unattended it is refused. Any other update is a note in the plan.
-
-    :raises FirstSeenRefused: an update that changes what runs was not approved.
-    """
-    profiles: dict[NormalizedName, Mapping[str, Any]] = {}
-    notes: list[Finding] = []
-    pending: list[ProjectFacts] = []
-    approved: list[Approval] = []
-    for dist in plan:
-        path = files.get(dist.name)
-        if path is None or path.suffix != ".whl":
-            continue
-        try:
-            profile = profile_wheel(path)
-        except ValueError:
-            continue  # inspection refuses it, with the reason
-        profiles[dist.name] = profile.to_record()
-        changes = update_changes(check.trusted.get(dist.name), dist.version, profile)
-        if changes is None:
-            continue
-        shown = "; ".join(changes.material + changes.other)
-        if not changes.material:
-            notes.append(
-                Finding(
-                    dist.name,
-                    Severity.NOTE,
-                    f"updated from {changes.previous}: nothing that runs changed"
-                    + (f" ({shown})" if shown else ""),
-                )
-            )
-            continue
-        facts = update_facts(dist, changes.previous, changes.material, check.served)
-        if facts is None:
-            continue
-        if dist.name in settings.trust_flags.names:
-            approved.append(Approval(facts, How.FLAG))
-            notes.append(
-                Finding(
-                    dist.name,
-                    Severity.WARNING,
-                    f"update from {changes.previous} approved by --trust {dist.name}: {shown}",
-                )
-            )
-        else:
-            pending.append(facts)
-    approved += _asked(check, pending, settings, prompter)
-    return replace(check, approvals=check.approvals + tuple(approved), profiles=profiles), notes
-
-
-def _asked(
-    check: TrustCheck,
-    pending: Sequence[ProjectFacts],
-    settings: TrustSettings,
-    prompter: Prompter | None,
-) -> list[Approval]:
-    """The user's yes to each update pending, or a refusal (unattended: always)."""
-    if not pending:
-        return []
-    _ask(check, pending, settings, prompter, "update changes what runs; unattended")
-    return [Approval(item, How.PROMPT) for item in pending]
-
-
-def _ask(
+def ask(
     check: TrustCheck,
     pending: Sequence[ProjectFacts],
     settings: TrustSettings,
@@ -299,7 +236,7 @@ def confirm(check: TrustCheck, settings: TrustSettings, prompter: Prompter | Non
     pending = check.pending
     if not pending:
         return check
-    _ask(check, pending, settings, prompter, "unattended")
+    ask(check, pending, settings, prompter, "unattended")
     approvals = tuple(
         replace(approval, how=How.PROMPT) if approval.how is None else approval
         for approval in check.approvals
@@ -369,6 +306,7 @@ def approve_early(
     settings: TrustSettings,
     prompter: Prompter | None,
     pins: Mapping[NormalizedName, Sequence[HashPin]] | None = None,
+    store: ApprovalStore | None = None,
 ) -> None:
     """Approve projects whose code is about to run before the main plan is reviewed (a
     build backend and its requirements, a source archive whose metadata pip builds), and
@@ -379,11 +317,13 @@ def approve_early(
 
     :param pins: the requirements' ``--hash`` pins (pip downloads pinned files whole to
         check them, so a project of the main plan can come this way too).
+    :param store: as for :func:`check_trust`.
     :raises FirstSeenRefused: a project nobody approved (unattended: naming ``--trust``).
     :raises HashMismatch: a file differs from the one remembered for its version.
     """
     with _EARLY:
-        check = confirm(check_trust(plan, pins or {}, settings, served), settings, prompter)
+        check = check_trust(plan, pins or {}, settings, served, store)
+        check = confirm(check, settings, prompter)
         _record(check, plan.dists, installed=False)
 
 
@@ -404,6 +344,19 @@ def _record(check: TrustCheck, dists: Sequence[PlannedDist], *, installed: bool 
         if dist.source is not None and dist.sha256
     ]
     check.store.record(records)
+    check.audit.write(_recorded_events(check, records, dists, how_of, installed=installed))
+
+
+def _recorded_events(
+    check: TrustCheck,
+    records: Sequence[Remembered],
+    dists: Sequence[PlannedDist],
+    how_of: Mapping[NormalizedName, How | None],
+    *,
+    installed: bool,
+) -> list[AuditEvent]:
+    """The audit log's lines for what was just recorded: approvals, exemptions used, and
+    (after an install) each file installed."""
     events = [
         AuditEvent(
             Action.APPROVED,
@@ -446,7 +399,7 @@ def _record(check: TrustCheck, dists: Sequence[PlannedDist], *, installed: bool 
             )
             for dist in dists
         ]
-    check.audit.write(events)
+    return events
 
 
 def _listing(check: TrustCheck, dist: PlannedDist) -> tuple[str, ...]:

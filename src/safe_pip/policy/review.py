@@ -1,21 +1,21 @@
 """Review: the resolved plan against policy, before anything is fetched or installed.
 
 Every finding is collected first; the caller decides (and the CLI asks the user when it
-may). Nothing here prints or prompts.
+may). Nothing here prints or prompts. Why a project deserves a second look is
+:mod:`safe_pip.policy.trust_warnings`; here those warnings become the facts of each project
+to approve, and the decisions about them.
 """
 
 from __future__ import annotations
 
-import enum
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any
 
 from packaging.utils import NormalizedName
 from packaging.version import Version
 
-from safe_pip.errors import HashMismatch
 from safe_pip.gateway.network import redact_url
 from safe_pip.models import (
     Finding,
@@ -28,28 +28,28 @@ from safe_pip.models import (
     SourceSpec,
 )
 from safe_pip.policy.trust import How, TrustedProject
-
-if TYPE_CHECKING:
-    from safe_pip.policy.impostors import Impostor
+from safe_pip.policy.trust_warnings import (
+    ImpostorChecker,
+    NameChecker,
+    TrustWarning,
+    WarningKind,
+    days_since,
+    default_impostor_check,
+    default_name_check,
+    first_release,
+    first_seen_warnings,
+    update_warnings,
+)
 
 __all__ = [
-    "NEW_PROJECT_DAYS",
-    "NEW_RELEASE_DAYS",
     "Approval",
     "Finding",
-    "ImpostorChecker",
-    "NameChecker",
     "ProjectFacts",
     "Severity",
-    "Suspicion",
-    "TrustWarning",
-    "WarningKind",
     "age",
-    "check_remembered",
     "decide",
     "describe_facts",
     "refusal_message",
-    "remembered_mismatches",
     "review",
     "trust_review",
     "update_facts",
@@ -75,87 +75,6 @@ def review(plan: Plan) -> Sequence[Finding]:
 
 
 # -- first-seen approval --------------------------------------------------------------------
-
-NEW_PROJECT_DAYS = 30
-"""A project whose first release is younger than this is flagged."""
-NEW_RELEASE_DAYS = 7
-"""A release younger than this is flagged."""
-DORMANT_DAYS = 365
-"""A release after this long with none is flagged: a forgotten project's account is an easy
-one to take over (ctx slept eight years before its hijacked release)."""
-WAKING_DAYS = 30
-"""...while the waking release is younger than this: hijacked releases are found and pulled
-within days (ctx's within ten), so one that has stood longer is a project's history, not an
-event; flagging it would stop honest projects that simply release rarely (itsdangerous,
-markupsafe) in every unattended install."""
-
-
-class Suspicion(Protocol):
-    """What :func:`safe_pip.policy.typosquat.check_names` says about a suspicious name."""
-
-    @property
-    def name(self) -> str:
-        """The name that was checked."""
-
-    @property
-    def intended(self) -> str:
-        """The top project it looks like."""
-
-    @property
-    def reason(self) -> str:
-        """Why it looks like it."""
-
-
-NameChecker = Callable[[Collection[NormalizedName]], Mapping[NormalizedName, Suspicion]]
-ImpostorChecker = Callable[
-    [Sequence[PlannedDist], Mapping[NormalizedName, Suspicion]],
-    Mapping[NormalizedName, Sequence["Impostor"]],
-]
-"""The impostor checks of the first-seen projects, given what the name check found."""
-
-
-class WarningKind(enum.Enum):
-    """Why a first-seen project deserves a second look."""
-
-    TYPOSQUAT = "looks like a top project"
-    STARJACKING = "claims a top project's repository"
-    SLOPSQUATTING = "named after a top project's command or import name"
-    PLACEHOLDER = "almost empty, with a name near a top project"
-    NEW_PROJECT = "new project"
-    NEW_RELEASE = "new release"
-    SOURCE_CHANGED = "source changed"
-    DORMANT = "dormant project woke up"
-    UPDATE_CHANGED = "update changes what runs"
-    BUILD_UPDATE = "new release of a project built from source"
-
-
-@dataclass(frozen=True, slots=True)
-class TrustWarning:
-    """One reason to be careful about one project."""
-
-    kind: WarningKind
-    message: str
-    intended: NormalizedName | None = None
-    """The real project this one may be mistaken for, to suggest instead."""
-
-    @property
-    def impostor(self) -> bool:
-        """Whether the warning says the project may pose as another."""
-        return self.kind in _IMPOSTOR_KINDS
-
-
-_IMPOSTOR_KINDS = frozenset(
-    {
-        WarningKind.TYPOSQUAT,
-        WarningKind.STARJACKING,
-        WarningKind.SLOPSQUATTING,
-        WarningKind.PLACEHOLDER,
-    }
-)
-
-
-def _suggestion(intended: NormalizedName) -> str:
-    return f"did you mean {intended}? safe-pip install {intended}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -224,115 +143,6 @@ def _home_page(metadata: Mapping[str, Any]) -> str | None:
     return urls[0][2].strip() if urls else None
 
 
-def _first_release(served: ServedProject | None) -> datetime | None:
-    if served is None:
-        return None
-    times = [file.upload_time for file in served.page.files if file.upload_time is not None]
-    return min(times) if times else None
-
-
-def _days(moment: datetime | None, now: datetime) -> float | None:
-    return None if moment is None else (now - moment).total_seconds() / 86400
-
-
-def _warnings(
-    dist: PlannedDist,
-    known: TrustedProject | None,
-    first_released: datetime | None,
-    suspicion: Suspicion | None,
-    impostors: Sequence[Impostor],
-    now: datetime,
-) -> tuple[TrustWarning, ...]:
-    found = []
-    if known is not None and dist.source is not None:
-        found.append(
-            TrustWarning(
-                WarningKind.SOURCE_CHANGED,
-                f"approved before from {known.source} ({known.source_url}), now served by "
-                f"{dist.source}: a known name from a different source is what dependency "
-                f"confusion looks like",
-            )
-        )
-    if suspicion is not None:
-        intended = NormalizedName(suspicion.intended)
-        found.append(
-            TrustWarning(
-                WarningKind.TYPOSQUAT,
-                f"the name looks like {suspicion.intended!r} ({suspicion.reason}); "
-                f"{_suggestion(intended)}",
-                intended,
-            )
-        )
-    found += [
-        TrustWarning(
-            WarningKind[impostor.kind.name],
-            f"{impostor.reason}; {_suggestion(impostor.intended)}",
-            impostor.intended,
-        )
-        for impostor in impostors
-    ]
-    project_age = _days(first_released, now)
-    if project_age is not None and project_age < NEW_PROJECT_DAYS:
-        found.append(
-            TrustWarning(
-                WarningKind.NEW_PROJECT,
-                f"the project's first release is only {project_age:.0f} days old",
-            )
-        )
-    release_age = _days(dist.file.upload_time if dist.file is not None else None, now)
-    if release_age is not None and release_age < NEW_RELEASE_DAYS:
-        found.append(
-            TrustWarning(
-                WarningKind.NEW_RELEASE,
-                f"version {dist.version} is only {release_age:.0f} days old",
-            )
-        )
-    return tuple(found)
-
-
-def _dormant(dist: PlannedDist, served: ServedProject | None, now: datetime) -> TrustWarning | None:
-    """A release younger than :data:`WAKING_DAYS` uploaded after more than
-    :data:`DORMANT_DAYS` with no release."""
-    released = dist.file.upload_time if dist.file is not None else None
-    if served is None or released is None or (_days(released, now) or 0.0) >= WAKING_DAYS:
-        return None
-    earlier = [
-        f.upload_time
-        for f in served.page.files
-        if f.version < dist.version and f.upload_time is not None and f.upload_time < released
-    ]
-    if not earlier:
-        return None
-    gap = _days(max(earlier), released) or 0.0
-    if gap <= DORMANT_DAYS:
-        return None
-    return TrustWarning(
-        WarningKind.DORMANT,
-        f"{dist.version} is the first release in {gap / 365.25:.1f} years (the one before "
-        f"was uploaded {max(earlier).date().isoformat()}): a project waking up after years "
-        f"is how a taken-over account looks",
-    )
-
-
-def _update_warnings(
-    dist: PlannedDist, known: TrustedProject, served: ServedProject | None, now: datetime
-) -> tuple[TrustWarning, ...]:
-    """Why a new release of an approved project needs approval again."""
-    found = []
-    if dist.needs_build:
-        before = ", ".join(sorted(known.files, key=Version))
-        found.append(
-            TrustWarning(
-                WarningKind.BUILD_UPDATE,
-                f"{dist.version} would be built from source, running its build code with your "
-                f"rights; builds were approved for {before} only",
-            )
-        )
-    if dormant := _dormant(dist, served, now):
-        found.append(dormant)
-    return tuple(found)
-
-
 def _update_of(dist: PlannedDist, known: TrustedProject | None) -> Version | None:
     """The newest version installed before, when ``dist`` is a version never installed."""
     if known is None or not known.files or str(dist.version) in known.files:
@@ -351,37 +161,13 @@ def _needs_approval(dist: PlannedDist, known: TrustedProject | None) -> bool:
     return known.source_url is not None and known.source_url not in group
 
 
-def _default_checker(names: Collection[NormalizedName]) -> Mapping[NormalizedName, Suspicion]:
-    from safe_pip.policy.typosquat import check_names
-
-    return check_names(names)
-
-
-def _default_impostors(
-    dists: Sequence[PlannedDist], suspicions: Mapping[NormalizedName, Suspicion]
-) -> Mapping[NormalizedName, Sequence[Impostor]]:
-    # Imported (and the reference data read) only when a review has something to check.
-    from safe_pip.policy import impostors, reference, typosquat
-
-    candidates = [
-        impostors.Candidate(
-            dist.name,
-            dist.metadata,
-            dist.file.size if dist.file is not None else None,
-            NormalizedName(s.intended) if (s := suspicions.get(dist.name)) else None,
-        )
-        for dist in dists
-    ]
-    return impostors.check_impostors(candidates, reference.load(), typosquat.is_listed)
-
-
 def trust_review(
     plan: Plan,
     trusted: Mapping[NormalizedName, TrustedProject],
     served: Mapping[NormalizedName, ServedProject | None],
     now: datetime,
-    check_names: NameChecker = _default_checker,
-    check_impostors: ImpostorChecker = _default_impostors,
+    check_names: NameChecker = default_name_check,
+    check_impostors: ImpostorChecker = default_impostor_check,
 ) -> tuple[ProjectFacts, ...]:
     """The facts about every planned project that is first-seen or whose source changed,
     and every update of an approved project with a warning (DESIGN invariant 9: built from
@@ -399,18 +185,12 @@ def trust_review(
         if dist.file is None or dist.source is None:
             continue  # a path or URL the user wrote is approved by writing it
         if dist in pending:
-            dormant = _dormant(dist, page, now)
-            found = _warnings(
-                dist,
-                known,
-                _first_release(page),
-                suspicions.get(dist.name),
-                impostors.get(dist.name, ()),
-                now,
-            ) + ((dormant,) if dormant else ())
+            found = first_seen_warnings(
+                dist, known, page, suspicions.get(dist.name), impostors.get(dist.name, ()), now
+            )
             facts.append(_facts(dist, dist.file, dist.source, page, found, known))
         elif known is not None and (update_of := _update_of(dist, known)) is not None:
-            found = _update_warnings(dist, known, page, now)
+            found = update_warnings(dist, known, page, now)
             if found:
                 facts.append(_facts(dist, dist.file, dist.source, page, found, None, update_of))
     return tuple(facts)
@@ -448,7 +228,7 @@ def _facts(
         wheel=not dist.needs_build,
         size=file.size,
         released=file.upload_time,
-        first_released=_first_release(page),
+        first_released=first_release(page),
         summary=str(dist.metadata.get("summary") or ""),
         home_page=_home_page(dist.metadata),
         warnings=warnings,
@@ -519,47 +299,9 @@ def _pinned(item: ProjectFacts, pins: Mapping[NormalizedName, frozenset[str]]) -
     return None
 
 
-def remembered_mismatches(
-    plan: Plan, trusted: Mapping[NormalizedName, TrustedProject]
-) -> list[tuple[PlannedDist, str]]:
-    """Planned files whose name==version and filename were installed before with another
-    sha256, each with the sha256 remembered."""
-    found = []
-    for dist in plan:
-        known = trusted.get(dist.name)
-        remembered = known.sha256_of(dist.version, dist.filename) if known else None
-        if remembered is not None and dist.sha256 and remembered != dist.sha256:
-            found.append((dist, remembered))
-    return found
-
-
-def check_remembered(found: Sequence[tuple[PlannedDist, str]]) -> None:
-    """Refuse files that differ from the ones installed before under the same name.
-
-    :param found: :func:`remembered_mismatches` of the plan.
-    :raises HashMismatch: naming every such file.
-    """
-    if not found:
-        return
-    listed = "\n".join(
-        f"  - {dist.name} {dist.version} ({dist.filename}) from {dist.location}: sha256 "
-        f"{dist.sha256}, but {remembered} when it was installed before"
-        for dist, remembered in found
-    )
-    forget = " ".join(f"safe-pip trust forget {dist.name}=={dist.version}" for dist, _ in found)
-    msg = (
-        f"A file safe-pip installed before has changed (nothing was installed):\n{listed}\n"
-        f"The same name, version and file name with different contents means the file was "
-        f"re-uploaded or substituted: by its publisher, or by someone who took over the "
-        f"project or the index. If you have checked that the new file is genuine, accept it "
-        f"deliberately with: {forget}"
-    )
-    raise HashMismatch(msg)
-
-
 def age(moment: datetime | None, now: datetime) -> str:
     """``2026-11-30 (3 days ago)``, or ``unknown``."""
-    days = _days(moment, now)
+    days = days_since(moment, now)
     if moment is None or days is None:
         return "unknown"
     return f"{moment.date().isoformat()} ({days:.0f} days ago)"

@@ -29,7 +29,6 @@ from safe_pip.policy.audit import utc_now
 
 __all__ = [
     "STORE_VERSION",
-    "Exemption",
     "ExemptionRecord",
     "How",
     "Listing",
@@ -39,7 +38,6 @@ __all__ = [
     "TrustStore",
     "TrustedProject",
     "parse_exemption",
-    "utc_now",
 ]
 
 STORE_VERSION = 1
@@ -81,8 +79,9 @@ class ProjectRecord(TypedDict):
     """version -> every file the source listed for that version when it was installed: a
     file listed later was added to a release already installed."""
     profiles: NotRequired[dict[str, dict[str, Any]]]
-    """version -> what its wheel makes run (:class:`safe_pip.policy.updates.WheelProfile`), the
-    baseline the next update is compared with."""
+    """version -> what its wheel makes run
+    (:class:`safe_pip.policy.update_review.WheelProfile`), the baseline the next update is
+    compared with."""
 
 
 class Listing(TypedDict):

@@ -10,16 +10,13 @@ updates it), loaded once per process.
 Exact look-ups (separators, digits, look-alike characters, ``py``/``python`` affixes, word
 order) use dictionaries keyed by a normalised form. An affix (``py``, ``python``, or a word
 before or after a dash) together with a typo is caught by stripping the affix and looking
-for one edit from a popular name (``pyreqests``, ``reqeusts-utils``). Edit distance uses the
-pigeonhole principle instead of comparing against every name: if two names are within ``k``
-edits, one of ``k + 1`` pieces of the checked name appears unchanged in the other, so
-``str.find`` over one text per name length yields the few candidates whose distance is then
-computed exactly.
+for one edit from a popular name (``pyreqests``, ``reqeusts-utils``). Names within one or
+two edits are found by :mod:`safe_pip.policy.edit_distance`; which of them count is decided
+here.
 """
 
 from __future__ import annotations
 
-import bisect
 import functools
 import itertools
 import operator
@@ -29,6 +26,8 @@ from importlib import resources
 from typing import cast
 
 from packaging.utils import NormalizedName, canonicalize_name
+
+from safe_pip.policy.edit_distance import Bucket, buckets, differing, near
 
 __all__ = ["Suspicion", "check_name", "check_names", "is_listed", "resembles_other"]
 
@@ -133,15 +132,6 @@ class Suspicion:
 
 
 @dataclass(frozen=True, slots=True)
-class _Bucket:
-    """Every top name of one length (separators removed), one per line, in rank order."""
-
-    text: str
-    ranks: tuple[int, ...]
-    two_edit: int  # how many leading lines are within _TWO_EDIT_TOP
-
-
-@dataclass(frozen=True, slots=True)
 class _Index:
     """The top names (rank 0 is the most downloaded) and the look-ups built from them."""
 
@@ -150,7 +140,8 @@ class _Index:
     compact: tuple[str, ...]
     by_compact: dict[str, int]
     by_folded: dict[str, int]
-    buckets: dict[int, _Bucket]
+    buckets: dict[int, Bucket]
+    """The top names (separators removed) searched for one and two edits."""
 
 
 def check_name(name: str) -> Suspicion | None:
@@ -206,28 +197,13 @@ def _build(names: list[NormalizedName]) -> _Index:
         compact=tuple(compact),
         by_compact=_best(compact),
         by_folded=_best(folded),
-        buckets=_buckets(compact),
+        buckets=buckets(compact[:_POPULAR], shortest=_ONE_EDIT_MIN, two_edit_top=_TWO_EDIT_TOP),
     )
 
 
 def _best(keys: list[str]) -> dict[str, int]:
     # Inserting from the least popular up leaves each key with its most popular name.
     return dict(zip(reversed(keys), range(len(keys) - 1, -1, -1), strict=True))
-
-
-def _buckets(compact: list[str]) -> dict[int, _Bucket]:
-    by_length: dict[int, list[int]] = {}
-    for rank, name in enumerate(compact[:_POPULAR]):
-        if len(name) >= _ONE_EDIT_MIN:
-            by_length.setdefault(len(name), []).append(rank)
-    return {
-        length: _Bucket(
-            text="\n" + "\n".join(compact[rank] for rank in ranks) + "\n",
-            ranks=tuple(ranks),
-            two_edit=bisect.bisect_left(ranks, _TWO_EDIT_TOP),
-        )
-        for length, ranks in by_length.items()
-    }
 
 
 def _fold(name: str) -> str:
@@ -307,7 +283,7 @@ def _one_edit_matches(index: _Index, name: NormalizedName) -> Iterator[tuple[int
     for rank in _near(index, compact, 1):
         target = index.compact[rank]
         # A digit added, dropped or changed names an edition (boto3, markdown2, rfc3987).
-        edition = "".join(_differing(compact, target)).isdigit()
+        edition = "".join(differing(compact, target)).isdigit()
         if (
             rank < _reach(compact, target)
             and not edition
@@ -317,7 +293,7 @@ def _one_edit_matches(index: _Index, name: NormalizedName) -> Iterator[tuple[int
 
 
 def _one_edit_reason(name: str, target: str) -> str:
-    if len(name) == len(target) and frozenset("".join(_differing(name, target))) in _LOOK_ALIKE:
+    if len(name) == len(target) and frozenset("".join(differing(name, target))) in _LOOK_ALIKE:
         return "uses look-alike characters for {}"
     return "one letter away from {}"
 
@@ -332,7 +308,7 @@ def _reach(name: str, target: str) -> int:
     popular names, the squatters' favourite targets, attract those.
     """
     if len(name) == len(target):
-        mine, theirs = _differing(name, target)
+        mine, theirs = differing(name, target)
         if len(mine) == 2 or frozenset(mine + theirs) in _LOOK_ALIKE:
             return _POPULAR
         return _NEIGHBOUR_TOP if (mine, theirs) in _NEIGHBOURS else _CHANGED_TOP
@@ -425,87 +401,4 @@ def _two_edit_matches(index: _Index, name: NormalizedName) -> Iterator[tuple[int
 def _near(index: _Index, name: str, edits: int) -> Iterator[int]:
     """Ranks of the top names exactly ``edits`` edits from ``name`` (all compact)."""
     shortest = _ONE_EDIT_MIN if edits == 1 else _TWO_EDIT_MIN
-    size = len(name)
-    candidates: set[int] = set()
-    for length in range(max(size - edits, shortest), size + edits + 1):
-        if (bucket := index.buckets.get(length)) is not None:
-            lines = len(bucket.ranks) if edits == 1 else bucket.two_edit
-            candidates.update(_pigeonhole(bucket, length, lines, name, edits))
-    for rank in candidates:
-        if _distance(name, index.compact[rank], edits) == edits:
-            yield rank
-
-
-def _pigeonhole(bucket: _Bucket, length: int, lines: int, name: str, edits: int) -> Iterator[int]:
-    # Lines have one length, so a match's line and column are a division away.
-    end = 1 + lines * (length + 1)
-    for start, stop in _pieces(len(name), edits):
-        piece = name[start:stop]
-        # The first and last pieces are anchored to the line's ends; a middle one may have
-        # moved by as many places as there are edits.
-        if start == 0:
-            needle, skip, lowest, highest = "\n" + piece, 1, 0, 0
-        elif stop == len(name):
-            needle, skip, lowest, highest = piece + "\n", 0, 0, length
-        else:
-            needle, skip, lowest, highest = piece, 0, start - edits, start + edits
-        at = bucket.text.find(needle, 0, end)
-        while at != -1:
-            line, column = divmod(at + skip - 1, length + 1)
-            if lowest <= column <= highest:
-                yield bucket.ranks[line]
-            at = bucket.text.find(needle, at + 1, end)
-
-
-def _pieces(size: int, edits: int) -> Iterator[tuple[int, int]]:
-    """``edits + 1`` pieces of a name of ``size``; at least one survives ``edits`` edits.
-
-    A transposition across a boundary breaks two pieces, so the boundaries are also tried
-    one place later: that covers every single edit, and every pair but two transpositions
-    that each straddle a boundary in one of the two splits.
-    """
-    for shift in (0, 1):
-        bounds = [size * part // (edits + 1) + shift for part in range(1, edits + 1)]
-        edges = [0, *bounds, size]
-        if all(left < right for left, right in itertools.pairwise(edges)):
-            yield from itertools.pairwise(edges)
-
-
-def _distance(left: str, right: str, limit: int) -> int:
-    """Optimal string alignment distance (Levenshtein plus adjacent transpositions).
-
-    Anything beyond ``limit`` is reported as ``limit + 1``: most candidates are far off, and
-    stripping what the names share first leaves a tiny table for the near ones.
-    """
-    left, right = _differing(left, right)
-    if abs(len(left) - len(right)) > limit:
-        return limit + 1
-    # Cells further than ``limit`` from the diagonal cost more than ``limit`` already, so
-    # only a band is computed; ``beyond`` stands for every larger value.
-    beyond = limit + 1
-    before: list[int] = []
-    previous = [min(j, beyond) for j in range(len(right) + 1)]
-    for i, char in enumerate(left, 1):
-        current = [min(i, beyond), *([beyond] * len(right))]
-        for j in range(max(1, i - limit), min(len(right), i + limit) + 1):
-            other = right[j - 1]
-            cost = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (char != other))
-            if i > 1 and j > 1 and char == right[j - 2] and left[i - 2] == other:
-                cost = min(cost, before[j - 2] + 1)
-            current[j] = min(cost, beyond)
-        # A transposition reaches back two rows, so only two hopeless rows end the search.
-        if min(current) == beyond == min(previous):
-            return beyond
-        before, previous = previous, current
-    return previous[-1]
-
-
-def _differing(left: str, right: str) -> tuple[str, str]:
-    """The two names without the prefix and suffix they share (which cost no edits)."""
-    start, shortest = 0, min(len(left), len(right))
-    while start < shortest and left[start] == right[start]:
-        start += 1
-    end = 0
-    while end < shortest - start and left[-1 - end] == right[-1 - end]:
-        end += 1
-    return left[start : len(left) - end], right[start : len(right) - end]
+    return near(index.buckets, index.compact, name, edits, shortest)

@@ -21,7 +21,9 @@ from packaging.version import InvalidVersion, Version
 
 from safe_pip.errors import KnownVulnerability
 from safe_pip.models import Finding, Plan, Severity
-from safe_pip.policy.advisories import Advisory, AdvisoryDatabase, AdvisoryOptions, load_advisories
+from safe_pip.policy.advisories import Advisory
+from safe_pip.policy.advisory_index import AdvisoryDatabase
+from safe_pip.policy.advisory_source import AdvisoryOptions, load_advisories
 from safe_pip.policy.audit import Action, AuditEvent, AuditLog
 from safe_pip.resolve.requirements import RequirementLine, requirement_name
 

@@ -40,7 +40,7 @@ _UNSAFE_RE = re.compile(f"[{LINE_BREAKS}\x00]")
 def _digest(file: IndexFile) -> str | None:
     """The sha256 the index listed for the file, if well formed: anything else could carry
     a line break into the lock, and can never match a file anyway. (A page's malformed
-    digest is already read as none, :func:`safe_pip.gateway.sources.parse_json_page`; this keeps
+    digest is already read as none, :func:`safe_pip.gateway.index_pages.parse_json_page`; this keeps
     the writer safe whoever made the file.)"""
     digest = (file.sha256 or "").lower()
     return digest if is_sha256(digest) else None

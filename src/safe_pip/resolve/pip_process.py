@@ -31,40 +31,8 @@ logger = logging.getLogger(__name__)
 
 _PROXY_VARIABLES = frozenset({"http_proxy", "https_proxy", "all_proxy", "no_proxy", "ftp_proxy"})
 
-# Run by the target interpreter, with the path of pip's runner script as its argument (pip
-# has shipped one since 22.3; pip's own build environments and ``pip --python`` run it the
-# same way, ``pip._internal.utils.misc.get_runnable_pip``). It sets up what running the
-# runner script would (the script's directory first on sys.path, and this copy of pip
-# found whatever the target has installed), imports what an install imports, and then runs
-# the runner itself on the arguments it is sent: one JSON list on a line, after which
-# standard input is /dev/null, as for any pip run. No line, no run. An import that fails
-# here fails again, and is reported, when the runner script runs.
-_AHEAD = """\
-import json, os, runpy, sys
-from importlib.machinery import PathFinder
-runner = sys.argv[1]
-if sys.path and sys.path[0] == "" and not getattr(sys.flags, "safe_path", False):
-    sys.path[0] = os.path.dirname(runner)
-root = os.path.dirname(os.path.dirname(runner))
-class _ThisPip:
-    @staticmethod
-    def find_spec(fullname, path=None, target=None):
-        return PathFinder.find_spec(fullname, [root], target) if fullname == "pip" else None
-sys.meta_path.insert(0, _ThisPip)
-try:
-    import pip._internal.cli.main, pip._internal.commands.install
-    import pip._internal.resolution.resolvelib.resolver, pip._internal.operations.prepare
-except Exception:
-    pass
-line = sys.stdin.readline()
-if not line:
-    sys.exit(0)
-null = os.open(os.devnull, os.O_RDONLY)
-os.dup2(null, 0)
-os.close(null)
-sys.argv = [runner, *json.loads(line)]
-runpy.run_path(runner, run_name="__main__")
-"""
+_BOOTSTRAP = Path(__file__).with_name("pip_bootstrap.py")
+"""What the target interpreter runs to start pip (:mod:`safe_pip.resolve.pip_bootstrap`)."""
 
 
 def pip_environment(environ: Mapping[str, str]) -> dict[str, str]:
@@ -97,7 +65,8 @@ def _launch(python: Path, env: dict[str, str]) -> subprocess.Popen[str]:
     :raises OSError: the interpreter cannot be started.
     """
     return subprocess.Popen(
-        [str(python), "-c", _AHEAD, str(_runner_script())],
+        # Without -I or -S: pip must see what its runner script sees (see the bootstrap).
+        [str(python), str(_BOOTSTRAP), str(_runner_script())],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

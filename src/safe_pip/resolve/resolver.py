@@ -25,7 +25,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.specifiers import SpecifierSet
@@ -33,11 +33,13 @@ from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import Version
 
 from safe_pip.distfiles import parse_filename
-from safe_pip.errors import HashMismatch, PolicyDenied, ResolveError, SdistRefused
+from safe_pip.errors import HashMismatch, PolicyDenied, ResolveError, SafePipError, SdistRefused
 from safe_pip.gateway.cache import sha256_file
 from safe_pip.gateway.cooldown import cooldown_refusal
+from safe_pip.gateway.selection import FilePolicy, Pin
+from safe_pip.gateway.served import ServedFile
 from safe_pip.gateway.server import Gateway
-from safe_pip.gateway.shadows import unmet_explanation
+from safe_pip.gateway.shadows import Elsewhere, unmet_explanation
 from safe_pip.models import (
     DistKind,
     DropReason,
@@ -45,13 +47,14 @@ from safe_pip.models import (
     Plan,
     PlannedDist,
     ServedProject,
+    SourceSpec,
     VcsRef,
 )
 from safe_pip.resolve.pip_process import PipAhead, start_pip
 from safe_pip.resolve.requirements import RequirementLine
 from safe_pip.resolve.resolutions import Resolutions
 
-__all__ = ["ResolveRequest", "resolve", "run_gated"]
+__all__ = ["GatewayView", "ResolveRequest", "SelectorView", "resolve", "run_gated"]
 
 logger = logging.getLogger(__name__)
 
@@ -69,6 +72,42 @@ _HASH_ERROR_HEADS = (
     "Can't verify hashes for these",
 )
 _UNPINNED_HEAD = _HASH_ERROR_HEADS[1]
+
+
+class SelectorView(Protocol):
+    """What the resolver's messages read of the gateway's source selector: its answers,
+    its policy, and where else a project could have come from."""
+
+    @property
+    def answers(self) -> Mapping[NormalizedName, ServedProject | None]: ...
+
+    @property
+    def policy(self) -> FilePolicy: ...
+
+    def candidates(self, name: NormalizedName) -> Sequence[SourceSpec]: ...
+
+    def pin_of(self, name: NormalizedName) -> Pin | None: ...
+
+    def elsewhere(self, name: NormalizedName, served: SourceSpec) -> Sequence[Elsewhere]: ...
+
+
+class GatewayView(Protocol):
+    """What running pip against the gateway and reading its report need of the gateway:
+    its addresses, the failure that stops pip, and what it served."""
+
+    @property
+    def base_url(self) -> str: ...
+
+    @property
+    def index_url(self) -> str: ...
+
+    @property
+    def failure(self) -> SafePipError | None: ...
+
+    @property
+    def selector(self) -> SelectorView: ...
+
+    def lookup_url(self, url: str) -> ServedFile | None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,7 +175,7 @@ class _Files:
 
 
 def _pip_arguments(
-    subcommand: Sequence[str], gateway: Gateway, files: _Files, *, verbose: int
+    subcommand: Sequence[str], gateway: GatewayView, files: _Files, *, verbose: int
 ) -> list[str]:
     arguments = [
         *subcommand,
@@ -166,7 +205,7 @@ def _start(
     arguments: list[str],
     environ: Mapping[str, str],
     ahead: PipAhead | None,
-    gateway: Gateway,
+    gateway: GatewayView,
 ) -> subprocess.Popen[str]:
     """pip on ``arguments``, which name the gateway with its secret: they reach pip on its
     standard input, and the log shows them with the secret left out."""
@@ -178,7 +217,7 @@ def _start(
         raise ResolveError(msg) from exc
 
 
-def _run(process: subprocess.Popen[str], gateway: Gateway) -> tuple[int, str, str]:
+def _run(process: subprocess.Popen[str], gateway: GatewayView) -> tuple[int, str, str]:
     """Wait for pip, stopping it the moment the gateway records an upstream failure."""
     try:
         while True:
@@ -202,7 +241,7 @@ def _run(process: subprocess.Popen[str], gateway: Gateway) -> tuple[int, str, st
 def run_gated(
     subcommand: Sequence[str],
     lines: Sequence[RequirementLine],
-    gateway: Gateway,
+    gateway: GatewayView,
     workdir: Path,
     environ: Mapping[str, str],
     *,
@@ -308,7 +347,7 @@ class _Cleaner:
     """Rewrites pip's output: gateway addresses and our temporary files become what they
     stand for, so messages show the user's own requirement lines and file names."""
 
-    gateway: Gateway
+    gateway: GatewayView
     files: _Files
 
     def __call__(self, text: str) -> str:
@@ -356,7 +395,7 @@ def _pip_says(stderr: str) -> str:
     )
 
 
-def _pin_suggestions(raw_stderr: str, gateway: Gateway) -> list[str]:
+def _pin_suggestions(raw_stderr: str, gateway: GatewayView) -> list[str]:
     """``name==version --hash=sha256:...`` for each unpinned requirement pip named, from the
     file it chose (pip's own message gives the hash only for pinned requirements)."""
     start = raw_stderr.find(_UNPINNED_HEAD)
@@ -392,7 +431,7 @@ def _hash_failure(stderr: str, suggestions: Sequence[str]) -> HashMismatch:
     return HashMismatch(text)
 
 
-def _failure(stderr: str, gateway: Gateway) -> ResolveError | PolicyDenied:
+def _failure(stderr: str, gateway: GatewayView) -> ResolveError | PolicyDenied:
     """The error for a failed resolution; ``stderr`` is already cleaned."""
     answers = gateway.selector.answers
     missing = _missing_projects(stderr)
@@ -461,7 +500,7 @@ def _unhashed_message(projects: Sequence[ServedProject]) -> str:
 
 
 def _hint(
-    name: NormalizedName, served: ServedProject | None, wanted: SpecifierSet, gateway: Gateway
+    name: NormalizedName, served: ServedProject | None, wanted: SpecifierSet, gateway: GatewayView
 ) -> str:
     if served is None:
         asked = ", ".join(s.name for s in gateway.selector.candidates(name))
@@ -484,7 +523,7 @@ def _hint(
     )
 
 
-def _plan(report: dict[str, Any], gateway: Gateway) -> Plan:
+def _plan(report: dict[str, Any], gateway: GatewayView) -> Plan:
     if str(report.get("version")) != "1":
         msg = f"pip produced an installation report of unknown version {report.get('version')!r}"
         raise ResolveError(msg)
@@ -492,7 +531,7 @@ def _plan(report: dict[str, Any], gateway: Gateway) -> Plan:
     return Plan(dists=dists, environment=dict(report.get("environment", {})))
 
 
-def _planned(item: dict[str, Any], gateway: Gateway) -> PlannedDist:
+def _planned(item: dict[str, Any], gateway: GatewayView) -> PlannedDist:
     metadata = item.get("metadata", {})
     name = canonicalize_name(metadata.get("name", ""))
     version = Version(metadata.get("version", "0"))

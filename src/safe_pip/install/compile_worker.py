@@ -1,0 +1,219 @@
+"""The compiler :mod:`safe_pip.install.bytecode` starts: run by the target interpreter, by
+path and with ``-I -S``, with a staging directory as its argument.
+
+Each line of standard input is ``["ahead", [wheel, [[key, member, dfile], ...]]]`` (compile
+these members of a wheel into staged bytecode) or ``["written", [[key or null, path, ddir],
+...]]`` (these modules are written: give each its bytecode, from the staged one or else from
+the file). At the end of input it prints the ``.pyc`` path (or null) of every written
+module, in order.
+
+The target interpreter has neither safe-pip nor its dependencies, and may be as old as
+Python 3.7: this module imports only the standard library and uses nothing newer.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+# Run by path, a script has its directory first on sys.path: safe-pip's own modules, which
+# nothing here may import. ``-I`` keeps it off, but this must not depend on the flags. Only
+# what the interpreter has already loaded (os, sys) is used before it is gone.
+if (
+    __name__ == "__main__"
+    and sys.path
+    and os.path.realpath(sys.path[0]) == os.path.dirname(os.path.realpath(__file__))  # noqa: PTH120
+):
+    del sys.path[0]
+
+import compileall
+import importlib.util
+import json
+import marshal
+import shutil
+import zipfile
+from collections.abc import Callable, Sequence
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
+from functools import partial
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+if TYPE_CHECKING:
+    from typing import TypeAlias
+
+    Compiled: TypeAlias = list[str | None]
+    """What one task made of its modules: each a ``.pyc`` path, or ``None``."""
+
+T = TypeVar("T")
+J = TypeVar("J")
+
+MAGIC = importlib.util.MAGIC_NUMBER
+CHUNK = 32
+"""Modules per task for the helper processes."""
+
+
+def header(source: bytes, hashed: bool) -> bytes:
+    """The bytecode header for a module's source: hash-based, or with the timestamp and
+    size left blank for :func:`place` to fill in from the written file."""
+    if hashed:
+        return MAGIC + (3).to_bytes(4, "little") + importlib.util.source_hash(source)
+    return MAGIC + bytes(12)
+
+
+def compile_ahead(
+    staging: str, wheel: str, hashed: bool, jobs: Sequence[Sequence[str]]
+) -> Compiled:
+    """Compile ``[key, member, dfile]`` members of a wheel into ``staging/key``; ``None``
+    for a member that does not compile."""
+    staged: Compiled = []
+    with zipfile.ZipFile(wheel) as archive:
+        for key, member, dfile in jobs:
+            try:
+                source = archive.read(member)
+                code = compile(source, dfile, "exec", dont_inherit=True)
+            except Exception:
+                staged.append(None)
+                continue
+            path = Path(staging, key)
+            path.write_bytes(header(source, hashed) + marshal.dumps(code))
+            staged.append(str(path))
+    return staged
+
+
+def compile_files(jobs: Sequence[Sequence[str]]) -> Compiled:
+    """Compile written ``[path, ddir]`` modules, as ``compileall`` does."""
+    done: Compiled = []
+    for path, ddir in jobs:
+        ok = compileall.compile_file(path, ddir=ddir, force=True, quiet=2)
+        done.append(importlib.util.cache_from_source(path) if ok else None)
+    return done
+
+
+def place(compiled: Future[Compiled], offset: int, path: str, hashed: bool) -> str | None:
+    """Move a module's staged bytecode next to its written file, stamped with the file's
+    timestamp and size; ``None`` if it did not compile."""
+    staged = compiled.result()[offset]
+    if staged is None:
+        return None
+    source = Path(path).stat()
+    if not hashed:
+        with open(staged, "r+b") as stream:
+            stream.seek(8)
+            stream.write((int(source.st_mtime) & 0xFFFFFFFF).to_bytes(4, "little"))
+            stream.write((source.st_size & 0xFFFFFFFF).to_bytes(4, "little"))
+    made = Path(staged)
+    made.chmod((source.st_mode | 0o200) & 0o666)
+    pyc = Path(importlib.util.cache_from_source(path))
+    pyc.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        made.replace(pyc)
+    except OSError:  # the staging directory is on another file system
+        copied = pyc.with_name(f"{pyc.name}.{os.getpid()}")
+        shutil.copy(made, copied)
+        copied.replace(pyc)
+        made.unlink()
+    return str(pyc)
+
+
+class Inline(Executor):
+    """Runs each task at once, where no helper process can be had."""
+
+    def submit(self, __fn: Callable[..., T], *args: Any, **kwargs: Any) -> Future[T]:
+        future: Future[T] = Future()
+        future.set_result(__fn(*args, **kwargs))
+        return future
+
+
+def helpers() -> Executor:
+    """A helper process per core; compiling inline where there is one core, or where
+    forking is not safe (outside Linux)."""
+    if (os.cpu_count() or 1) <= 1 or not sys.platform.startswith("linux"):
+        return Inline()
+    try:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        return ProcessPoolExecutor(mp_context=multiprocessing.get_context("fork"))
+    except (ImportError, OSError):
+        return Inline()
+
+
+class Session:
+    """One plan's compiling: the messages of standard input, then the answer."""
+
+    def __init__(self, staging: str, hashed: bool, pool: Executor, placer: Executor) -> None:
+        self._staging = staging
+        self._hashed = hashed
+        self._pool = pool
+        self._placer = placer
+        self._compiled: dict[str, tuple[Future[Compiled], int]] = {}
+        self._answers: list[Callable[[], str | None]] = []
+
+    def handle(self, message: Sequence[Any]) -> None:
+        """Act on one message (``["ahead", ...]`` or ``["written", ...]``)."""
+        kind, body = message
+        if kind == "ahead":
+            wheel, jobs = body
+            self.ahead(wheel, jobs)
+        else:
+            self.written(body)
+
+    def ahead(self, wheel: str, jobs: Sequence[Sequence[str]]) -> None:
+        """Compile ``[key, member, dfile]`` members of a wheel, to place once written."""
+        work = partial(compile_ahead, self._staging, wheel, self._hashed)
+        tasks = self._in_chunks(work, jobs)
+        for index, job in enumerate(jobs):
+            self._compiled[job[0]] = tasks[index]
+
+    def written(self, modules: Sequence[tuple[str | None, str, str]]) -> None:
+        """Give ``[key or None, path, ddir]`` written modules their bytecode: the bytecode
+        compiled ahead under that key, else compiled from the file."""
+        pending = [
+            (path, ddir, None if key is None else self._compiled.pop(key, None))
+            for key, path, ddir in modules
+        ]
+        disk = [[path, ddir] for path, ddir, staged in pending if staged is None]
+        from_disk = iter(self._in_chunks(compile_files, disk))
+        for path, _, staged in pending:
+            if staged is None:
+                future, offset = next(from_disk)
+                self._answers.append(partial(_nth, future, offset))
+            else:
+                future, offset = staged
+                placed = self._placer.submit(place, future, offset, path, self._hashed)
+                self._answers.append(placed.result)
+
+    def answer(self) -> list[str | None]:
+        """The bytecode file of every written module, in order, once all are done."""
+        return [answer() for answer in self._answers]
+
+    def _in_chunks(
+        self, work: Callable[[list[J]], Compiled], jobs: Sequence[J]
+    ) -> list[tuple[Future[Compiled], int]]:
+        """Hand ``jobs`` to the helpers a chunk at a time: each job's task and place in it."""
+        tasks: list[tuple[Future[Compiled], int]] = []
+        for start in range(0, len(jobs), CHUNK):
+            chunk = list(jobs[start : start + CHUNK])
+            future = self._pool.submit(work, chunk)
+            tasks.extend((future, offset) for offset in range(len(chunk)))
+        return tasks
+
+
+def _nth(future: Future[Compiled], offset: int) -> str | None:
+    return future.result()[offset]
+
+
+def main(argv: Sequence[str]) -> int:
+    """Compile what standard input asks for; print the bytecode files written."""
+    [staging] = argv
+    # py_compile's own choice: hash-based bytecode for reproducible builds.
+    hashed = bool(os.environ.get("SOURCE_DATE_EPOCH"))
+    session = Session(staging, hashed, helpers(), ThreadPoolExecutor(1))
+    for line in sys.stdin:
+        session.handle(json.loads(line))
+    sys.stdout.write(json.dumps(session.answer()) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

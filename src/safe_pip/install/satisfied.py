@@ -1,0 +1,111 @@
+"""Already satisfied: what is installed answers a request that needs nothing, without pip.
+
+pip answers ``Requirement already satisfied`` when the installed distribution of every
+requested project matches its requirement, and everything those need is installed and
+matches too. safe-pip decides that first, from the installed metadata alone, so a no-op
+install starts neither the gateway nor pip. Whatever it cannot decide for certain (a URL,
+an editable, hashes, config settings, a constraint, an extra the project does not declare,
+metadata it cannot read) goes down the whole pipeline, which decides as pip does; the
+shortcut can only ever say less than pip would, never install or skip something pip would
+not.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from packaging.requirements import InvalidRequirement, Requirement
+from packaging.utils import NormalizedName, canonicalize_name
+from packaging.version import InvalidVersion, Version
+
+from safe_pip.distfiles import requirements_needed
+from safe_pip.install.installed import InstalledDist
+from safe_pip.resolve.requirements import RequirementLine
+
+__all__ = ["already_satisfied"]
+
+Installed = Mapping[NormalizedName, Sequence[InstalledDist]]
+
+
+def already_satisfied(
+    lines: Sequence[RequirementLine],
+    installed: Installed,
+    environment: Mapping[str, str],
+    *,
+    follow_dependencies: bool = True,
+) -> tuple[InstalledDist, ...] | None:
+    """The installed distributions of the requested projects, when they and everything
+    they need (unless ``follow_dependencies`` is off, as with ``--no-deps``) are installed
+    and match; ``None`` when pip must be asked.
+
+    :param installed: by name, in the order pip finds them (the first one counts).
+    :param environment: the target's marker environment.
+    """
+    requested = _requested(lines, environment)
+    if requested is None:
+        return None
+    pending, done = list(requested), set[tuple[NormalizedName, frozenset[str]]]()
+    while pending:
+        requirement = pending.pop()
+        dist = _matching(requirement, installed)
+        if dist is None:
+            return None
+        key = (dist.name, frozenset(requirement.extras))
+        if key in done:
+            continue
+        done.add(key)
+        if not follow_dependencies:
+            continue
+        needed = _needed(dist, requirement.extras, environment)
+        if needed is None:
+            return None
+        pending += needed
+    names = sorted({canonicalize_name(requirement.name) for requirement in requested})
+    return tuple(installed[name][0] for name in names)
+
+
+def _requested(
+    lines: Sequence[RequirementLine], environment: Mapping[str, str]
+) -> list[Requirement] | None:
+    """The requirements that apply here, or ``None`` if any line is more than a name."""
+    requirements = []
+    for line in lines:
+        if line.editable or line.hashes or line.config_settings or line.constraint:
+            return None
+        try:
+            requirement = Requirement(line.text)
+            applies = requirement.marker is None or requirement.marker.evaluate(
+                {**environment, "extra": ""}
+            )
+        except (InvalidRequirement, ValueError):
+            return None
+        if requirement.url is not None:
+            return None
+        if applies:
+            requirements.append(requirement)
+    return requirements or None
+
+
+def _matching(requirement: Requirement, installed: Installed) -> InstalledDist | None:
+    """The installed distribution pip would take as meeting the requirement."""
+    dists = installed.get(canonicalize_name(requirement.name))
+    if not dists:
+        return None
+    try:
+        version = Version(dists[0].version)
+    except InvalidVersion:
+        return None
+    # pip accepts an installed pre-release for any specifier that contains it.
+    if not requirement.specifier.contains(version, prereleases=True):
+        return None
+    return dists[0]
+
+
+def _needed(
+    dist: InstalledDist, extras: set[str], environment: Mapping[str, str]
+) -> list[Requirement] | None:
+    try:
+        metadata = (dist.metadata_dir / "METADATA").read_bytes()
+    except OSError:
+        return None
+    return requirements_needed(metadata, environment, extras)
