@@ -21,7 +21,7 @@ from safe_pip.gateway.network import redact_url
 from safe_pip.install.installed import find_installed
 from safe_pip.policy.trust import TrustStore
 from safe_pip.resolve.pipconfig import config_files, load_pip_config
-from safe_pip.settings import DEFAULT_INDEX
+from safe_pip.settings.sources import DEFAULT_INDEX
 from safe_pip.target import (
     InterpreterChoice,
     choose_interpreter,

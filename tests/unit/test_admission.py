@@ -10,7 +10,7 @@ import pytest
 from safe_pip.errors import HashMismatch, PolicyDenied, UsageError
 from safe_pip.models import NameSet
 from safe_pip.policy.admission import admit, checked_wheel_line, local_projects, remote_wheel
-from safe_pip.resolve.requirements import RequirementLine
+from safe_pip.resolve.requirement_line import RequirementLine
 
 
 def _lines(*texts: str, editable: bool = False) -> list[RequirementLine]:

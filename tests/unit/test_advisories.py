@@ -20,7 +20,7 @@ from safe_pip.gateway.network import NetworkOptions, build_client
 from safe_pip.policy.advisories import Advisory, parse_advisory
 from safe_pip.policy.advisory_index import AdvisoryDatabase, build_index
 from safe_pip.policy.advisory_source import OSV_PYPI_ZIP, AdvisoryOptions, load_advisories
-from safe_pip.settings import load_file_settings
+from safe_pip.settings.files import load_file_settings
 from tests.support.osv import REAL, AdvisoryServer, advisory, write_directory, zip_bytes
 
 NOW = datetime(2026, 12, 2, tzinfo=UTC)

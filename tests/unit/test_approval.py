@@ -24,7 +24,7 @@ from safe_pip.policy.approval import (
 from safe_pip.policy.audit import AuditLog
 from safe_pip.policy.review import ProjectFacts
 from safe_pip.policy.trust import How, Remembered, TrustedProject, TrustStore
-from safe_pip.settings import Settings
+from safe_pip.settings.options import Settings
 
 SOURCE = SourceSpec("pypi", "https://pypi.org/simple")
 

@@ -14,6 +14,7 @@ import pytest
 from safe_pip.install.bytecode import compiling, pyc_path
 from safe_pip.install.inspection import inspect_wheel
 from safe_pip.target import Scheme, TargetEnvironment
+from tests.support.bytecode import as_compileall_writes
 from tests.support.dists import WheelSpec, build_wheel
 from tests.support.environments import fake_environment, install, planned
 
@@ -33,16 +34,6 @@ def env(tmp_path: Path) -> Env:
 
 def _site(env: Env) -> Path:
     return Path(env[1].paths["purelib"])
-
-
-def _as_compileall_writes(
-    source: Path, tmp_path: Path, mode: py_compile.PycInvalidationMode
-) -> bytes:
-    expected = tmp_path / "expected.pyc"
-    py_compile.compile(
-        str(source), str(expected), str(source), doraise=True, invalidation_mode=mode
-    )
-    return expected.read_bytes()
 
 
 @pytest.mark.parametrize(
@@ -68,7 +59,7 @@ def test_bytecode_compiled_ahead_is_what_compileall_writes(
     for module in ("__init__", "core"):
         source = _site(env) / "alpha" / f"{module}.py"
         written = pyc_path(source, TAG).read_bytes()
-        assert written == _as_compileall_writes(source, tmp_path, mode)
+        assert written == as_compileall_writes(source, tmp_path, mode)
 
 
 def test_modules_are_compiled_from_the_wheel_before_they_are_written(
@@ -111,7 +102,7 @@ def test_a_module_not_compiled_ahead_is_compiled_from_the_written_file(
         assert compiler is not None
         compiler.modules_written("beta", [(source, str(source.parent), "purelib", "beta.py")])
         assert compiler.finish() == [pyc_path(source, TAG)]
-    assert pyc_path(source, TAG).read_bytes() == _as_compileall_writes(
+    assert pyc_path(source, TAG).read_bytes() == as_compileall_writes(
         source, tmp_path, py_compile.PycInvalidationMode.TIMESTAMP
     )
 

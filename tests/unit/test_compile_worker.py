@@ -18,6 +18,7 @@ import pytest
 
 from safe_pip.install import compile_worker
 from safe_pip.install.compile_worker import CHUNK, Inline, Session, helpers
+from tests.support.bytecode import as_compileall_writes
 
 TIMESTAMP = py_compile.PycInvalidationMode.TIMESTAMP
 CHECKED_HASH = py_compile.PycInvalidationMode.CHECKED_HASH
@@ -62,16 +63,6 @@ def _written(site: Path, member: str, text: str) -> Path:
     return path
 
 
-def _as_compileall_writes(
-    source: Path, tmp_path: Path, mode: py_compile.PycInvalidationMode
-) -> bytes:
-    expected = tmp_path / "expected.pyc"
-    py_compile.compile(
-        str(source), str(expected), str(source), doraise=True, invalidation_mode=mode
-    )
-    return expected.read_bytes()
-
-
 @pytest.mark.parametrize(("hashed", "mode"), [(False, TIMESTAMP), (True, CHECKED_HASH)])
 def test_compiled_ahead_then_placed_as_compileall_writes_it(
     tmp_path: Path, placer: ThreadPoolExecutor, hashed: bool, mode: py_compile.PycInvalidationMode
@@ -86,7 +77,7 @@ def test_compiled_ahead_then_placed_as_compileall_writes_it(
     session.handle(["written", [["0", str(source), str(source.parent)]]])
     [pyc] = session.answer()
     assert pyc == str(source.parent / "__pycache__" / f"core.{sys.implementation.cache_tag}.pyc")
-    assert Path(pyc).read_bytes() == _as_compileall_writes(source, tmp_path, mode)
+    assert Path(pyc).read_bytes() == as_compileall_writes(source, tmp_path, mode)
     assert not any((tmp_path / "staging").iterdir())
 
 
@@ -146,7 +137,7 @@ def test_modules_not_compiled_ahead_are_compiled_from_the_file_in_the_order_aske
         None,
         str(pycache / f"plain.{tag}.pyc"),
     ]
-    assert (pycache / f"plain.{tag}.pyc").read_bytes() == _as_compileall_writes(
+    assert (pycache / f"plain.{tag}.pyc").read_bytes() == as_compileall_writes(
         plain, tmp_path, TIMESTAMP
     )
 
@@ -183,7 +174,7 @@ def test_staged_bytecode_on_another_file_system_is_copied(
     session.written([("0", str(source), str(source.parent))])
     [pyc] = session.answer()
     assert pyc is not None
-    assert Path(pyc).read_bytes() == _as_compileall_writes(source, tmp_path, TIMESTAMP)
+    assert Path(pyc).read_bytes() == as_compileall_writes(source, tmp_path, TIMESTAMP)
     assert not any(staging.iterdir())
     assert [entry.name for entry in Path(pyc).parent.iterdir()] == [Path(pyc).name]
 

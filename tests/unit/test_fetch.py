@@ -17,7 +17,9 @@ from safe_pip.errors import HashMismatch, NetworkError
 from safe_pip.gateway.cache import FileCache
 from safe_pip.gateway.network import NetworkOptions
 from safe_pip.gateway.sources import Upstream
+from safe_pip.install.download import Downloader
 from safe_pip.install.fetch import Fetcher
+from safe_pip.install.metadata import MetadataReader
 from safe_pip.models import DistKind, IndexFile, PlannedDist, SourceSpec
 from safe_pip.policy.hashes import HashPin
 from tests.support.files import demo_wheel
@@ -151,6 +153,24 @@ class TestAnyFileReader:
         files = _Files({f"{listed.url}.metadata": metadata})
         assert Fetcher(files, FileCache(tmp_path)).metadata(listed, None) == metadata
         assert files.read == [f"{listed.url}.metadata"]
+
+
+class TestPieces:
+    def test_the_downloader_keeps_what_it_verified(self, tmp_path: Path) -> None:
+        files = _Files({_file().url: WHEEL})
+        downloader = Downloader(files, FileCache(tmp_path), retries=0)
+        assert downloader.materialize(_file(), None).read_bytes() == WHEEL
+        assert downloader.materialize(_file(), None).read_bytes() == WHEEL
+        assert files.read == [_file().url]
+
+    def test_the_metadata_reader_downloads_the_wheel_through_its_downloader(
+        self, tmp_path: Path
+    ) -> None:
+        files = _Files({_file().url: WHEEL})
+        cache = FileCache(tmp_path)
+        reader = MetadataReader(files, cache, Downloader(files, cache, retries=0))
+        assert reader.metadata(_file(), None) == b"Name: demo\nVersion: 1.0\n"
+        assert cache.lookup(SHA, _file().filename) is not None
 
 
 class TestFetchAll:

@@ -363,7 +363,8 @@ class TestDependencyPrefetch:
         with gateway:
             gateway.handle(f"/{_token(gateway)}/simple/app/")
             # lib's own dependency shows the prefetch follows the graph, not just one level.
-            _wait_until_asked(upstream, "broken")
+            assert gateway.wait_idle(10)
+            assert "broken" in upstream.asked
             assert "lib" in gateway.selector.answers
             assert "win-only" not in upstream.asked
             assert "extra-only" not in upstream.asked
@@ -396,8 +397,8 @@ class TestDependencyPrefetch:
             sha = hashlib.sha256(_GraphUpstream.WHEELS["app"]).hexdigest()
             metadata = gateway.handle(f"/{token}/files/{sha}/app-1.0-py3-none-any.whl.metadata")
             assert b"Requires-Dist: lib>=1" in metadata.body
-            time.sleep(0.3)
-        assert upstream.asked == ["app"]
+            assert gateway.wait_idle(10)
+            assert upstream.asked == ["app"]
 
     def test_a_prefetched_project_is_asked_of_its_sources_once(self, tmp_path: Path) -> None:
         upstream = _GraphUpstream(delay=0.2)
@@ -501,3 +502,17 @@ class TestInterrupted:
             assert capsys.readouterr().err == ""
         finally:
             server.server_close()
+
+
+class TestWaitIdle:
+    def test_it_waits_for_a_prefetch_still_under_way(self, tmp_path: Path) -> None:
+        upstream = _StalledUpstream()
+        selector = SourceSelector(upstream, [SOURCE], [], FilePolicy())
+        gateway = Gateway(selector, Fetcher(upstream, FileCache(tmp_path)))
+        with gateway:
+            assert gateway.wait_idle(0)
+            gateway.ask_ahead([canonicalize_name("slow")])
+            assert upstream.asked.wait(10)
+            assert not gateway.wait_idle(0.05)
+            upstream.release.set()
+            assert gateway.wait_idle(10)

@@ -16,7 +16,7 @@ from safe_pip.policy.hashes import (
     file_digests,
     pins_by_project,
 )
-from safe_pip.resolve.requirements import RequirementLine
+from safe_pip.resolve.requirement_line import RequirementLine
 
 DATA = b"wheel bytes"
 SHA = hashlib.sha256(DATA).hexdigest()

@@ -17,7 +17,8 @@ from safe_pip.models import (
     SourceSpec,
 )
 from safe_pip.resolve.lockfile import check_lockable, locked_projects, render_requirements
-from safe_pip.resolve.requirements import RequirementLine, parse_files
+from safe_pip.resolve.requirement_line import RequirementLine
+from safe_pip.resolve.requirements import parse_files
 
 CORP = SourceSpec("corp", "https://corp.example/simple/")
 

@@ -13,23 +13,18 @@ from packaging.version import Version
 from safe_pip.errors import PolicyDenied
 from safe_pip.install.installer import InstallResult
 from safe_pip.install.placement import Layout
-from safe_pip.models import DistKind, Finding, Plan, PlannedDist, Severity
-from safe_pip.pipeline import (
-    Inspected,
-    InstallRequest,
-    Outcome,
-    Resolved,
-    Reviewed,
-    Run,
-    run_install,
-)
+from safe_pip.models import DistKind, Finding, IndexFile, Plan, PlannedDist, Severity
+from safe_pip.pipeline.install import run_install
+from safe_pip.pipeline.request import InstallRequest, Outcome
+from safe_pip.pipeline.session import with_original_urls
+from safe_pip.pipeline.stages import Inspected, Resolved, Reviewed, Run
 from safe_pip.policy.approval import TrustCheck
 from safe_pip.policy.audit import AuditLog
 from safe_pip.policy.hashes import HashPin
 from safe_pip.policy.trust import TrustStore
 from safe_pip.policy.vulnerabilities import VulnerabilityReport
-from safe_pip.resolve.requirements import RequirementLine
-from safe_pip.settings import Settings
+from safe_pip.resolve.requirement_line import RequirementLine
+from safe_pip.settings.options import Settings
 from safe_pip.target import Scheme, TargetEnvironment
 from tests.support.environments import fake_environment
 from tests.support.files import demo_wheel
@@ -213,3 +208,23 @@ def test_an_empty_plan_stops_after_the_review(tmp_path: Path) -> None:
     assert stages.calls == ["admit", "open", "resolve", "review", "closed"]
     assert outcome.result is None
     assert [finding.message for finding in outcome.findings] == ["reviewed"]
+
+
+def test_a_cached_copy_of_a_wheel_named_by_url_is_planned_as_that_url(tmp_path: Path) -> None:
+    copy = tmp_path / "demo-1.0-py3-none-any.whl"
+    url = "https://files.example/demo-1.0-py3-none-any.whl"
+    local = PlannedDist(
+        DEMO,
+        Version("1.0"),
+        DistKind.WHEEL,
+        True,
+        {},
+        local_path=str(copy),
+        local_sha256="d" * 64,
+    )
+    indexed = PlannedDist(canonicalize_name("other"), Version("2.0"), DistKind.WHEEL, False, {})
+    plan = with_original_urls(Plan((local, indexed)), {str(copy.resolve()): url})
+    shown, kept = plan.dists
+    assert shown.file == IndexFile(copy.name, url, DEMO, Version("1.0"), DistKind.WHEEL, "d" * 64)
+    assert (shown.local_path, shown.local_sha256) == (None, None)
+    assert kept is indexed

@@ -9,13 +9,16 @@ import pytest
 from pip._internal.req import req_file as pip_req_file
 
 from safe_pip.errors import UsageError
-from safe_pip.resolve import requirements
-from safe_pip.resolve.requirements import (
+from safe_pip.resolve import reqfile_reading
+from safe_pip.resolve.reqfile_reading import has_url_scheme, read_text
+from safe_pip.resolve.reqfile_syntax import (
     LINE_BREAKS,
-    RequirementLine,
-    parse_files,
+    logical_lines,
+    split_args_options,
     unsafe_character,
 )
+from safe_pip.resolve.requirement_line import RequirementLine
+from safe_pip.resolve.requirements import parse_files
 
 SHA = "ab" * 32
 EVIL = "--extra-index-url=http://evil.example/simple/"
@@ -89,6 +92,44 @@ class TestAVariableWithALineBreakIsRefused:
         _file(tmp_path, "beta==1.0 --hash=sha256:${V}\n", "nested.txt")
         with pytest.raises(UsageError, match=r"line 1 of .*nested.txt"):
             _parse(tmp_path, "-r nested.txt\n", V=f"{SHA}{brk}{EVIL}")
+
+
+class TestSyntaxAsPipReadsIt:
+    TEXT = "# head\nalpha==1.0 \\\n  --pre # trailing\n\n  beta\\\n\\\n>=2 --hash=x\n#c \\\nlast\\"
+
+    def test_logical_lines_are_pips(self) -> None:
+        assert list(logical_lines(self.TEXT)) == list(pip_req_file.preprocess(self.TEXT))
+
+    @pytest.mark.parametrize(
+        "line", ["alpha==1.0", "alpha ; python_version<'3' --pre -e", "--hash=a b", "a -b c"]
+    )
+    def test_options_start_where_pips_do(self, line: str) -> None:
+        assert split_args_options(line) == pip_req_file.break_args_options(line)
+
+
+class TestReadingFiles:
+    @pytest.mark.parametrize(
+        ("location", "expected"),
+        [("https://x/r.txt", True), ("FILE:///r.txt", True), ("r.txt", False), ("ftp://x", False)],
+    )
+    def test_url_schemes(self, location: str, expected: bool) -> None:
+        assert has_url_scheme(location) is expected
+
+    def test_a_url_is_read_by_the_fetcher_alone(self) -> None:
+        assert read_text("https://x/r.txt", "requirements", lambda url: f"from {url}") == (
+            "from https://x/r.txt"
+        )
+        with pytest.raises(UsageError, match="URLs are not supported here"):
+            read_text("https://x/r.txt", "constraints", None)
+
+    def test_a_file_url_is_read_locally(self, tmp_path: Path) -> None:
+        path = Path(_file(tmp_path, "alpha\n", "with space.txt"))
+        assert read_text(path.as_uri(), "requirements", None) == "alpha\n"
+
+    @pytest.mark.parametrize("name", ["pylock.toml", "dir/pylock.dev.toml", "pylock.toml[x]"])
+    def test_a_lock_file_is_refused_by_name(self, name: str) -> None:
+        with pytest.raises(UsageError, match="PEP 751"):
+            read_text(name, "requirements", None)
 
 
 class TestNulCharacters:
@@ -270,7 +311,7 @@ class TestFilesThatDoNotEnd:
     def test_a_file_over_the_size_cap_is_refused(
         self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     ) -> None:
-        monkeypatch.setattr(requirements, "_MAX_FILE_BYTES", 64)
+        monkeypatch.setattr(reqfile_reading, "_MAX_FILE_BYTES", 64)
         path = _file(tmp_path, "alpha==1.0\n" * 10)
         with pytest.raises(UsageError, match=r"req\.txt: it is larger than"):
             parse_files([path], [], environ={})
@@ -278,7 +319,7 @@ class TestFilesThatDoNotEnd:
     @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="/dev/fd reopens pipes")
     def test_a_pipe_is_read_up_to_the_cap(self, monkeypatch: pytest.MonkeyPatch) -> None:
         """``-r <(command)`` names a pipe, /dev/fd/N: read like a file, with the cap."""
-        monkeypatch.setattr(requirements, "_MAX_FILE_BYTES", 64)
+        monkeypatch.setattr(reqfile_reading, "_MAX_FILE_BYTES", 64)
         read_end, write_end = os.pipe()
         try:
             os.write(write_end, b"alpha==1.0\n")

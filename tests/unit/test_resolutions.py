@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from safe_pip.resolve.requirements import RequirementLine
+from safe_pip.resolve.requirement_line import RequirementLine
 from safe_pip.resolve.resolutions import Resolutions
 from safe_pip.target import TargetEnvironment
 

@@ -11,7 +11,7 @@ import pytest
 from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import Version
 
-from safe_pip.errors import PolicyDenied, ResolveError, SdistRefused, UsageError
+from safe_pip.errors import HashMismatch, PolicyDenied, ResolveError, SdistRefused, UsageError
 from safe_pip.gateway.selection import FilePolicy, Pin
 from safe_pip.gateway.served import ServedFile
 from safe_pip.gateway.shadows import Elsewhere
@@ -24,15 +24,11 @@ from safe_pip.models import (
     ServedProject,
     SourceSpec,
 )
-from safe_pip.resolve.requirements import RequirementLine
-from safe_pip.resolve.resolver import (
-    _Cleaner,
-    _conflict_explanation,
-    _failure,
-    _Files,
-    _plan,
-    run_gated,
-)
+from safe_pip.resolve.failures import pip_failure
+from safe_pip.resolve.handoff import Cleaner, PipFiles
+from safe_pip.resolve.report import plan_from_report
+from safe_pip.resolve.requirement_line import RequirementLine
+from safe_pip.resolve.resolver import run_gated
 from tests.support.files import demo_wheel
 
 BASE = "http://127.0.0.1:4242/tok"
@@ -78,6 +74,10 @@ def _item(url: str, name: str = "demo", **info: Any) -> dict[str, Any]:
     }
 
 
+def _unchanged(text: str) -> str:
+    return text
+
+
 class TestPlan:
     def test_index_files_map_back_to_their_source(self) -> None:
         report = {
@@ -85,7 +85,7 @@ class TestPlan:
             "environment": {"python_version": "3.11"},
             "install": [_item(f"{BASE}/files/{SHA}/demo-1.0-py3-none-any.whl")],
         }
-        plan = _plan(report, _Gateway())
+        plan = plan_from_report(report, _Gateway())
         (dist,) = plan
         assert dist.file is FILE and dist.source is SOURCE and dist.sha256 == SHA
         assert dist.requested and dist.metadata["requires_dist"] == ["x>1"]
@@ -96,7 +96,7 @@ class TestPlan:
             "version": "1",
             "install": [_item(tmp_path.as_uri(), dir_info={"editable": True})],
         }
-        (dist,) = _plan(report, _Gateway())
+        (dist,) = plan_from_report(report, _Gateway())
         assert dist.kind is DistKind.LOCAL_DIR and dist.editable
         assert dist.local_path == str(tmp_path) and dist.needs_build
 
@@ -104,7 +104,7 @@ class TestPlan:
         wheel = tmp_path / "demo-1.0-py3-none-any.whl"
         wheel.write_bytes(b"w")
         report = {"version": "1", "install": [_item(wheel.as_uri(), archive_info={})]}
-        (dist,) = _plan(report, _Gateway())
+        (dist,) = plan_from_report(report, _Gateway())
         assert dist.kind is DistKind.WHEEL and dist.local_sha256 is not None
 
     def test_git_requirement_is_pinned_to_the_commit(self) -> None:
@@ -116,7 +116,7 @@ class TestPlan:
                 )
             ],
         }
-        (dist,) = _plan(report, _Gateway())
+        (dist,) = plan_from_report(report, _Gateway())
         assert dist.kind is DistKind.VCS and dist.vcs is not None
         assert dist.vcs.commit == "abc123"
 
@@ -128,22 +128,22 @@ class TestPlan:
             ],
         }
         with pytest.raises(PolicyDenied, match="only git"):
-            _plan(report, _Gateway())
+            plan_from_report(report, _Gateway())
 
     def test_direct_url_without_a_hash_is_refused(self) -> None:
         report = {"version": "1", "install": [_item("https://x.example/demo-1.0.tar.gz")]}
         with pytest.raises(PolicyDenied, match="not a verifiable"):
-            _plan(report, _Gateway())
+            plan_from_report(report, _Gateway())
 
     def test_unknown_report_version(self) -> None:
         with pytest.raises(ResolveError, match="unknown version"):
-            _plan({"version": "2"}, _Gateway())
+            plan_from_report({"version": "2"}, _Gateway())
 
 
 class TestMessages:
     def test_gateway_addresses_and_temporary_files_are_rewritten(self, tmp_path: Path) -> None:
-        files = _Files.write(tmp_path, [RequirementLine("demo==1.0", "-r req.txt (line 3)")])
-        clean = _Cleaner(_Gateway(), files)
+        files = PipFiles.write(tmp_path, [RequirementLine("demo==1.0", "-r req.txt (line 3)")])
+        clean = Cleaner(_Gateway(), files)
         text = (
             f"Cannot install -r {files.requirements} (line 1) because ... "
             f"{BASE}/files/{SHA}/demo-1.0-py3-none-any.whl from {BASE}/simple/demo/"
@@ -154,8 +154,11 @@ class TestMessages:
 
     def test_conflict_explanation(self) -> None:
         stdout = "Collecting x\n\nThe conflict is caused by:\n  a\n\nTo fix this you could"
-        assert _conflict_explanation(stdout) == "\nThe conflict is caused by:\n  a"
-        assert _conflict_explanation("nothing") == ""
+        error = pip_failure(stdout, "ERROR: ResolutionImpossible", _unchanged, _Gateway())
+        assert isinstance(error, ResolveError)
+        assert str(error).endswith("ResolutionImpossible\n  The conflict is caused by:\n    a")
+        error = pip_failure("nothing", "ERROR: ResolutionImpossible", _unchanged, _Gateway())
+        assert str(error).endswith("ResolutionImpossible")
 
 
 class TestFailure:
@@ -168,25 +171,46 @@ class TestFailure:
             (),
             (DroppedFile(sdist, DropReason.SDIST),),
         )
-        error = _failure(
+        error = pip_failure(
+            "",
             "ERROR: No matching distribution found for demo>=2",
+            _unchanged,
             _Gateway({canonicalize_name("demo"): served}),
         )
         assert isinstance(error, SdistRefused)
         assert "demo 2.0" in str(error) and "--allow-sdist demo" in str(error)
 
     def test_unknown_project_names_the_sources_asked(self) -> None:
-        error = _failure(
+        error = pip_failure(
+            "",
             "ERROR: No matching distribution found for ghost",
+            _unchanged,
             _Gateway({canonicalize_name("ghost"): None}),
         )
         assert isinstance(error, ResolveError)
         assert "No source knows a project named 'ghost' (asked: corp)" in str(error)
 
+    def test_hash_checking_refusal_suggests_pins_for_the_files_pip_chose(self) -> None:
+        stderr = (
+            "ERROR: In --require-hashes mode, all requirements must have their versions "
+            f"pinned with ==. These do not:\n    demo from {BASE}/files/{SHA}/demo-1.0.whl\n"
+        )
+        error = pip_failure("", stderr, lambda text: text.replace(BASE, "GW"), _Gateway())
+        assert isinstance(error, HashMismatch)
+        assert "Hash-checking mode refused these requirements" in str(error)
+        assert f"    demo==1.0 --hash=sha256:{SHA}\n" in str(error)
+        assert f"GW/files/{SHA}" in str(error) and "safe-pip lock -r" in str(error)
+
+    def test_hash_checking_refusal_without_unpinned_lines_suggests_none(self) -> None:
+        stderr = "ERROR: THESE PACKAGES DO NOT MATCH THE HASHES FROM THE REQUIREMENTS FILE."
+        error = pip_failure("", stderr, _unchanged, _Gateway())
+        assert isinstance(error, HashMismatch)
+        assert "use lines like these" not in str(error)
+
 
 class TestWrittenFiles:
     def test_only_this_user_can_read_them(self, tmp_path: Path) -> None:
-        files = _Files.write(tmp_path, [RequirementLine("demo==1.0", "command line")])
+        files = PipFiles.write(tmp_path, [RequirementLine("demo==1.0", "command line")])
         assert (files.requirements.stat().st_mode & 0o777) == 0o600
         assert files.requirements.read_text() == "demo==1.0\n"
         assert (files.constraints.stat().st_mode & 0o777) == 0o600
@@ -201,7 +225,7 @@ class TestWrittenFiles:
             f"helper{brk}--extra-index-url=http://evil.example/", "build requirement of x 1.0"
         )
         with pytest.raises(UsageError) as caught:
-            _Files.write(tmp_path, [line])
+            PipFiles.write(tmp_path, [line])
         assert "(build requirement of x 1.0)" in str(caught.value)
         assert "line break" in str(caught.value)
         assert not (tmp_path / "requirements.txt").exists()

@@ -9,7 +9,7 @@ from packaging.markers import default_environment
 
 from safe_pip.install.installed import find_installed
 from safe_pip.install.satisfied import already_satisfied
-from safe_pip.resolve.requirements import RequirementLine
+from safe_pip.resolve.requirement_line import RequirementLine
 
 ENV = {key: str(value) for key, value in default_environment().items()}
 

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -8,16 +9,14 @@ import pytest
 
 from safe_pip.errors import UsageError
 from safe_pip.gateway.selection import FilePolicy
-from safe_pip.models import SourceKind
-from safe_pip.settings import (
-    build_pins,
-    build_sources,
-    checked_network,
-    default_home,
-    is_unattended,
-    load_file_settings,
-    release_cutoff,
-)
+from safe_pip.models import NameSet, SourceKind, SourceMarks
+from safe_pip.policy.trust import parse_exemption
+from safe_pip.settings.cooldown import cooldown_policy, release_cutoff, split_trust
+from safe_pip.settings.files import load_file_settings
+from safe_pip.settings.limits import checked_network, parsed_days
+from safe_pip.settings.options import default_home, is_unattended
+from safe_pip.settings.sources import build_pins, build_sources, source_table
+from safe_pip.settings.validation import validated
 
 NOW = datetime(2026, 6, 1, tzinfo=UTC)
 
@@ -96,6 +95,56 @@ class TestFileSettings:
             load_file_settings(tmp_path, tmp_path / "h", {})
 
 
+class TestOneLayer:
+    """One layer checked on its own, as each file and the variables are before merging."""
+
+    def test_lists_are_split_and_the_sources_table_gives_urls_and_marks(self) -> None:
+        values = validated(
+            "environment",
+            {
+                "trust": " a, ,b ",
+                "min-release-age": "2",
+                "sources": {"corp": {"url": "https://corp/simple", "private": True}},
+            },
+        )
+        assert values["trust"] == ["a", "b"]
+        assert values["min-release-age"] == 2.0
+        assert values["sources"] == {"corp": "https://corp/simple"}
+        assert values["source-marks"] == {"corp": SourceMarks(private=True)}
+
+    def test_an_unknown_key_names_the_layer(self) -> None:
+        with pytest.raises(UsageError, match=r"^environment: unknown safe-pip setting"):
+            validated("environment", {"trusty": "x"})
+
+
+class TestSourcesTable:
+    def test_urls_and_marks(self) -> None:
+        urls, marks = source_table(
+            "f",
+            {
+                "plain": "https://plain/simple",
+                "cache": {"url": "file:///srv", "public": True, "mirror-of": "pypi"},
+            },
+        )
+        assert urls == {"plain": "https://plain/simple", "cache": "file:///srv"}
+        assert marks == {"cache": SourceMarks(private=False, mirror_of="pypi")}
+
+    @pytest.mark.parametrize(
+        ("entry", "message"),
+        [
+            ({"private": True}, r"sources\.corp must be a URL.*\(no url\)"),
+            ({"url": "u", "privat": True}, r"\(wrong: privat\)"),
+            ({"url": "u", "private": "yes"}, r"\(wrong: private\)"),
+            ({"url": "u", "private": True, "public": True}, "both private and public"),
+        ],
+    )
+    def test_a_malformed_entry_names_the_file_and_source(
+        self, entry: dict[str, Any], message: str
+    ) -> None:
+        with pytest.raises(UsageError, match=f"^f: .*{message}"):
+            source_table("f", {"corp": entry})
+
+
 class TestReleaseCutoff:
     def test_days(self) -> None:
         assert release_cutoff(7, None, NOW) == NOW - timedelta(days=7)
@@ -140,6 +189,17 @@ class TestNumbersOfDays:
     def test_sane_values_pass(self, tmp_path: Path, value: str, days: float) -> None:
         (tmp_path / "safe-pip.toml").write_text(f"min-release-age = {value}\n")
         assert load_file_settings(tmp_path, tmp_path / "h", {}).min_release_age == days
+
+    @pytest.mark.parametrize(("raw", "days"), [("3", 3.0), (2, 2.0), (0.5, 0.5)])
+    def test_parsed_from_text_or_a_number(self, raw: object, days: float) -> None:
+        assert parsed_days(raw, "x") == days
+
+    @pytest.mark.parametrize("raw", [True, [1], "soon"])
+    def test_parsed_refuses_what_is_not_a_number_showing_it(self, raw: object) -> None:
+        with pytest.raises(
+            UsageError, match=rf"^x must be a number of days .*, not {re.escape(repr(raw))}$"
+        ):
+            parsed_days(raw, "x")
 
     @pytest.mark.parametrize("days", [float("nan"), float("inf"), -1.0, 1e300])
     def test_on_the_command_line(self, days: float) -> None:
@@ -323,9 +383,6 @@ class TestCooldown:
     NOW = datetime(2026, 12, 1, tzinfo=UTC)
 
     def _policy(self, **overrides: Any) -> FilePolicy:
-        from safe_pip.models import NameSet
-        from safe_pip.settings import cooldown_policy
-
         fields: dict[str, Any] = {
             "age_flag": None,
             "age_setting": None,
@@ -348,8 +405,6 @@ class TestCooldown:
         assert locked_but_asked.cutoff == self.NOW - timedelta(days=3)
 
     def test_expired_exemptions_are_set_apart(self) -> None:
-        from safe_pip.policy.trust import parse_exemption
-
         live = parse_exemption("a==1", "fix", "2026-12-01", "x")
         dead = parse_exemption("b", "fix", "2026-11-30", "x")
         policy = self._policy(exemptions=(live, dead))
@@ -357,8 +412,6 @@ class TestCooldown:
         assert policy.expired == (dead,)
 
     def test_trust_name_version_approves_the_name_and_exempts_the_release(self) -> None:
-        from safe_pip.settings import split_trust
-
         names, exemptions = split_trust(["a,Num2Words==0.5.15", ":all:"])
         assert names == ["a", "num2words", ":all:"]
         assert [e.label for e in exemptions] == ["num2words==0.5.15"]

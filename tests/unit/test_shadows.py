@@ -38,7 +38,8 @@ from safe_pip.models import (
     SourceSpec,
 )
 from safe_pip.policy.audit import shadow_events
-from safe_pip.settings import build_pins, build_sources, load_file_settings
+from safe_pip.settings.files import load_file_settings
+from safe_pip.settings.sources import build_pins, build_sources
 
 PYPI = SourceSpec("pypi", "https://pypi.org/simple")
 CORP = SourceSpec("corp", "https://corp.example/simple")

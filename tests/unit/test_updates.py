@@ -47,7 +47,7 @@ from safe_pip.policy.updates import (
     replaced_message,
     replaced_releases,
 )
-from safe_pip.settings import Settings
+from safe_pip.settings.options import Settings
 from tests.support.dists import WheelSpec, build_wheel
 from tests.support.files import index_file
 

@@ -30,7 +30,7 @@ from safe_pip.policy.vulnerabilities import (
     plan_packages,
     refusal_message,
 )
-from safe_pip.resolve.requirements import RequirementLine
+from safe_pip.resolve.requirement_line import RequirementLine
 from tests.support.osv import advisory
 
 DOCUMENTS = [

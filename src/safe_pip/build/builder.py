@@ -28,7 +28,7 @@ from safe_pip.gateway.server import Gateway
 from safe_pip.models import DistKind, NameSet, Plan, PlannedDist
 from safe_pip.policy.admission import from_sources
 from safe_pip.policy.approval import ApprovalNeeded
-from safe_pip.resolve.requirements import RequirementLine
+from safe_pip.resolve.requirement_line import RequirementLine
 from safe_pip.resolve.resolver import ResolveRequest, resolve, run_gated
 from safe_pip.target import TargetEnvironment
 

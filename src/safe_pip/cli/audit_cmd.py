@@ -23,7 +23,8 @@ from safe_pip.cli.common import network_options, read_url, setup_logging
 from safe_pip.cli.present import printable
 from safe_pip.errors import EXIT_FAILED, EXIT_OK, UsageError
 from safe_pip.policy.advisory_source import DEFAULT_MAX_AGE_DAYS, OSV_PYPI_ZIP, AdvisoryOptions
-from safe_pip.settings import FileSettings, checked_days
+from safe_pip.settings.limits import checked_days
+from safe_pip.settings.options import FileSettings
 
 if TYPE_CHECKING:
     import httpx
@@ -32,7 +33,7 @@ if TYPE_CHECKING:
     from safe_pip.gateway.network import NetworkOptions
     from safe_pip.policy.advisory_index import AdvisoryDatabase
     from safe_pip.policy.vulnerabilities import Match, Package, VulnerabilityReport
-    from safe_pip.resolve.requirements import RequirementLine
+    from safe_pip.resolve.requirement_line import RequirementLine
 
 __all__ = [
     "advisory_options",
@@ -387,7 +388,8 @@ def run_audit_command(argv: Sequence[str], out: Console, err: Console) -> int:
     :raises SafePipError: for the caller to present.
     """
     from safe_pip.policy.vulnerabilities import check_packages
-    from safe_pip.settings import default_home, load_file_settings
+    from safe_pip.settings.files import load_file_settings
+    from safe_pip.settings.options import default_home
 
     environ = dict(os.environ)
     args, python = _arguments(argv, environ)

@@ -10,7 +10,7 @@ from collections.abc import Callable, Mapping, Sequence
 
 from safe_pip.errors import UsageError
 from safe_pip.gateway.network import NetworkOptions, build_client, keyring_command, redact_url
-from safe_pip.settings import checked_network
+from safe_pip.settings.limits import checked_network
 
 __all__ = ["network_options", "read_url", "setup_logging"]
 

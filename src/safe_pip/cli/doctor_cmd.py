@@ -39,7 +39,7 @@ def run_doctor_command(argv: Sequence[str], out: TextIO) -> int:
     :raises UsageError: an unknown argument.
     """
     from safe_pip.doctor import diagnose
-    from safe_pip.settings import default_home
+    from safe_pip.settings.options import default_home
 
     if "-h" in argv or "--help" in argv:
         out.write(DOCTOR_HELP)

@@ -44,10 +44,11 @@ def _uninstall_arguments(arguments: Sequence[str]) -> tuple[str | None, list[str
     """
     from packaging.utils import canonicalize_name
 
-    from safe_pip.cli.options import _general_value_flags
-    from safe_pip.resolve.requirements import parse_files, requirement_name
+    from safe_pip.cli.options import general_value_flags
+    from safe_pip.resolve.requirement_line import requirement_name
+    from safe_pip.resolve.requirements import parse_files
 
-    value_flags = _general_value_flags() | _UNINSTALL_VALUE_FLAGS
+    value_flags = general_value_flags() | _UNINSTALL_VALUE_FLAGS
     python: str | None = None
     named: list[str] = []
     files: list[str] = []

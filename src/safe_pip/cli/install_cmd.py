@@ -31,23 +31,16 @@ from safe_pip.models import NameSet, SourceSpec
 from safe_pip.policy.trust import TrustStore
 from safe_pip.resolve.pipconfig import load_pip_config
 from safe_pip.resolve.requirements import ParsedRequirements, parse_files
-from safe_pip.settings import (
-    FileSettings,
-    Settings,
-    build_pins,
-    build_sources,
-    cooldown_policy,
-    default_home,
-    is_unattended,
-    load_file_settings,
-    split_trust,
-)
+from safe_pip.settings.cooldown import cooldown_policy, split_trust
+from safe_pip.settings.files import load_file_settings
+from safe_pip.settings.options import FileSettings, Settings, default_home, is_unattended
+from safe_pip.settings.sources import build_pins, build_sources
 from safe_pip.target import InterpreterChoice, site_prefix_of
 
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from safe_pip.pipeline import InstallRequest, Outcome
+    from safe_pip.pipeline.request import InstallRequest, Outcome
     from safe_pip.resolve.ahead import Ahead
 
 __all__ = [
@@ -180,7 +173,7 @@ def _settings(
 
 
 def _request(args: argparse.Namespace, parsed: ParsedRequirements, python: Path) -> InstallRequest:
-    from safe_pip.pipeline import InstallRequest
+    from safe_pip.pipeline.request import InstallRequest
 
     return InstallRequest(
         lines=parsed.lines,
@@ -250,7 +243,7 @@ def run_pip_command_through_gateway(
 
     :raises SafePipError: for the caller to present.
     """
-    from safe_pip.pipeline import run_pip_command
+    from safe_pip.pipeline.pip_commands import run_pip_command
 
     args, settings, request, _ = prepare(command, argv)
     output = run_pip_command([command], request, settings)
@@ -266,7 +259,7 @@ def run_install_command(
 
     :raises SafePipError: for the caller to present.
     """
-    from safe_pip.pipeline import run_install
+    from safe_pip.pipeline.install import run_install
 
     args, settings, request, choice = prepare("install", argv)
     check_audit_flag(args)

@@ -61,7 +61,7 @@ def run_lock_command(
 
     :raises SafePipError: for the caller to present.
     """
-    from safe_pip.pipeline import run_lock
+    from safe_pip.pipeline.lock import run_lock
 
     args, settings, request, _ = prepare("lock", argv)
     if args.output and Path(args.output).name.startswith("pylock."):

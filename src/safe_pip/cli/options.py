@@ -23,6 +23,7 @@ __all__ = [
     "INSTALL_OPTIONS",
     "Stage",
     "build_parser",
+    "general_value_flags",
     "locate",
     "markdown_tables",
     "options_for",
@@ -613,7 +614,8 @@ def markdown_tables() -> str:
     return "\n".join(lines)
 
 
-def _general_value_flags() -> frozenset[str]:
+def general_value_flags() -> frozenset[str]:
+    """pip's general options that take a value (the next argument, unless ``=value``)."""
     return frozenset(
         flag
         for option in INSTALL_OPTIONS
@@ -628,7 +630,7 @@ def split_command(argv: Sequence[str]) -> tuple[list[str], str | None, list[str]
     pip accepts general options before the subcommand; those that take a value consume
     the next argument unless written ``--opt=value``.
     """
-    value_flags = _general_value_flags()
+    value_flags = general_value_flags()
     general: list[str] = []
     index = 0
     while index < len(argv):

@@ -12,7 +12,7 @@ from typing import TextIO
 from safe_pip.errors import EXIT_OK
 from safe_pip.models import SourceKind, SourceSpec
 from safe_pip.resolve.requirements import FileOptions
-from safe_pip.settings import FileSettings
+from safe_pip.settings.options import FileSettings
 
 __all__ = ["SOURCES_HELP", "run_sources_command"]
 
@@ -95,7 +95,9 @@ def run_sources_command(argv: Sequence[str], out: TextIO) -> int:
     from safe_pip.cli.options import locate, parse_args
     from safe_pip.resolve.pipconfig import load_pip_config, pip_config_origins
     from safe_pip.resolve.requirements import parse_files
-    from safe_pip.settings import build_pins, default_home, load_file_settings
+    from safe_pip.settings.files import load_file_settings
+    from safe_pip.settings.options import default_home
+    from safe_pip.settings.sources import build_pins
     from safe_pip.target import site_prefix_of
 
     if "-h" in argv or "--help" in argv:

@@ -14,7 +14,7 @@ from safe_pip.cli.trust_new_cmd import ALLOW_NEW_HELP, run_allow_new
 from safe_pip.errors import EXIT_FAILED, EXIT_OK, UsageError
 from safe_pip.policy.audit import Action, AuditEvent, AuditLog
 from safe_pip.policy.trust import How, TrustStore
-from safe_pip.settings import default_home
+from safe_pip.settings.options import default_home
 
 __all__ = ["TRUST_HELP", "run_trust_command"]
 

@@ -49,6 +49,7 @@ class Prefetcher:
         self._pool: ThreadPoolExecutor | None = None
         self._metadata: dict[str, Future[bytes]] = {}
         self._lock = threading.Lock()
+        self._outstanding = _Outstanding()
 
     def start(self, serve: Callable[[NormalizedName], object]) -> None:
         """Start the workers.
@@ -79,6 +80,9 @@ class Prefetcher:
             # still reading the page, so upstream latency overlaps with pip's own work.
             future = self.metadata(ServedFile(likely, served.page.source_of(likely)))
             if self._follow_dependencies:
+                # Held from here, not from when the metadata arrives: the work it sets off
+                # must count as outstanding before the metadata's own work stops counting.
+                self._outstanding.begin()
                 future.add_done_callback(self._prefetch_dependencies)
 
     def ask_ahead(self, names: Collection[NormalizedName]) -> None:
@@ -97,13 +101,21 @@ class Prefetcher:
                 self._metadata[sha256] = future
             return future
 
+    def wait_idle(self, timeout: float) -> bool:
+        """Wait until everything asked ahead so far, and everything that set off in turn,
+        is done; ``False`` if it was not within ``timeout`` seconds."""
+        return self._outstanding.wait_idle(timeout)
+
     def _prefetch_dependencies(self, metadata: Future[bytes]) -> None:
         """Ask the sources about the likely choice's dependencies before pip does. A
         failure here is left for pip's own request to meet and report."""
-        if metadata.cancelled() or metadata.exception() is not None:
-            return
-        with contextlib.suppress(RuntimeError):  # shutting down: pip is done asking
-            self.ask_ahead(dependency_names(metadata.result(), self._marker_environment))
+        try:
+            if metadata.cancelled() or metadata.exception() is not None:
+                return
+            with contextlib.suppress(RuntimeError):  # shutting down: pip is done asking
+                self.ask_ahead(dependency_names(metadata.result(), self._marker_environment))
+        finally:
+            self._outstanding.end()
 
     @cached_property
     def _marker_environment(self) -> dict[str, str]:
@@ -130,7 +142,37 @@ class Prefetcher:
         if self._pool is None:
             msg = "the gateway is not running"
             raise RuntimeError(msg)
-        return self._pool.submit(function, *args)
+        outstanding = self._outstanding
+        outstanding.begin()
+        try:
+            future = self._pool.submit(function, *args)
+        except RuntimeError:  # shut down meanwhile
+            outstanding.end()
+            raise
+        future.add_done_callback(lambda _: outstanding.end())
+        return future
+
+
+class _Outstanding:
+    """A count of the work under way, which can be waited on to reach zero."""
+
+    def __init__(self) -> None:
+        self._count = 0
+        self._idle = threading.Condition()
+
+    def begin(self) -> None:
+        with self._idle:
+            self._count += 1
+
+    def end(self) -> None:
+        with self._idle:
+            self._count -= 1
+            if self._count == 0:
+                self._idle.notify_all()
+
+    def wait_idle(self, timeout: float) -> bool:
+        with self._idle:
+            return self._idle.wait_for(lambda: self._count == 0, timeout)
 
 
 def _likely_choice(served: ServedProject, compatibility: Compatibility) -> IndexFile | None:

@@ -279,15 +279,7 @@ class SourceSelector:
         requirement: all asked at once, except a public index about a name a private
         source served (never told it); a source that fails is left out of an explanation.
         """
-        others = [s for s in self._sources if s not in group_of(served, self._sources)]
-        askable = [s for s in others if may_ask(served, s, self._sources)]
-        found = _versions_at(self._upstream, name, askable)
-        # Not asked (None) is said so; asked and failed (None too) is left out.
-        return [
-            Elsewhere(source, found.get(source))
-            for source in others
-            if source not in found or found[source] is not None
-        ]
+        return _elsewhere(self._upstream, self._sources, name, served)
 
     def known(self, name: NormalizedName) -> bool:
         """Whether ``name`` was asked about already (or is being asked now)."""
@@ -419,6 +411,24 @@ def _judged(
         pinned=pinned or meant is not None,
     )
     return served, shadow
+
+
+def _elsewhere(
+    upstream: ProjectLister,
+    sources: Sequence[SourceSpec],
+    name: NormalizedName,
+    served: SourceSpec,
+) -> list[Elsewhere]:
+    """:meth:`SourceSelector.elsewhere`, which needs none of what the selector keeps."""
+    others = [s for s in sources if s not in group_of(served, sources)]
+    askable = [s for s in others if may_ask(served, s, sources)]
+    found = _versions_at(upstream, name, askable)
+    # Not asked (None) is said so; asked and failed (None too) is left out.
+    return [
+        Elsewhere(source, found.get(source))
+        for source in others
+        if source not in found or found[source] is not None
+    ]
 
 
 def _versions_at(

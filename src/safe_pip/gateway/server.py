@@ -151,6 +151,10 @@ class Gateway:
         first request then finds the answer (and the likely metadata) waiting."""
         self._prefetcher.ask_ahead(names)
 
+    def wait_idle(self, timeout: float) -> bool:
+        """See :meth:`~safe_pip.gateway.prefetch.Prefetcher.wait_idle`."""
+        return self._prefetcher.wait_idle(timeout)
+
     def _served(self, name: NormalizedName, *, ahead: bool) -> ServedProject | None:
         """The project as the selector answers it, its files made servable."""
         served = self.selector.select(name)

@@ -20,7 +20,7 @@ from packaging.version import InvalidVersion, Version
 
 from safe_pip.distfiles import requirements_needed
 from safe_pip.install.installed import InstalledDist
-from safe_pip.resolve.requirements import RequirementLine
+from safe_pip.resolve.requirement_line import RequirementLine
 
 __all__ = ["already_satisfied"]
 

@@ -24,7 +24,7 @@ from packaging.requirements import InvalidRequirement, Requirement
 from safe_pip.distfiles import parse_filename, read_metadata, unapproved_url_requirements, url_key
 from safe_pip.errors import HashMismatch, PolicyDenied, UsageError
 from safe_pip.models import ALL, NameSet
-from safe_pip.resolve.requirements import RequirementLine
+from safe_pip.resolve.requirement_line import RequirementLine
 
 __all__ = [
     "admit",

@@ -56,7 +56,7 @@ __all__ = [
 
 class TrustSettings(Protocol):
     """What the trust stage reads of the command's settings (a
-    :class:`~safe_pip.settings.Settings` has it all)."""
+    :class:`~safe_pip.settings.options.Settings` has it all)."""
 
     @property
     def home(self) -> Path: ...

@@ -23,7 +23,7 @@ from packaging.utils import NormalizedName, canonicalize_name
 from safe_pip.distfiles import parse_filename
 from safe_pip.errors import HashMismatch
 from safe_pip.models import PlannedDist
-from safe_pip.resolve.requirements import RequirementLine
+from safe_pip.resolve.requirement_line import RequirementLine
 
 __all__ = ["HashPin", "approving_digests", "check_pins", "file_digests", "pins_by_project"]
 

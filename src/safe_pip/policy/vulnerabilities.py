@@ -25,7 +25,7 @@ from safe_pip.policy.advisories import Advisory
 from safe_pip.policy.advisory_index import AdvisoryDatabase
 from safe_pip.policy.advisory_source import AdvisoryOptions, load_advisories
 from safe_pip.policy.audit import Action, AuditEvent, AuditLog
-from safe_pip.resolve.requirements import RequirementLine, requirement_name
+from safe_pip.resolve.requirement_line import RequirementLine, requirement_name
 
 if TYPE_CHECKING:
     import httpx

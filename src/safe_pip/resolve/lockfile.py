@@ -24,7 +24,8 @@ from packaging.version import Version
 from safe_pip.errors import SourceError, UsageError
 from safe_pip.gateway.cache import is_sha256
 from safe_pip.models import IndexFile, Plan, PlannedDist, ServedProject, SourceSpec
-from safe_pip.resolve.requirements import LINE_BREAKS, RequirementLine, names_index_project
+from safe_pip.resolve.reqfile_syntax import LINE_BREAKS
+from safe_pip.resolve.requirement_line import RequirementLine, names_index_project
 
 __all__ = ["LockedProject", "check_lockable", "locked_projects", "render_requirements"]
 

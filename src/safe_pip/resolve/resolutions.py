@@ -27,7 +27,7 @@ from typing import Any
 
 from safe_pip.atomic import write_json_atomic
 from safe_pip.gateway.server import Gateway
-from safe_pip.resolve.requirements import RequirementLine, names_index_project
+from safe_pip.resolve.requirement_line import RequirementLine, names_index_project
 from safe_pip.target import TargetEnvironment
 
 __all__ = ["Resolutions"]

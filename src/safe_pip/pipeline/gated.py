@@ -1,0 +1,365 @@
+"""The real stages of an install: admission by policy, and the gateway in front of the sources.
+
+:class:`PipelineStages` admits the request, then finds the target, takes its lock and opens
+the gateway; the stages that run while it is up resolve through it, review the plan, have
+it approved, fetch, build, inspect and install it, and record what was installed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Mapping, Sequence
+from concurrent.futures import Future
+from contextlib import ExitStack
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from functools import partial
+from pathlib import Path
+
+from packaging.utils import NormalizedName, canonicalize_name
+
+from safe_pip.build.builder import Approver, Builder, resolve_approving
+from safe_pip.errors import UsageError
+from safe_pip.gateway.selection import FilePolicy
+from safe_pip.gateway.server import Gateway
+from safe_pip.gateway.shadows import alarm_findings, source_notes
+from safe_pip.install.bytecode import Compiler, compiling
+from safe_pip.install.fetch import Fetcher
+from safe_pip.install.inspection import WheelInfo, check_direct_urls, inspect_wheel
+from safe_pip.install.installed import InstalledDist, check_install_keeps_safe_pip, find_installed
+from safe_pip.install.installer import InstallResult, install_wheels
+from safe_pip.install.placement import check_startup_hooks, lay_out
+from safe_pip.locking import file_lock
+from safe_pip.models import Finding, NameSet, Plan, PlannedDist
+from safe_pip.pipeline.request import InstallRequest
+from safe_pip.pipeline.session import (
+    gateway_session,
+    localized,
+    policy_for,
+    resolve_choosing,
+    same_interpreter,
+    target_for,
+    upstream_client,
+    with_original_urls,
+)
+from safe_pip.pipeline.stages import GatedStages, Inspected, Resolved, Reviewed, Run
+from safe_pip.policy.admission import admit, approved_urls, local_projects
+from safe_pip.policy.advisory_index import AdvisoryDatabase
+from safe_pip.policy.approval import (
+    TrustCheck,
+    approve_early,
+    check_trust,
+    confirm,
+    remember,
+    require_approved,
+)
+from safe_pip.policy.hashes import HashPin, pins_by_project
+from safe_pip.policy.review import review as review_plan
+from safe_pip.policy.update_approval import review_updates
+from safe_pip.policy.updates import cooldown_notes
+from safe_pip.policy.vulnerabilities import advisories_ahead, check_packages, enforce, plan_packages
+from safe_pip.policy.vulnerabilities import findings as vulnerability_findings
+from safe_pip.resolve.requirement_line import RequirementLine, requirement_name
+from safe_pip.resolve.resolutions import Resolutions
+from safe_pip.resolve.resolver import ResolveRequest
+from safe_pip.settings.options import Settings
+from safe_pip.target import Scheme, TargetEnvironment, check_externally_managed, choose_scheme
+
+__all__ = ["PipelineStages"]
+
+
+def _location_options(request: InstallRequest) -> tuple[str, ...]:
+    options: list[str] = []
+    if request.target_dir:
+        options += ["--target", request.target_dir]
+    if request.prefix:
+        options += ["--prefix", request.prefix]
+    if request.user:
+        options.append("--user")
+    if request.root:
+        options += ["--root", request.root]
+    return tuple(options)
+
+
+def _check_environment(request: InstallRequest, target: TargetEnvironment) -> None:
+    if request.require_venv and not target.is_venv:
+        msg = (
+            "Could not find an activated virtualenv (required by --require-virtualenv). "
+            "Activate one, or name it with --python."
+        )
+        raise UsageError(msg)
+    into_environment = not (
+        (request.dry_run and request.write_report)
+        or request.root
+        or request.target_dir
+        or request.prefix
+    )
+    if into_environment and not request.break_system_packages:
+        check_externally_managed(target)
+
+
+def _lock_path(settings: Settings, scheme: Scheme) -> Path:
+    # The real path: the same environment reached through a symlink is the same lock.
+    purelib = os.path.realpath(scheme.real(scheme.paths["purelib"]))
+    key = hashlib.sha256(purelib.encode()).hexdigest()[:32]
+    return settings.home / "locks" / f"env-{key}.lock"
+
+
+def _satisfied(
+    request: InstallRequest, plan: Plan, scheme: Scheme, target: TargetEnvironment
+) -> tuple[InstalledDist, ...]:
+    planned = {dist.name for dist in plan}
+    wanted = {requirement_name(line) for line in request.lines if not line.constraint}
+    installed = find_installed(scheme.satisfying_dirs(target))
+    found = []
+    for name in sorted({canonicalize_name(n) for n in wanted if n}):
+        dists = installed.get(name, [])
+        if dists and name not in planned:
+            found.append(dists[0])
+    return tuple(found)
+
+
+def _resolutions(
+    settings: Settings,
+    request: InstallRequest,
+    target: TargetEnvironment,
+    lines: Sequence[RequirementLine],
+) -> Resolutions | None:
+    """Keyed by the lines pip is handed: a wheel by URL is there as its verified copy."""
+    if _location_options(request) or settings.cache_dir is None:
+        return None
+    return Resolutions.for_question(
+        settings.cache_dir / "resolutions", lines, request.resolver_options, target
+    )
+
+
+def _resolve_request(
+    run: Run, target: TargetEnvironment, lines: tuple[RequirementLine, ...]
+) -> ResolveRequest:
+    """What pip's resolver is asked for an install of ``lines`` into ``target``."""
+    request, settings = run.request, run.settings
+    return ResolveRequest(
+        lines=lines,
+        pip_options=request.resolver_options,
+        target_python=None if same_interpreter(target) else target.python,
+        location_options=_location_options(request),
+        verbose=settings.verbosity,
+        resolutions=_resolutions(settings, request, target, lines),
+        ahead=run.ahead.pip if run.ahead is not None else None,
+    )
+
+
+class PipelineStages:
+    """The real stages: admission by policy, and the gateway in front of the sources."""
+
+    def admit(self, run: Run) -> None:
+        """Refuse, before anything starts, what the policy never lets through."""
+        request = run.request
+        admit(request.lines, request.no_binary, run.settings.file_policy.allow_sdist)
+
+    def open(self, run: Run, stack: ExitStack) -> GatedStages:
+        """Start the upstream client and the advisories, find the target, take its lock,
+        and open the gateway, which stays up until the install: builds fetch their
+        requirements through it."""
+        request, settings = run.request, run.settings
+        client = stack.enter_context(upstream_client(settings))
+        advisories = stack.enter_context(
+            advisories_ahead(
+                settings.advisories, settings.home, client.result, settings.network.retries
+            )
+        )
+        with run.timed("target"):
+            target = target_for(request, run.ahead)
+            _check_environment(request, target)
+            scheme = choose_scheme(
+                target, user=request.user, target_dir=request.target_dir, root=request.root
+            )
+        if not request.dry_run:
+            stack.enter_context(file_lock(_lock_path(settings, scheme)))
+        policy = policy_for(request, target, settings.file_policy)
+        user_pins = pins_by_project(request.lines, target.markers or {})
+        early = partial(
+            require_approved,
+            settings=settings,
+            pins=user_pins,
+            attended=run.prompter is not None and not settings.unattended,
+        )
+        gateway, fetcher, workdir = stack.enter_context(
+            gateway_session(settings, request, client, policy, early)
+        )
+        approve = partial(
+            approve_early,
+            served=gateway.selector.answers,
+            settings=settings,
+            prompter=run.prompter,
+            pins=user_pins,
+        )
+        session = _Session(gateway, fetcher, workdir, approve, approved_urls(request.lines))
+        return _Gated(run, stack, target, scheme, policy, advisories, session)
+
+
+@dataclass(frozen=True, slots=True)
+class _Session:
+    """The gateway, its fetcher and the work directory; the approval of the code that runs
+    while resolving and building, and the direct URLs a distribution may come from."""
+
+    gateway: Gateway
+    fetcher: Fetcher
+    workdir: Path
+    approve: Approver
+    approved: frozenset[str]
+
+
+@dataclass(frozen=True, slots=True)
+class _Gated:
+    """The real stages that run while the gateway is up."""
+
+    run: Run
+    stack: ExitStack
+    target: TargetEnvironment
+    scheme: Scheme
+    policy: FilePolicy
+    advisories: Future[AdvisoryDatabase | None]
+    session: _Session
+
+    def resolve(self) -> Resolved:
+        gateway = self.session.gateway
+        with self.run.timed("resolve"):
+            lines, originals = localized(
+                self.run.request.lines, self.session.fetcher, self.session.approved
+            )
+            resolve_once = partial(
+                resolve_approving,
+                gateway=gateway,
+                workdir=self.session.workdir,
+                approve=self.session.approve,
+            )
+            plan = resolve_choosing(
+                resolve_once,
+                _resolve_request(self.run, self.target, lines),
+                gateway,
+                self.run.settings,
+                self.run.chooser,
+            )
+            return Resolved(with_original_urls(plan, originals), lines)
+
+    def review(self, resolved: Resolved) -> Reviewed:
+        """Check the plan against safe-pip itself, the advisories, the cooldown, the review
+        and the trust store; a dry run also says where each project comes from."""
+        plan, settings, selector = resolved.plan, self.run.settings, self.session.gateway.selector
+        check_install_keeps_safe_pip(
+            {dist.name: dist.version for dist in plan}, map(self.scheme.real, self.scheme.site_dirs)
+        )
+        vulnerabilities = check_packages(
+            plan_packages(plan), self.advisories.result(), settings.advisories
+        )
+        findings = [
+            *cooldown_notes(plan, selector.answers, self.policy, datetime.now(UTC)),
+            *review_plan(plan),
+            *vulnerability_findings(vulnerabilities),
+            *alarm_findings(selector.shadows, settings.sources),
+        ]
+        pins = pins_by_project(resolved.lines, plan.environment)
+        trust = check_trust(plan, pins, settings, selector.answers)
+        satisfied = _satisfied(self.run.request, plan, self.scheme, self.target)
+        if self.run.request.dry_run:
+            # The plan says where each project comes from when that is not the index.
+            pinned = [d.name for d in plan if selector.pin_of(d.name) is not None]
+            findings += source_notes(plan, settings.sources, pinned)
+        return Reviewed(tuple(findings), trust, vulnerabilities, satisfied, pins)
+
+    def approve(self, plan: Plan, reviewed: Reviewed) -> TrustCheck:
+        """Refuse a direct URL nobody gave or an advisory nobody accepted, and have every
+        first-seen project approved."""
+        request, settings = self.run.request, self.run.settings
+        check_direct_urls(plan, self.session.approved)
+        enforce(reviewed.vulnerabilities, request.lines, reviewed.trust.audit, self.run.chooser)
+        return confirm(reviewed.trust, settings, self.run.prompter)
+
+    def fetch(
+        self, plan: Plan, pins: Mapping[NormalizedName, Sequence[HashPin]]
+    ) -> dict[NormalizedName, Path]:
+        with self.run.timed("fetch"):
+            return self.session.fetcher.fetch_all(plan.dists, self.run.reporter, pins)
+
+    def build(self, plan: Plan, files: Mapping[NormalizedName, Path]) -> dict[NormalizedName, Path]:
+        """The files with a wheel built for each planned project that needs one."""
+        built = dict(files)
+        if not any(dist.needs_build for dist in plan):
+            return built
+        request, settings = self.run.request, self.run.settings
+        with self.run.timed("build"):
+            builder = Builder(
+                self.session.gateway,
+                self.target,
+                self.session.workdir,
+                settings.environ,
+                request.build,
+                approve=self.session.approve,
+                allow_sdist=settings.file_policy.allow_sdist,
+                local_projects=local_projects(request.lines),
+                verbose=settings.verbosity,
+            )
+            for dist in plan:
+                if dist.needs_build:
+                    built[dist.name] = builder.build(dist, files.get(dist.name))
+        return built
+
+    def approve_updates(
+        self, trust: TrustCheck, plan: Plan, files: Mapping[NormalizedName, Path]
+    ) -> tuple[TrustCheck, list[Finding]]:
+        return review_updates(trust, plan, files, self.run.settings, self.run.prompter)
+
+    def inspect(self, plan: Plan, files: Mapping[NormalizedName, Path]) -> Inspected:
+        """Check every wheel and lay the plan out (compiling its bytecode meanwhile), every
+        refused startup hook first, in seconds where inspecting a large plan takes longer."""
+        request = self.run.request
+        # An editable install of your own project works through a .pth file.
+        hooks = self.run.settings.allow_startup_hooks | NameSet(d.name for d in plan if d.editable)
+        wheels = [(dist, files[dist.name]) for dist in plan]
+        check_startup_hooks(
+            wheels, self.target, self.scheme, upgrade=request.upgrade, allow_startup_hooks=hooks
+        )
+        compiler = (
+            self.stack.enter_context(compiling(self.target)) if request.compile_bytecode else None
+        )
+        with self.run.timed("inspect"):
+            inspected = [self._inspected(dist, wheel, compiler) for dist, wheel in wheels]
+            layout = lay_out(
+                inspected,
+                self.target,
+                self.scheme,
+                upgrade=request.upgrade,
+                allow_startup_hooks=hooks,
+            )
+        return Inspected(layout, compiler)
+
+    def _inspected(
+        self, dist: PlannedDist, wheel: Path, compiler: Compiler | None
+    ) -> tuple[PlannedDist, Path, WheelInfo]:
+        info = inspect_wheel(
+            dist,
+            wheel,
+            approved_urls=self.session.approved,
+            script_kind=self.target.script_kind,
+            python_version=self.target.version[:2],
+        )
+        if compiler is not None:
+            compiler.compile_wheel(
+                dist.name, wheel, info, self.scheme.install_paths(dist.name, self.target)
+            )
+        return dist, wheel, info
+
+    def install(self, inspected: Inspected) -> InstallResult:
+        with self.run.timed("install"):
+            return install_wheels(
+                inspected.layout,
+                self.target,
+                self.scheme,
+                compiler=inspected.compiler,
+                reporter=self.run.reporter,
+            )
+
+    def record(self, trust: TrustCheck, result: InstallResult) -> None:
+        remember(trust, result.installed)

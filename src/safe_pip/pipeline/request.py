@@ -1,0 +1,62 @@
+"""What the user asked of a command, and what an install did."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from safe_pip.build.builder import BuildOptions
+from safe_pip.install.installed import InstalledDist
+from safe_pip.install.installer import InstallResult
+from safe_pip.models import Finding, Plan
+from safe_pip.policy.review import Approval
+from safe_pip.policy.vulnerabilities import VulnerabilityReport
+from safe_pip.resolve.requirement_line import RequirementLine
+from safe_pip.target import Scheme, TargetEnvironment
+
+__all__ = ["InstallRequest", "Outcome"]
+
+
+@dataclass(frozen=True, slots=True)
+class InstallRequest:
+    """What the user asked ``safe-pip install`` to do."""
+
+    lines: tuple[RequirementLine, ...]
+    python: Path
+    resolver_options: tuple[str, ...] = ()
+    no_binary: tuple[str, ...] = ()
+    prefix: str | None = None
+    user: bool = False
+    target_dir: str | None = None
+    root: str | None = None
+    dry_run: bool = False
+    write_report: bool = False
+    compile_bytecode: bool = True
+    upgrade: bool = False
+    break_system_packages: bool = False
+    require_venv: bool = False
+    foreign_platform: bool = False
+    """``--platform``/``--python-version``/``--implementation``/``--abi`` were given."""
+    ignore_requires_python: bool = False
+    build: BuildOptions = field(default_factory=BuildOptions)
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What happened, for the CLI to present."""
+
+    plan: Plan
+    target: TargetEnvironment
+    scheme: Scheme
+    findings: Sequence[Finding] = ()
+    result: InstallResult | None = None
+    """``None`` for a dry run."""
+    satisfied: tuple[InstalledDist, ...] = ()
+    """Requested projects that were already installed and needed nothing."""
+    timings: dict[str, float] = field(default_factory=dict)
+    approvals: tuple[Approval, ...] = ()
+    """Every project that needed approval (first-seen or a changed source), and how it
+    was approved (a dry run leaves some unapproved)."""
+    vulnerabilities: VulnerabilityReport | None = None
+    """The plan checked against known vulnerabilities (``source`` ``None``: no data)."""

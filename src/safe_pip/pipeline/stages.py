@@ -1,0 +1,141 @@
+"""The stages of one install, as :func:`~safe_pip.pipeline.install.run_install` calls them.
+
+The protocols (``Stages``, then ``GatedStages`` while the gateway is up) and what passes
+between them: the run, the resolved plan, its review, the inspected wheels. The real stages
+are :class:`~safe_pip.pipeline.gated.PipelineStages`; a test may run others.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager, ExitStack, contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+from packaging.utils import NormalizedName
+
+from safe_pip.install.bytecode import Compiler
+from safe_pip.install.installed import InstalledDist
+from safe_pip.install.installer import InstallResult
+from safe_pip.install.placement import Layout
+from safe_pip.models import Finding, Plan
+from safe_pip.pipeline.request import InstallRequest
+from safe_pip.policy.approval import TrustCheck
+from safe_pip.policy.hashes import HashPin
+from safe_pip.policy.prompting import Prompter
+from safe_pip.policy.vulnerabilities import VulnerabilityReport
+from safe_pip.reporting import Reporter
+from safe_pip.resolve.ahead import Ahead
+from safe_pip.resolve.requirement_line import RequirementLine
+from safe_pip.settings.options import Settings
+from safe_pip.target import Scheme, TargetEnvironment
+
+__all__ = ["GatedStages", "Inspected", "Resolved", "Reviewed", "Run", "Stages"]
+
+
+@contextmanager
+def _timed(timings: dict[str, float], stage: str, reporter: Reporter) -> Iterator[None]:
+    reporter.stage(stage)
+    started = time.perf_counter()
+    try:
+        yield
+    finally:
+        timings[stage] = time.perf_counter() - started
+        reporter.timing(stage, timings[stage])
+
+
+@dataclass(frozen=True, slots=True)
+class Run:
+    """One ``safe-pip install``: what was asked, who can answer, where progress goes."""
+
+    request: InstallRequest
+    settings: Settings
+    reporter: Reporter
+    prompter: Prompter | None
+    ahead: Ahead | None
+    timings: dict[str, float] = field(default_factory=dict)
+
+    def timed(self, stage: str) -> AbstractContextManager[None]:
+        """Report ``stage`` and time it."""
+        return _timed(self.timings, stage, self.reporter)
+
+    @property
+    def chooser(self) -> Prompter | None:
+        """Who is asked to choose a source or to accept an advisory: nobody unattended."""
+        return None if self.settings.unattended else self.prompter
+
+
+@dataclass(frozen=True, slots=True)
+class Resolved:
+    """What pip's resolver decided."""
+
+    plan: Plan
+    lines: tuple[RequirementLine, ...]
+    """The lines pip was handed: a wheel named by URL is there as its verified copy."""
+
+
+@dataclass(frozen=True, slots=True)
+class Reviewed:
+    """What the review of a plan found before anything of it is fetched."""
+
+    findings: tuple[Finding, ...]
+    trust: TrustCheck
+    vulnerabilities: VulnerabilityReport
+    satisfied: tuple[InstalledDist, ...]
+    pins: Mapping[NormalizedName, Sequence[HashPin]]
+    """The user's ``--hash`` pins by project, for the environment pip resolved for."""
+
+
+@dataclass(frozen=True, slots=True)
+class Inspected:
+    """The plan's wheels, checked and laid out, ready to be written."""
+
+    layout: Layout
+    compiler: Compiler | None
+
+
+class GatedStages(Protocol):
+    """The stages of one install that run while the gateway is up, in the order
+    :func:`~safe_pip.pipeline.install.run_install` calls them: each raises to stop the
+    install."""
+
+    @property
+    def target(self) -> TargetEnvironment: ...
+
+    @property
+    def scheme(self) -> Scheme: ...
+
+    def resolve(self) -> Resolved: ...
+
+    def review(self, resolved: Resolved) -> Reviewed: ...
+
+    def approve(self, plan: Plan, reviewed: Reviewed) -> TrustCheck: ...
+
+    def fetch(
+        self, plan: Plan, pins: Mapping[NormalizedName, Sequence[HashPin]]
+    ) -> dict[NormalizedName, Path]: ...
+
+    def build(
+        self, plan: Plan, files: Mapping[NormalizedName, Path]
+    ) -> dict[NormalizedName, Path]: ...
+
+    def approve_updates(
+        self, trust: TrustCheck, plan: Plan, files: Mapping[NormalizedName, Path]
+    ) -> tuple[TrustCheck, list[Finding]]: ...
+
+    def inspect(self, plan: Plan, files: Mapping[NormalizedName, Path]) -> Inspected: ...
+
+    def install(self, inspected: Inspected) -> InstallResult: ...
+
+    def record(self, trust: TrustCheck, result: InstallResult) -> None: ...
+
+
+class Stages(Protocol):
+    """The stages of one install: admission, then opening the target, its lock and the
+    gateway (on ``stack``, closed once the install is over) for the rest."""
+
+    def admit(self, run: Run) -> None: ...
+
+    def open(self, run: Run, stack: ExitStack) -> GatedStages: ...
