@@ -11,6 +11,7 @@ from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import Version
 
 from safe_pip.errors import PolicyDenied
+from safe_pip.install.installed import InstalledDist
 from safe_pip.install.installer import InstallResult
 from safe_pip.install.placement import Layout
 from safe_pip.models import DistKind, Finding, IndexFile, Plan, PlannedDist, Severity
@@ -18,6 +19,7 @@ from safe_pip.pipeline.install import run_install
 from safe_pip.pipeline.request import InstallRequest, Outcome
 from safe_pip.pipeline.session import with_original_urls
 from safe_pip.pipeline.stages import Inspected, Resolved, Reviewed, Run
+from safe_pip.pipeline.target_stage import Located
 from safe_pip.policy.approval import TrustCheck
 from safe_pip.policy.audit import AuditLog
 from safe_pip.policy.hashes import HashPin
@@ -33,6 +35,8 @@ DEMO = canonicalize_name("demo")
 DIST = PlannedDist(DEMO, Version("1.0"), DistKind.WHEEL, True, {}, file=demo_wheel("c" * 64))
 STAGES = [
     "admit",
+    "locate",
+    "satisfied",
     "open",
     "resolve",
     "review",
@@ -54,9 +58,16 @@ class _Stages:
     """Stages that note each call in ``calls``; the one named ``refuse`` raises instead.
     Whatever ``open`` put on the run's stack notes ``closed`` when it is closed."""
 
-    def __init__(self, home: Path, refuse: str | None = None, plan: Plan | None = None) -> None:
+    def __init__(
+        self,
+        home: Path,
+        refuse: str | None = None,
+        plan: Plan | None = None,
+        satisfied: tuple[InstalledDist, ...] | None = None,
+    ) -> None:
         self.calls: list[str] = []
         self.refuse = refuse
+        self.already = satisfied
         self.plan = Plan((DIST,)) if plan is None else plan
         self.target, self.scheme = fake_environment(home)
         self.trust = [self._trust(home) for _ in range(3)]
@@ -75,8 +86,18 @@ class _Stages:
     def admit(self, run: Run) -> None:
         self.step("admit")
 
-    def open(self, run: Run, stack: ExitStack) -> _Gated:
+    def locate(self, run: Run) -> Located:
+        self.step("locate")
+        return Located(self.target, self.scheme)
+
+    def satisfied(self, run: Run, located: Located) -> tuple[InstalledDist, ...] | None:
+        self.step("satisfied")
+        assert (located.target, located.scheme) == (self.target, self.scheme)
+        return self.already
+
+    def open(self, run: Run, stack: ExitStack, located: Located) -> _Gated:
         self.step("open")
+        assert (located.target, located.scheme) == (self.target, self.scheme)
         stack.callback(self.calls.append, "closed")
         return _Gated(self)
 
@@ -197,7 +218,7 @@ def test_a_refused_admission_opens_nothing(tmp_path: Path) -> None:
 def test_a_dry_run_stops_after_the_review(tmp_path: Path) -> None:
     stages = _Stages(tmp_path)
     outcome = _install(stages, tmp_path, dry_run=True)
-    assert stages.calls == ["admit", "open", "resolve", "review", "closed"]
+    assert stages.calls == ["admit", "locate", "satisfied", "open", "resolve", "review", "closed"]
     assert outcome.result is None
     assert [finding.message for finding in outcome.findings] == ["reviewed"]
 
@@ -205,9 +226,28 @@ def test_a_dry_run_stops_after_the_review(tmp_path: Path) -> None:
 def test_an_empty_plan_stops_after_the_review(tmp_path: Path) -> None:
     stages = _Stages(tmp_path, plan=Plan(()))
     outcome = _install(stages, tmp_path)
-    assert stages.calls == ["admit", "open", "resolve", "review", "closed"]
+    assert stages.calls == ["admit", "locate", "satisfied", "open", "resolve", "review", "closed"]
     assert outcome.result is None
     assert [finding.message for finding in outcome.findings] == ["reviewed"]
+
+
+def test_a_request_already_satisfied_opens_no_gateway(tmp_path: Path) -> None:
+    present = InstalledDist(DEMO, "1.0", tmp_path / "site" / "demo-1.0.dist-info")
+    stages = _Stages(tmp_path, satisfied=(present,))
+    outcome = _install(stages, tmp_path)
+    assert stages.calls == ["admit", "locate", "satisfied"]
+    assert outcome.satisfied == (present,)
+    assert (outcome.plan.dists, outcome.result, outcome.findings) == ((), None, ())
+    assert (outcome.target, outcome.scheme) == (stages.target, stages.scheme)
+    assert "target" in outcome.timings
+
+
+@pytest.mark.parametrize("failed", ["locate", "satisfied"])
+def test_a_failure_before_the_gateway_opens_nothing(tmp_path: Path, failed: str) -> None:
+    stages = _Stages(tmp_path, refuse=failed)
+    with pytest.raises(PolicyDenied):
+        _install(stages, tmp_path)
+    assert stages.calls == STAGES[: STAGES.index(failed) + 1]
 
 
 def test_a_cached_copy_of_a_wheel_named_by_url_is_planned_as_that_url(tmp_path: Path) -> None:

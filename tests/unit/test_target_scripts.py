@@ -77,7 +77,9 @@ def test_nothing_beside_it_or_in_the_working_directory_is_imported(
     )
     assert ran.returncode == 0, ran.stderr
     assert not marker.exists()
-    # Any other script there would have imported them.
-    (beside / "control.py").write_text("import json\n")
+    # Any other script there imports what lies beside it (a name nothing imported before
+    # the script runs, as a coverage or site hook may have done for the standard library).
+    (beside / "planted_beside.py").write_text(f"open({str(marker)!r}, 'a').write('planted')\n")
+    (beside / "control.py").write_text("import planted_beside\n")
     subprocess.run([sys.executable, "control.py"], cwd=beside, check=True, timeout=60)
-    assert marker.read_text() == "json"
+    assert marker.read_text() == "planted"

@@ -1,14 +1,12 @@
-"""The real stages of an install: admission by policy, and the gateway in front of the sources.
+"""The stages of an install that run while the gateway is up.
 
-:class:`PipelineStages` admits the request, then finds the target, takes its lock and opens
-the gateway; the stages that run while it is up resolve through it, review the plan, have
-it approved, fetch, build, inspect and install it, and record what was installed.
+:func:`open_gated` takes the target's lock and opens the gateway in front of the sources;
+the stages that run while it is up resolve through it, review the plan, have it approved,
+fetch, build, inspect and install it, and record what was installed.
 """
 
 from __future__ import annotations
 
-import hashlib
-import os
 from collections.abc import Mapping, Sequence
 from concurrent.futures import Future
 from contextlib import ExitStack
@@ -20,7 +18,6 @@ from pathlib import Path
 from packaging.utils import NormalizedName, canonicalize_name
 
 from safe_pip.build.builder import Approver, Builder, resolve_approving
-from safe_pip.errors import UsageError
 from safe_pip.gateway.selection import FilePolicy
 from safe_pip.gateway.server import Gateway
 from safe_pip.gateway.shadows import alarm_findings, source_notes
@@ -39,12 +36,12 @@ from safe_pip.pipeline.session import (
     policy_for,
     resolve_choosing,
     same_interpreter,
-    target_for,
     upstream_client,
     with_original_urls,
 )
 from safe_pip.pipeline.stages import GatedStages, Inspected, Resolved, Reviewed, Run
-from safe_pip.policy.admission import admit, approved_urls, local_projects
+from safe_pip.pipeline.target_stage import Located, lock_path
+from safe_pip.policy.admission import approved_urls, local_projects
 from safe_pip.policy.advisory_index import AdvisoryDatabase
 from safe_pip.policy.approval import (
     TrustCheck,
@@ -64,9 +61,9 @@ from safe_pip.resolve.requirement_line import RequirementLine, requirement_name
 from safe_pip.resolve.resolutions import Resolutions
 from safe_pip.resolve.resolver import ResolveRequest
 from safe_pip.settings.options import Settings
-from safe_pip.target import Scheme, TargetEnvironment, check_externally_managed, choose_scheme
+from safe_pip.target import Scheme, TargetEnvironment
 
-__all__ = ["PipelineStages"]
+__all__ = ["open_gated"]
 
 
 def _location_options(request: InstallRequest) -> tuple[str, ...]:
@@ -80,30 +77,6 @@ def _location_options(request: InstallRequest) -> tuple[str, ...]:
     if request.root:
         options += ["--root", request.root]
     return tuple(options)
-
-
-def _check_environment(request: InstallRequest, target: TargetEnvironment) -> None:
-    if request.require_venv and not target.is_venv:
-        msg = (
-            "Could not find an activated virtualenv (required by --require-virtualenv). "
-            "Activate one, or name it with --python."
-        )
-        raise UsageError(msg)
-    into_environment = not (
-        (request.dry_run and request.write_report)
-        or request.root
-        or request.target_dir
-        or request.prefix
-    )
-    if into_environment and not request.break_system_packages:
-        check_externally_managed(target)
-
-
-def _lock_path(settings: Settings, scheme: Scheme) -> Path:
-    # The real path: the same environment reached through a symlink is the same lock.
-    purelib = os.path.realpath(scheme.real(scheme.paths["purelib"]))
-    key = hashlib.sha256(purelib.encode()).hexdigest()[:32]
-    return settings.home / "locks" / f"env-{key}.lock"
 
 
 def _satisfied(
@@ -150,53 +123,39 @@ def _resolve_request(
     )
 
 
-class PipelineStages:
-    """The real stages: admission by policy, and the gateway in front of the sources."""
-
-    def admit(self, run: Run) -> None:
-        """Refuse, before anything starts, what the policy never lets through."""
-        request = run.request
-        admit(request.lines, request.no_binary, run.settings.file_policy.allow_sdist)
-
-    def open(self, run: Run, stack: ExitStack) -> GatedStages:
-        """Start the upstream client and the advisories, find the target, take its lock,
-        and open the gateway, which stays up until the install: builds fetch their
-        requirements through it."""
-        request, settings = run.request, run.settings
-        client = stack.enter_context(upstream_client(settings))
-        advisories = stack.enter_context(
-            advisories_ahead(
-                settings.advisories, settings.home, client.result, settings.network.retries
-            )
+def open_gated(run: Run, stack: ExitStack, located: Located) -> GatedStages:
+    """Start the upstream client and the advisories, take the target's lock, and open the
+    gateway, which stays up until the install: builds fetch their requirements through it."""
+    request, settings = run.request, run.settings
+    target, scheme = located.target, located.scheme
+    client = stack.enter_context(upstream_client(settings))
+    advisories = stack.enter_context(
+        advisories_ahead(
+            settings.advisories, settings.home, client.result, settings.network.retries
         )
-        with run.timed("target"):
-            target = target_for(request, run.ahead)
-            _check_environment(request, target)
-            scheme = choose_scheme(
-                target, user=request.user, target_dir=request.target_dir, root=request.root
-            )
-        if not request.dry_run:
-            stack.enter_context(file_lock(_lock_path(settings, scheme)))
-        policy = policy_for(request, target, settings.file_policy)
-        user_pins = pins_by_project(request.lines, target.markers or {})
-        early = partial(
-            require_approved,
-            settings=settings,
-            pins=user_pins,
-            attended=run.prompter is not None and not settings.unattended,
-        )
-        gateway, fetcher, workdir = stack.enter_context(
-            gateway_session(settings, request, client, policy, early)
-        )
-        approve = partial(
-            approve_early,
-            served=gateway.selector.answers,
-            settings=settings,
-            prompter=run.prompter,
-            pins=user_pins,
-        )
-        session = _Session(gateway, fetcher, workdir, approve, approved_urls(request.lines))
-        return _Gated(run, stack, target, scheme, policy, advisories, session)
+    )
+    if not request.dry_run:
+        stack.enter_context(file_lock(lock_path(settings, scheme)))
+    policy = policy_for(request, target, settings.file_policy)
+    user_pins = pins_by_project(request.lines, target.markers or {})
+    early = partial(
+        require_approved,
+        settings=settings,
+        pins=user_pins,
+        attended=run.prompter is not None and not settings.unattended,
+    )
+    gateway, fetcher, workdir = stack.enter_context(
+        gateway_session(settings, request, client, policy, early)
+    )
+    approve = partial(
+        approve_early,
+        served=gateway.selector.answers,
+        settings=settings,
+        prompter=run.prompter,
+        pins=user_pins,
+    )
+    session = _Session(gateway, fetcher, workdir, approve, approved_urls(request.lines))
+    return _Gated(run, stack, target, scheme, policy, advisories, session)
 
 
 @dataclass(frozen=True, slots=True)

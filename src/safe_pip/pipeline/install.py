@@ -7,19 +7,24 @@ the outcome is returned to the CLI.
 from __future__ import annotations
 
 from contextlib import ExitStack
+from typing import TYPE_CHECKING
 
-from safe_pip.install.installer import InstallResult
+from safe_pip.install.installed import InstalledDist
 from safe_pip.models import Finding, Plan
-from safe_pip.pipeline.gated import PipelineStages
 from safe_pip.pipeline.request import InstallRequest, Outcome
 from safe_pip.pipeline.stages import GatedStages, Reviewed, Run, Stages
-from safe_pip.policy.approval import TrustCheck
+from safe_pip.pipeline.target_stage import Located, locate, satisfied_without_pip
+from safe_pip.policy.admission import admit
 from safe_pip.policy.prompting import Prompter
 from safe_pip.reporting import NullReporter, Reporter
 from safe_pip.resolve.ahead import Ahead
 from safe_pip.settings.options import Settings
 
-__all__ = ["run_install"]
+if TYPE_CHECKING:
+    from safe_pip.install.installer import InstallResult
+    from safe_pip.policy.approval import TrustCheck
+
+__all__ = ["PipelineStages", "run_install"]
 
 
 def run_install(
@@ -36,16 +41,23 @@ def run_install(
     :param prompter: asks about first-seen projects; ``None`` (or unattended settings):
         they are refused unless approved in advance.
     :param ahead: what the command line started ahead in the target interpreter.
-    :param stages: what runs each stage; :class:`~safe_pip.pipeline.gated.PipelineStages`
-        unless given.
+    :param stages: what runs each stage; :class:`PipelineStages` unless given.
 
     :raises SafePipError: any expected failure; the environment is left as it was.
     """
     run = Run(request, settings, reporter or NullReporter(), prompter, ahead)
     stages = stages or PipelineStages()
     stages.admit(run)
+    with run.timed("target"):
+        located = stages.locate(run)
+    satisfied = stages.satisfied(run, located)
+    if satisfied is not None:
+        plan = Plan((), dict(located.target.markers or {}))
+        return Outcome(
+            plan, located.target, located.scheme, satisfied=satisfied, timings=run.timings
+        )
     with ExitStack() as stack:
-        gated = stages.open(run, stack)
+        gated = stages.open(run, stack, located)
         resolved = gated.resolve()
         plan = resolved.plan
         reviewed = gated.review(resolved)
@@ -82,3 +94,26 @@ def _outcome(
         trust.approvals,
         reviewed.vulnerabilities,
     )
+
+
+class PipelineStages:
+    """The real stages: admission by policy, the target, and the gateway in front of the
+    sources."""
+
+    def admit(self, run: Run) -> None:
+        """Refuse, before anything starts, what the policy never lets through."""
+        request = run.request
+        admit(request.lines, request.no_binary, run.settings.file_policy.allow_sdist)
+
+    def locate(self, run: Run) -> Located:
+        return locate(run.request, run.ahead)
+
+    def satisfied(self, run: Run, located: Located) -> tuple[InstalledDist, ...] | None:
+        return satisfied_without_pip(run.request, run.settings, located)
+
+    def open(self, run: Run, stack: ExitStack, located: Located) -> GatedStages:
+        # Imported here: a request that is already satisfied never loads the gateway, the
+        # resolver, the build and install stages or the HTTP client.
+        from safe_pip.pipeline.gated import open_gated
+
+        return open_gated(run, stack, located)

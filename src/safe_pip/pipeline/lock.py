@@ -14,9 +14,9 @@ from safe_pip.pipeline.session import (
     gateway_session,
     policy_for,
     same_interpreter,
-    target_for,
     upstream_client,
 )
+from safe_pip.pipeline.target_stage import target_for
 from safe_pip.policy.admission import admit
 from safe_pip.policy.approval import require_approved
 from safe_pip.policy.hashes import pins_by_project

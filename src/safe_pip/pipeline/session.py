@@ -46,11 +46,10 @@ from safe_pip.pipeline.request import InstallRequest
 from safe_pip.policy.admission import approved_urls, checked_wheel_line, remote_wheel
 from safe_pip.policy.audit import AuditLog, shadow_events
 from safe_pip.policy.trust import TrustStore
-from safe_pip.resolve.ahead import Ahead
 from safe_pip.resolve.requirement_line import RequirementLine
 from safe_pip.resolve.resolver import ResolveRequest
 from safe_pip.settings.options import Settings
-from safe_pip.target import TargetEnvironment, query_target
+from safe_pip.target import TargetEnvironment
 
 if TYPE_CHECKING:
     import httpx
@@ -62,7 +61,6 @@ __all__ = [
     "policy_for",
     "resolve_choosing",
     "same_interpreter",
-    "target_for",
     "upstream_client",
     "with_original_urls",
 ]
@@ -70,13 +68,6 @@ __all__ = [
 Approve = Callable[[Plan, Mapping[NormalizedName, ServedProject | None]], None]
 """Approves a plan's projects before their code runs, or raises (see
 :func:`~safe_pip.policy.approval.require_approved`)."""
-
-
-def target_for(request: InstallRequest, ahead: Ahead | None) -> TargetEnvironment:
-    """The target environment, from the interpreter started ahead if there is one."""
-    if ahead is not None:
-        return ahead.target_environment(request.python, request.prefix)
-    return query_target(request.python, request.prefix)
 
 
 def same_interpreter(target: TargetEnvironment) -> bool:

@@ -2,7 +2,7 @@
 
 The protocols (``Stages``, then ``GatedStages`` while the gateway is up) and what passes
 between them: the run, the resolved plan, its review, the inspected wheels. The real stages
-are :class:`~safe_pip.pipeline.gated.PipelineStages`; a test may run others.
+are :class:`~safe_pip.pipeline.install.PipelineStages`; a test may run others.
 """
 
 from __future__ import annotations
@@ -12,25 +12,29 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from packaging.utils import NormalizedName
 
-from safe_pip.install.bytecode import Compiler
 from safe_pip.install.installed import InstalledDist
-from safe_pip.install.installer import InstallResult
-from safe_pip.install.placement import Layout
 from safe_pip.models import Finding, Plan
 from safe_pip.pipeline.request import InstallRequest
-from safe_pip.policy.approval import TrustCheck
-from safe_pip.policy.hashes import HashPin
+from safe_pip.pipeline.target_stage import Located
 from safe_pip.policy.prompting import Prompter
-from safe_pip.policy.vulnerabilities import VulnerabilityReport
 from safe_pip.reporting import Reporter
 from safe_pip.resolve.ahead import Ahead
 from safe_pip.resolve.requirement_line import RequirementLine
 from safe_pip.settings.options import Settings
 from safe_pip.target import Scheme, TargetEnvironment
+
+if TYPE_CHECKING:
+    # Names for the types only: a request answered from what is installed never loads them.
+    from safe_pip.install.bytecode import Compiler
+    from safe_pip.install.installer import InstallResult
+    from safe_pip.install.placement import Layout
+    from safe_pip.policy.approval import TrustCheck
+    from safe_pip.policy.hashes import HashPin
+    from safe_pip.policy.vulnerabilities import VulnerabilityReport
 
 __all__ = ["GatedStages", "Inspected", "Resolved", "Reviewed", "Run", "Stages"]
 
@@ -133,9 +137,17 @@ class GatedStages(Protocol):
 
 
 class Stages(Protocol):
-    """The stages of one install: admission, then opening the target, its lock and the
+    """The stages of one install: admission, the target, the answer from what is
+    installed when it already satisfies the request, else the target's lock and the
     gateway (on ``stack``, closed once the install is over) for the rest."""
 
     def admit(self, run: Run) -> None: ...
 
-    def open(self, run: Run, stack: ExitStack) -> GatedStages: ...
+    def locate(self, run: Run) -> Located: ...
+
+    def satisfied(self, run: Run, located: Located) -> tuple[InstalledDist, ...] | None:
+        """The requested distributions if what is installed already satisfies the request;
+        ``None``: the gateway and pip must decide."""
+        ...
+
+    def open(self, run: Run, stack: ExitStack, located: Located) -> GatedStages: ...

@@ -1,0 +1,68 @@
+"""A request that is already satisfied is answered from what is installed, without the
+gateway or pip; anything else still goes through them."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import SafePip, Venv
+from tests.support.index import PackageIndex
+from tests.support.outcomes import succeeded
+
+
+@pytest.fixture
+def served(index: Callable[..., PackageIndex], wheel: Callable[..., Path]) -> PackageIndex:
+    """alpha 1.0 (needs beta), beta 1.0 and 1.1."""
+    served = index()
+    served.add(wheel("alpha", "1.0", requires=["beta>=1.0"]))
+    served.add(wheel("beta", "1.0"))
+    served.add(wheel("beta", "1.1"))
+    return served
+
+
+def _install(safe_pip: SafePip, venv: Venv, served: PackageIndex, *args: str) -> str:
+    return succeeded(safe_pip("--python", str(venv.python), "install", "-i", served.url, *args))
+
+
+def test_a_satisfied_request_asks_no_source(
+    safe_pip: SafePip, venv: Venv, served: PackageIndex
+) -> None:
+    _install(safe_pip, venv, served, "alpha", "beta==1.0")
+    asked = list(served.requests)
+    before = {p: p.stat().st_mtime_ns for p in venv.site_packages.rglob("*")}
+    out = _install(safe_pip, venv, served, "alpha", "beta<2")
+    assert served.requests == asked
+    assert out.splitlines() == [
+        f"Requirement already satisfied: alpha in {venv.site_packages} (1.0)",
+        f"Requirement already satisfied: beta in {venv.site_packages} (1.0)",
+    ]
+    assert {p: p.stat().st_mtime_ns for p in venv.site_packages.rglob("*")} == before
+
+
+def test_a_missing_dependency_goes_through_pip(
+    safe_pip: SafePip, venv: Venv, served: PackageIndex
+) -> None:
+    _install(safe_pip, venv, served, "alpha")
+    for gone in ("beta", "beta-1.1.dist-info"):
+        shutil.rmtree(venv.site_packages / gone)
+    out = _install(safe_pip, venv, served, "alpha")
+    assert served.asked("beta")
+    assert "Successfully installed beta-1.1" in out
+
+
+@pytest.mark.parametrize(
+    "args",
+    [("-U", "beta"), ("beta==1.1",), ("--force-reinstall", "beta"), ("beta[extra]",)],
+    ids=["upgrade", "other-version", "force-reinstall", "undeclared-extra"],
+)
+def test_anything_pip_might_change_goes_through_pip(
+    safe_pip: SafePip, venv: Venv, served: PackageIndex, args: tuple[str, ...]
+) -> None:
+    _install(safe_pip, venv, served, "beta==1.0")
+    served.requests.clear()
+    safe_pip("--python", str(venv.python), "install", "-i", served.url, *args)
+    assert served.asked("beta")
