@@ -7,10 +7,10 @@ import urllib.parse
 import zipfile
 from collections.abc import Collection, Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from packaging.metadata import RawMetadata, parse_email
 from packaging.requirements import InvalidRequirement, Requirement
-from packaging.tags import Tag
 from packaging.utils import (
     InvalidSdistFilename,
     InvalidWheelFilename,
@@ -22,6 +22,9 @@ from packaging.utils import (
 from packaging.version import InvalidVersion, Version
 
 from safe_pip.models import DistKind
+
+if TYPE_CHECKING:
+    from packaging.tags import Tag
 
 __all__ = [
     "dependency_names",

@@ -6,11 +6,13 @@ import enum
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from packaging.tags import Tag
 from packaging.utils import NormalizedName, canonicalize_name
-from packaging.version import Version
+
+if TYPE_CHECKING:
+    from packaging.tags import Tag
+    from packaging.version import Version
 
 __all__ = [
     "DistKind",

@@ -6,8 +6,9 @@ from pathlib import Path
 
 import pytest
 from packaging.markers import default_environment
+from packaging.utils import NormalizedName
 
-from safe_pip.install.installed import find_installed
+from safe_pip.install.installed import InstalledDist, find_installed
 from safe_pip.install.satisfied import already_satisfied
 from safe_pip.resolve.requirement_line import RequirementLine
 
@@ -150,6 +151,25 @@ def test_metadata_that_is_not_utf8_needs_pip(tmp_path: Path) -> None:
         b"Metadata-Version: 2.1\nName: app\nVersion: 1.0\nRequires-Dist: l\xe9b\n\n"
     )
     assert _check(site, "app") is None
+
+
+def test_constraints_bind_only_the_projects_taken(site: Path) -> None:
+    def check(*lines: RequirementLine) -> list[str] | None:
+        found = already_satisfied([RequirementLine("requests", "x"), *lines], _inst(site), ENV)
+        return None if found is None else [d.name for d in found]
+
+    assert check(_constraint("idna>=3"), _constraint("torch<=2.14.1")) == ["requests"]
+    assert check(_constraint("idna<3")) is None
+    assert check(_constraint('idna<3; sys_platform == "win32"')) == ["requests"]
+    assert check(_constraint("idna @ https://example.org/idna-3.7.whl")) is None
+
+
+def _constraint(text: str) -> RequirementLine:
+    return RequirementLine(text, "-c constraints.txt", constraint=True)
+
+
+def _inst(site: Path) -> dict[NormalizedName, list[InstalledDist]]:
+    return find_installed([site])
 
 
 def test_nothing_requested_needs_pip(site: Path) -> None:

@@ -18,19 +18,22 @@ import subprocess
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from safe_pip.build.buildsystem import BuildSystem, read_build_system
 from safe_pip.build.hooks import BackendHooks
 from safe_pip.build.options import BuildOptions
 from safe_pip.build.sources import source_tree
 from safe_pip.errors import InstallError, PolicyDenied, SdistRefused
-from safe_pip.gateway.server import Gateway
 from safe_pip.models import DistKind, NameSet, Plan, PlannedDist
 from safe_pip.policy.admission import from_sources
 from safe_pip.policy.approval import ApprovalNeeded
 from safe_pip.resolve.requirement_line import RequirementLine
 from safe_pip.resolve.resolver import ResolveRequest, resolve, run_gated
-from safe_pip.target import TargetEnvironment
+
+if TYPE_CHECKING:
+    from safe_pip.gateway.server import Gateway
+    from safe_pip.target import TargetEnvironment
 
 __all__ = ["Approver", "BuildOptions", "BuildRequirements", "Builder", "resolve_approving"]
 

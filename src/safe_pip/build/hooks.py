@@ -13,13 +13,15 @@ import os
 import subprocess
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from pyproject_hooks import BackendUnavailable, BuildBackendHookCaller, HookMissing
 
-from safe_pip.build.buildsystem import BuildSystem
 from safe_pip.errors import InstallError
 from safe_pip.resolve.pip_process import pip_environment
+
+if TYPE_CHECKING:
+    from safe_pip.build.buildsystem import BuildSystem
 
 __all__ = ["BackendHooks", "HookProcess", "hook_environment"]
 

@@ -5,9 +5,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from safe_pip.errors import UsageError
-from safe_pip.resolve.requirement_line import RequirementLine
+
+if TYPE_CHECKING:
+    from safe_pip.resolve.requirement_line import RequirementLine
 
 __all__ = ["BuildOptions", "parse_config_settings"]
 

@@ -24,7 +24,6 @@ from safe_pip.cli.present import printable
 from safe_pip.errors import EXIT_FAILED, EXIT_OK, UsageError
 from safe_pip.policy.advisory_source import DEFAULT_MAX_AGE_DAYS, OSV_PYPI_ZIP, AdvisoryOptions
 from safe_pip.settings.limits import checked_days
-from safe_pip.settings.options import FileSettings
 
 if TYPE_CHECKING:
     import httpx
@@ -34,6 +33,7 @@ if TYPE_CHECKING:
     from safe_pip.policy.advisory_index import AdvisoryDatabase
     from safe_pip.policy.vulnerabilities import Match, Package, VulnerabilityReport
     from safe_pip.resolve.requirement_line import RequirementLine
+    from safe_pip.settings.options import FileSettings
 
 __all__ = [
     "advisory_options",

@@ -26,7 +26,6 @@ from safe_pip.cli.present import (
 )
 from safe_pip.cli.prompt import TerminalPrompter
 from safe_pip.errors import UsageError
-from safe_pip.gateway.network import NetworkOptions
 from safe_pip.models import NameSet, SourceSpec
 from safe_pip.policy.trust import TrustStore
 from safe_pip.resolve.pipconfig import load_pip_config
@@ -40,6 +39,7 @@ from safe_pip.target import InterpreterChoice, site_prefix_of
 if TYPE_CHECKING:
     from rich.console import Console
 
+    from safe_pip.gateway.network import NetworkOptions
     from safe_pip.pipeline.request import InstallRequest, Outcome
     from safe_pip.resolve.ahead import Ahead
 

@@ -13,12 +13,12 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 from safe_pip.models import DistKind, Finding, Plan, PlannedDist, Severity
-from safe_pip.policy.review import Approval
 
 if TYPE_CHECKING:
     from rich.console import Console
     from rich.progress import Progress, TaskID
 
+    from safe_pip.policy.review import Approval
     from safe_pip.target import InterpreterChoice
 
 __all__ = [

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
-from rich.console import RenderableType
+from typing import TYPE_CHECKING
+
 from rich.progress import ProgressColumn, Task
-from rich.table import Column
 from rich.text import Text
+
+if TYPE_CHECKING:
+    from rich.console import RenderableType
+    from rich.table import Column
 
 __all__ = ["DownloadsOnly"]
 

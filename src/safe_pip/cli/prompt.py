@@ -7,16 +7,14 @@ from contextlib import AbstractContextManager
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from packaging.utils import NormalizedName
-
 from safe_pip.cli.present import format_size, printable
-from safe_pip.models import SourceSpec
 from safe_pip.policy.review import ProjectFacts, age
 
 if TYPE_CHECKING:
+    from packaging.utils import NormalizedName
     from rich.console import Console, RenderableType
 
-    from safe_pip.models import Shadow
+    from safe_pip.models import Shadow, SourceSpec
     from safe_pip.policy.vulnerabilities import Match
 
 __all__ = ["TerminalPrompter", "review_panels"]

@@ -7,12 +7,14 @@ import argparse
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from safe_pip.errors import EXIT_OK
 from safe_pip.models import SourceKind, SourceSpec
-from safe_pip.resolve.requirements import FileOptions
-from safe_pip.settings.options import FileSettings
+
+if TYPE_CHECKING:
+    from safe_pip.resolve.requirements import FileOptions
+    from safe_pip.settings.options import FileSettings
 
 __all__ = ["SOURCES_HELP", "run_sources_command"]
 

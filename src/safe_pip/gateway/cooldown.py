@@ -8,12 +8,15 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
+from typing import TYPE_CHECKING
 
-from packaging.utils import NormalizedName
-from packaging.version import Version
-
-from safe_pip.gateway.selection import FilePolicy
 from safe_pip.models import DropReason, IndexFile, ServedProject
+
+if TYPE_CHECKING:
+    from packaging.utils import NormalizedName
+    from packaging.version import Version
+
+    from safe_pip.gateway.selection import FilePolicy
 
 __all__ = ["ago", "cooldown_name", "cooldown_refusal", "take_it", "too_new"]
 

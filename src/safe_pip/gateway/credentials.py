@@ -7,11 +7,14 @@ what ``~/.netrc`` gives its host, if anything.
 from __future__ import annotations
 
 import threading
+from typing import TYPE_CHECKING
 
 import httpx
 
 from safe_pip.gateway.network import NetworkOptions, keyring_password, netrc_credentials, origin_of
-from safe_pip.models import SourceSpec
+
+if TYPE_CHECKING:
+    from safe_pip.models import SourceSpec
 
 __all__ = ["Credentials"]
 

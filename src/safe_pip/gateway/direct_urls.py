@@ -8,10 +8,13 @@ handed to pip, so pip never learns the URL.
 from __future__ import annotations
 
 from collections.abc import Collection
+from typing import TYPE_CHECKING
 
 from safe_pip.distfiles import unapproved_url_requirements
 from safe_pip.errors import PolicyDenied
-from safe_pip.models import IndexFile
+
+if TYPE_CHECKING:
+    from safe_pip.models import IndexFile
 
 __all__ = ["check_direct_urls"]
 

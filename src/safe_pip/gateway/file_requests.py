@@ -9,13 +9,16 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from http import HTTPStatus
+from typing import TYPE_CHECKING
 
 from safe_pip.distfiles import read_metadata
 from safe_pip.gateway.direct_urls import check_direct_urls
 from safe_pip.gateway.listener import NOT_FOUND, Reply
-from safe_pip.gateway.prefetch import Prefetcher
-from safe_pip.gateway.served import BeforeDownload, FileSource, ServedFile, ServedLedger
 from safe_pip.models import DistKind
+
+if TYPE_CHECKING:
+    from safe_pip.gateway.prefetch import Prefetcher
+    from safe_pip.gateway.served import BeforeDownload, FileSource, ServedFile, ServedLedger
 
 __all__ = ["FileRequests"]
 

@@ -7,15 +7,18 @@ are hashed only when their project is asked for.
 from __future__ import annotations
 
 import logging
-
-from packaging.utils import NormalizedName
+from typing import TYPE_CHECKING
 
 from safe_pip.errors import SourceError
 from safe_pip.gateway.index_pages import parse_html_page
 from safe_pip.gateway.local_files import list_directory, with_local_hash
 from safe_pip.gateway.locations import check_placed, is_remote, local_path
-from safe_pip.gateway.remote import RemoteReader
 from safe_pip.models import IndexFile, ProjectPage, SourceSpec
+
+if TYPE_CHECKING:
+    from packaging.utils import NormalizedName
+
+    from safe_pip.gateway.remote import RemoteReader
 
 __all__ = ["FindLinks"]
 

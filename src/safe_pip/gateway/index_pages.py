@@ -12,13 +12,14 @@ import logging
 import urllib.parse
 from datetime import datetime
 from html.parser import HTMLParser
-from typing import Any
-
-from packaging.utils import NormalizedName
+from typing import TYPE_CHECKING, Any
 
 from safe_pip.distfiles import parse_filename, parse_filename_with_tags
 from safe_pip.gateway.cache import MAX_FILENAME_BYTES, is_sha256
 from safe_pip.models import IndexFile
+
+if TYPE_CHECKING:
+    from packaging.utils import NormalizedName
 
 __all__ = ["HTML_TYPES", "JSON_TYPE", "make_file", "parse_html_page", "parse_json_page"]
 

@@ -10,8 +10,7 @@ import dataclasses
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-
-from packaging.utils import NormalizedName
+from typing import TYPE_CHECKING
 
 from safe_pip.distfiles import parse_filename
 from safe_pip.errors import NetworkError, SourceError, UnsafeSource
@@ -20,6 +19,9 @@ from safe_pip.gateway.index_pages import make_file, parse_html_page
 from safe_pip.gateway.locations import check_placed, is_remote, local_path, scheme_of
 from safe_pip.gateway.remote import CHUNK
 from safe_pip.models import IndexFile, ProjectPage, SourceSpec
+
+if TYPE_CHECKING:
+    from packaging.utils import NormalizedName
 
 __all__ = [
     "list_directory",

@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import urllib.parse
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from safe_pip.errors import UnsafeSource
 from safe_pip.gateway.network import is_secure_origin, redact_url
-from safe_pip.models import IndexFile, SourceSpec
+
+if TYPE_CHECKING:
+    from safe_pip.models import IndexFile, SourceSpec
 
 __all__ = ["check_placed", "is_remote", "local_path", "scheme_of"]
 

@@ -11,18 +11,22 @@ import logging
 import netrc
 import os
 import shutil
-import ssl
 import subprocess
 import time
 import urllib.parse
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeVar
-
-import httpx
+from typing import TYPE_CHECKING, TypeVar
 
 from safe_pip.errors import UsageError
+
+if TYPE_CHECKING:
+    # httpx (and ssl with it) is imported where a request is made: a command that makes
+    # none, such as an install already satisfied, starts without it.
+    import ssl
+
+    import httpx
 
 __all__ = [
     "NetworkOptions",
@@ -171,6 +175,8 @@ def keyring_password(command: str, url: str, username: str) -> str | None:
 
 
 def _ssl_context(options: NetworkOptions) -> ssl.SSLContext:
+    import ssl
+
     try:
         if options.cert:
             context = ssl.create_default_context(cafile=options.cert)
@@ -191,6 +197,8 @@ def _ssl_context(options: NetworkOptions) -> ssl.SSLContext:
 
 
 def _has_system_store() -> bool:
+    import ssl
+
     paths = ssl.get_default_verify_paths()
     if paths.cafile and Path(paths.cafile).is_file():
         return True
@@ -202,6 +210,8 @@ def build_client(options: NetworkOptions, environ: Mapping[str, str] | None = No
 
     :raises UsageError: a certificate file cannot be loaded.
     """
+    import httpx
+
     environ = os.environ if environ is None else environ
     verify = _ssl_context(options)
     mounts: dict[str, httpx.BaseTransport | None] = {}
@@ -221,6 +231,8 @@ def build_client(options: NetworkOptions, environ: Mapping[str, str] | None = No
 
 
 def _user_agent() -> str:
+    import httpx
+
     from safe_pip import __version__
 
     return f"safe-pip/{__version__} httpx/{httpx.__version__}"
@@ -228,6 +240,8 @@ def _user_agent() -> str:
 
 def is_transient(exc: Exception) -> bool:
     """Whether a failed request is worth trying again."""
+    import httpx
+
     if isinstance(exc, httpx.HTTPStatusError):
         return exc.response.status_code in _TRANSIENT_STATUS
     return isinstance(exc, httpx.TransportError)
@@ -243,6 +257,8 @@ def with_retries(
 
     ``retries`` counts the extra attempts, as pip's ``--retries`` does.
     """
+    import httpx
+
     attempt = 0
     while True:
         try:

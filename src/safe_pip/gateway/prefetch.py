@@ -14,16 +14,19 @@ import threading
 from collections.abc import Callable, Collection
 from concurrent.futures import Future, ThreadPoolExecutor
 from functools import cached_property
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from packaging.markers import default_environment
-from packaging.utils import NormalizedName
 
 from safe_pip.distfiles import dependency_names
 from safe_pip.errors import SafePipError
-from safe_pip.gateway.selection import Compatibility, SourceSelector
 from safe_pip.gateway.served import FileSource, ServedFile
 from safe_pip.models import DistKind, IndexFile, ServedProject
+
+if TYPE_CHECKING:
+    from packaging.utils import NormalizedName
+
+    from safe_pip.gateway.selection import Compatibility, SourceSelector
 
 __all__ = ["Prefetcher"]
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import urllib.parse
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
 import httpx
 
@@ -25,7 +26,9 @@ from safe_pip.gateway.network import (
     redact_url,
     with_retries,
 )
-from safe_pip.models import SourceSpec
+
+if TYPE_CHECKING:
+    from safe_pip.models import SourceSpec
 
 __all__ = ["RemoteReader"]
 

@@ -19,11 +19,10 @@ from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.tags import Tag, parse_tag
-from packaging.utils import NormalizedName
-from packaging.version import Version
 
 from safe_pip.errors import AmbiguousSource, SourceError
 from safe_pip.gateway.network import redact_url
@@ -38,7 +37,6 @@ from safe_pip.gateway.shadows import (
     merge_pages,
     shadow_questions,
 )
-from safe_pip.gateway.sources import ProjectLister
 from safe_pip.models import (
     DistKind,
     DroppedFile,
@@ -51,6 +49,12 @@ from safe_pip.models import (
     Shadow,
     SourceSpec,
 )
+
+if TYPE_CHECKING:
+    from packaging.utils import NormalizedName
+    from packaging.version import Version
+
+    from safe_pip.gateway.sources import ProjectLister
 
 __all__ = ["Compatibility", "FilePolicy", "Pin", "SourceSelector", "exempted", "filter_files"]
 

@@ -11,11 +11,12 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-from packaging.utils import NormalizedName
+if TYPE_CHECKING:
+    from packaging.utils import NormalizedName
 
-from safe_pip.models import IndexFile, ServedProject, SourceSpec
+    from safe_pip.models import IndexFile, ServedProject, SourceSpec
 
 __all__ = ["BeforeDownload", "FileSource", "ServedFile", "ServedLedger"]
 

@@ -23,6 +23,7 @@ import threading
 import urllib.parse
 from collections.abc import Collection
 from http import HTTPStatus
+from typing import TYPE_CHECKING
 
 from packaging.utils import NormalizedName, canonicalize_name
 
@@ -31,9 +32,11 @@ from safe_pip.gateway.file_requests import FileRequests
 from safe_pip.gateway.listener import NOT_FOUND, Listener, Reply
 from safe_pip.gateway.pages import PAGE_TYPE, render_page
 from safe_pip.gateway.prefetch import Prefetcher
-from safe_pip.gateway.selection import SourceSelector
 from safe_pip.gateway.served import BeforeDownload, FileSource, ServedFile, ServedLedger
-from safe_pip.models import ServedProject
+
+if TYPE_CHECKING:
+    from safe_pip.gateway.selection import SourceSelector
+    from safe_pip.models import ServedProject
 
 __all__ = ["BeforeDownload", "FileSource", "Gateway", "Reply", "ServedFile"]
 

@@ -33,11 +33,7 @@ import re
 import urllib.parse
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
-
-from packaging.specifiers import SpecifierSet
-from packaging.utils import NormalizedName
-from packaging.version import Version
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from safe_pip.gateway.locations import is_remote
 from safe_pip.models import (
@@ -50,6 +46,11 @@ from safe_pip.models import (
     SourceKind,
     SourceSpec,
 )
+
+if TYPE_CHECKING:
+    from packaging.specifiers import SpecifierSet
+    from packaging.utils import NormalizedName
+    from packaging.version import Version
 
 __all__ = [
     "PUBLIC_HOSTS",

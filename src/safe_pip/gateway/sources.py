@@ -15,19 +15,21 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import AbstractContextManager
-from typing import Protocol
-
-import httpx
-from packaging.utils import NormalizedName
+from typing import TYPE_CHECKING, Protocol
 
 from safe_pip.errors import SourceError
 from safe_pip.gateway.find_links import FindLinks
 from safe_pip.gateway.index_pages import HTML_TYPES, JSON_TYPE, parse_html_page, parse_json_page
 from safe_pip.gateway.local_files import open_local, read_local_index, read_local_optional
 from safe_pip.gateway.locations import check_placed, scheme_of
-from safe_pip.gateway.network import NetworkOptions
 from safe_pip.gateway.remote import RemoteReader
 from safe_pip.models import ProjectPage, SourceKind, SourceSpec
+
+if TYPE_CHECKING:
+    import httpx
+    from packaging.utils import NormalizedName
+
+    from safe_pip.gateway.network import NetworkOptions
 
 __all__ = ["FileReader", "ProjectLister", "Upstream"]
 

@@ -18,10 +18,12 @@ import subprocess
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from safe_pip.install.installed import InstalledDist
-from safe_pip.install.journal import Journal
-from safe_pip.install.removal import Removal
+if TYPE_CHECKING:
+    from safe_pip.install.installed import InstalledDist
+    from safe_pip.install.journal import Journal
+    from safe_pip.install.removal import Removal
 
 __all__ = ["Backups"]
 

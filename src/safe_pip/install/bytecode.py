@@ -27,9 +27,11 @@ import tempfile
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from safe_pip.install.inspection import WheelInfo
-from safe_pip.target import TargetEnvironment
+if TYPE_CHECKING:
+    from safe_pip.install.inspection import WheelInfo
+    from safe_pip.target import TargetEnvironment
 
 __all__ = ["COMPILED_SCHEMES", "Compiler", "CompilerFailed", "compiling", "pyc_path"]
 

@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from safe_pip.install.backups import Backups
 from safe_pip.install.bytecode import Compiler, CompilerFailed, pyc_path
-from safe_pip.install.destination import PlacedDestination
 from safe_pip.install.journal import Journal, remove_file
+
+if TYPE_CHECKING:
+    from safe_pip.install.backups import Backups
+    from safe_pip.install.destination import PlacedDestination
 
 __all__ = ["BytecodeHandOff"]
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import io
 import os
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from installer.destinations import SchemeDictionaryDestination
 from installer.records import Hash, RecordEntry
@@ -19,10 +19,12 @@ from installer.utils import copyfileobj_with_hashing, make_file_executable
 
 from safe_pip.errors import InstallError, UnsafeWheel
 from safe_pip.install.bytecode import COMPILED_SCHEMES
-from safe_pip.install.journal import Journal
 from safe_pip.install.locations import RealPaths, contained, final_path
-from safe_pip.install.placement import PlacedWheel
-from safe_pip.target import Scheme
+
+if TYPE_CHECKING:
+    from safe_pip.install.journal import Journal
+    from safe_pip.install.placement import PlacedWheel
+    from safe_pip.target import Scheme
 
 __all__ = ["PlacedDestination"]
 

@@ -15,7 +15,7 @@ import email.policy
 import zipfile
 from collections.abc import Collection, Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from installer.records import InvalidRecordEntry, parse_record_file
 from installer.sources import WheelFile
@@ -23,7 +23,9 @@ from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
 from safe_pip.distfiles import unapproved_url_requirements
-from safe_pip.models import PlannedDist
+
+if TYPE_CHECKING:
+    from safe_pip.models import PlannedDist
 
 __all__ = [
     "metadata_problems",

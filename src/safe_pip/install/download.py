@@ -9,13 +9,15 @@ import logging
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from safe_pip.errors import HashMismatch, NetworkError
 from safe_pip.gateway.cache import FileCache, sha256_file
-from safe_pip.gateway.sources import FileReader
-from safe_pip.models import IndexFile, SourceSpec
 from safe_pip.reporting import NullReporter, Reporter
+
+if TYPE_CHECKING:
+    from safe_pip.gateway.sources import FileReader
+    from safe_pip.models import IndexFile, SourceSpec
 
 __all__ = ["Downloader"]
 

@@ -9,16 +9,19 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from packaging.utils import NormalizedName
-
-from safe_pip.gateway.cache import FileCache
-from safe_pip.gateway.sources import FileReader
 from safe_pip.install.download import Downloader
 from safe_pip.install.metadata import MetadataReader
-from safe_pip.models import IndexFile, PlannedDist, SourceSpec
 from safe_pip.policy.hashes import HashPin, check_pins
 from safe_pip.reporting import NullReporter, Reporter
+
+if TYPE_CHECKING:
+    from packaging.utils import NormalizedName
+
+    from safe_pip.gateway.cache import FileCache
+    from safe_pip.gateway.sources import FileReader
+    from safe_pip.models import IndexFile, PlannedDist, SourceSpec
 
 __all__ = ["Fetcher"]
 

@@ -8,11 +8,12 @@ from __future__ import annotations
 import json
 import zipfile
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from installer.sources import WheelFile
 
-from safe_pip.models import PlannedDist
+if TYPE_CHECKING:
+    from safe_pip.models import PlannedDist
 
 __all__ = ["ScriptedSource", "additional_metadata"]
 

@@ -25,6 +25,7 @@ import zlib
 from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from packaging.utils import InvalidWheelFilename, parse_wheel_filename
 
@@ -59,7 +60,9 @@ from safe_pip.install.scripts import (
     script_problems,
     survives,
 )
-from safe_pip.models import Plan, PlannedDist
+
+if TYPE_CHECKING:
+    from safe_pip.models import Plan, PlannedDist
 
 __all__ = [
     "Script",

@@ -22,25 +22,28 @@ import warnings
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import installer
 from installer.exceptions import InstallerError
 
 from safe_pip.errors import InstallError
 from safe_pip.install.backups import Backups
-from safe_pip.install.bytecode import Compiler
 from safe_pip.install.compile_handoff import BytecodeHandOff
 from safe_pip.install.destination import PlacedDestination
 from safe_pip.install.generated import ScriptedSource, additional_metadata
-from safe_pip.install.installed import InstalledDist
 from safe_pip.install.journal import Journal, signals_held
 from safe_pip.install.locations import RealPaths
-from safe_pip.install.placement import Layout, PlacedWheel
 from safe_pip.install.removal import Removal
 from safe_pip.install.scripts import entry_points_text
-from safe_pip.models import PlannedDist
 from safe_pip.reporting import NullReporter, Reporter
-from safe_pip.target import Scheme, TargetEnvironment
+
+if TYPE_CHECKING:
+    from safe_pip.install.bytecode import Compiler
+    from safe_pip.install.installed import InstalledDist
+    from safe_pip.install.placement import Layout, PlacedWheel
+    from safe_pip.models import PlannedDist
+    from safe_pip.target import Scheme, TargetEnvironment
 
 __all__ = ["InstallResult", "install_wheels"]
 

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from safe_pip.install.inspection import WheelInfo
-from safe_pip.install.installed import InstalledDist
-from safe_pip.models import Finding, PlannedDist
+if TYPE_CHECKING:
+    from safe_pip.install.inspection import WheelInfo
+    from safe_pip.install.installed import InstalledDist
+    from safe_pip.models import Finding, PlannedDist
 
 __all__ = ["Layout", "PlacedWheel"]
 

@@ -10,8 +10,10 @@ import hashlib
 import os
 import zipfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from safe_pip.target import Scheme
+if TYPE_CHECKING:
+    from safe_pip.target import Scheme
 
 __all__ = ["RealPaths", "contained", "final_path", "same_content", "within"]
 

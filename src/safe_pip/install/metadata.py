@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import hashlib
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from safe_pip.distfiles import read_metadata
 from safe_pip.errors import HashMismatch, UnsafeWheel
-from safe_pip.gateway.cache import FileCache
-from safe_pip.gateway.sources import FileReader
-from safe_pip.install.download import Downloader
-from safe_pip.models import IndexFile, SourceSpec
+
+if TYPE_CHECKING:
+    from safe_pip.gateway.cache import FileCache
+    from safe_pip.gateway.sources import FileReader
+    from safe_pip.install.download import Downloader
+    from safe_pip.models import IndexFile, SourceSpec
 
 __all__ = ["MetadataReader"]
 

@@ -35,8 +35,7 @@ import logging
 from collections.abc import Iterable, Mapping, Sequence
 from functools import cached_property
 from pathlib import Path
-
-from packaging.utils import NormalizedName
+from typing import TYPE_CHECKING
 
 from safe_pip.errors import InstallError
 from safe_pip.install.inspection import WheelEntry, WheelInfo, describe, peek_wheel, refusal
@@ -46,7 +45,11 @@ from safe_pip.install.layout import Layout, PlacedWheel
 from safe_pip.install.locations import RealPaths, contained, final_path, same_content
 from safe_pip.install.startup_hooks import HookDirs, StartupHooks, hooks_refusal
 from safe_pip.models import Finding, NameSet, PlannedDist, Severity
-from safe_pip.target import Scheme, TargetEnvironment
+
+if TYPE_CHECKING:
+    from packaging.utils import NormalizedName
+
+    from safe_pip.target import Scheme, TargetEnvironment
 
 __all__ = [
     "Layout",

@@ -12,10 +12,13 @@ import logging
 import os
 from collections.abc import Collection
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from safe_pip.install.installed import InstalledDist
 from safe_pip.install.locations import RealPaths, contained, within
-from safe_pip.target import Scheme, TargetEnvironment
+
+if TYPE_CHECKING:
+    from safe_pip.install.installed import InstalledDist
+    from safe_pip.target import Scheme, TargetEnvironment
 
 __all__ = ["Removal"]
 

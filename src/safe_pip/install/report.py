@@ -8,11 +8,13 @@ from __future__ import annotations
 
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from safe_pip.gateway.network import redact_url
-from safe_pip.install.installer import InstallResult
-from safe_pip.models import Plan, PlannedDist
+
+if TYPE_CHECKING:
+    from safe_pip.install.installer import InstallResult
+    from safe_pip.models import Plan, PlannedDist
 
 __all__ = ["installation_report"]
 

@@ -2,17 +2,18 @@
 
 pip answers ``Requirement already satisfied`` when the installed distribution of every
 requested project matches its requirement, and everything those need is installed and
-matches too. safe-pip decides that first, from the installed metadata alone, so a no-op
-install starts neither the gateway nor pip. Whatever it cannot decide for certain (a URL,
-an editable, hashes, config settings, a constraint, an extra the project does not declare,
-metadata it cannot read) goes down the whole pipeline, which decides as pip does; the
-shortcut can only ever say less than pip would, never install or skip something pip would
-not.
+matches too (and every constraint on those). safe-pip decides that first, from the
+installed metadata alone, so a no-op install starts neither the gateway nor pip. Whatever
+it cannot decide for certain (a URL, an editable, hashes, config settings, an extra the
+project does not declare, metadata it cannot read, a constraint the installed version
+breaks) goes down the whole pipeline, which decides as pip does: the shortcut can only
+ever say less than pip would, never install or skip something pip would not.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
 
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import NormalizedName, canonicalize_name
@@ -20,7 +21,9 @@ from packaging.version import InvalidVersion, Version
 
 from safe_pip.distfiles import requirements_needed
 from safe_pip.install.installed import InstalledDist
-from safe_pip.resolve.requirement_line import RequirementLine
+
+if TYPE_CHECKING:
+    from safe_pip.resolve.requirement_line import RequirementLine
 
 __all__ = ["already_satisfied"]
 
@@ -41,15 +44,33 @@ def already_satisfied(
     :param installed: by name, in the order pip finds them (the first one counts).
     :param environment: the target's marker environment.
     """
-    requested = _requested(lines, environment)
-    if requested is None:
+    parsed = _requested(lines, environment)
+    if parsed is None:
         return None
+    requested, constraints = parsed
+    taken = _closure(requested, installed, environment, follow_dependencies)
+    if taken is None or not all(_meets(taken, constraint) for constraint in constraints):
+        return None
+    names = sorted({canonicalize_name(requirement.name) for requirement in requested})
+    return tuple(installed[name][0] for name in names)
+
+
+def _closure(
+    requested: list[Requirement],
+    installed: Installed,
+    environment: Mapping[str, str],
+    follow_dependencies: bool,
+) -> dict[NormalizedName, InstalledDist] | None:
+    """Every installed distribution the requirements take, following what each needs;
+    ``None`` if one is missing, does not match or cannot be read for certain."""
+    taken: dict[NormalizedName, InstalledDist] = {}
     pending, done = list(requested), set[tuple[NormalizedName, frozenset[str]]]()
     while pending:
         requirement = pending.pop()
         dist = _matching(requirement, installed)
         if dist is None:
             return None
+        taken[dist.name] = dist
         key = (dist.name, frozenset(requirement.extras))
         if key in done:
             continue
@@ -60,17 +81,24 @@ def already_satisfied(
         if needed is None:
             return None
         pending += needed
-    names = sorted({canonicalize_name(requirement.name) for requirement in requested})
-    return tuple(installed[name][0] for name in names)
+    return taken
+
+
+def _meets(taken: Mapping[NormalizedName, InstalledDist], constraint: Requirement) -> bool:
+    """A constraint only matters for a project the requirements take (as in pip)."""
+    dist = taken.get(canonicalize_name(constraint.name))
+    return dist is None or _matching(constraint, {dist.name: [dist]}) is not None
 
 
 def _requested(
     lines: Sequence[RequirementLine], environment: Mapping[str, str]
-) -> list[Requirement] | None:
-    """The requirements that apply here, or ``None`` if any line is more than a name."""
-    requirements = []
+) -> tuple[list[Requirement], list[Requirement]] | None:
+    """The requirements and the constraints that apply here, or ``None`` if any line is
+    more than a name, extras, a version specifier and a marker."""
+    requirements: list[Requirement] = []
+    constraints: list[Requirement] = []
     for line in lines:
-        if line.editable or line.hashes or line.config_settings or line.constraint:
+        if line.editable or line.hashes or line.config_settings:
             return None
         try:
             requirement = Requirement(line.text)
@@ -82,8 +110,8 @@ def _requested(
         if requirement.url is not None:
             return None
         if applies:
-            requirements.append(requirement)
-    return requirements or None
+            (constraints if line.constraint else requirements).append(requirement)
+    return (requirements, constraints) if requirements else None
 
 
 def _matching(requirement: Requirement, installed: Installed) -> InstalledDist | None:

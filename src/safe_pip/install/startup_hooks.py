@@ -16,12 +16,15 @@ import os
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from safe_pip.install.inspection import WheelEntry, describe
-from safe_pip.install.layout import PlacedWheel
 from safe_pip.install.locations import final_path, same_content, within
-from safe_pip.models import PlannedDist
-from safe_pip.target import Scheme, TargetEnvironment
+
+if TYPE_CHECKING:
+    from safe_pip.install.layout import PlacedWheel
+    from safe_pip.models import PlannedDist
+    from safe_pip.target import Scheme, TargetEnvironment
 
 __all__ = ["HookDirs", "StartupHooks", "hooks_refusal"]
 

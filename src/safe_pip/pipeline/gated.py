@@ -14,22 +14,19 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from packaging.utils import NormalizedName, canonicalize_name
 
 from safe_pip.build.builder import Approver, Builder, resolve_approving
-from safe_pip.gateway.selection import FilePolicy
-from safe_pip.gateway.server import Gateway
 from safe_pip.gateway.shadows import alarm_findings, source_notes
 from safe_pip.install.bytecode import Compiler, compiling
-from safe_pip.install.fetch import Fetcher
 from safe_pip.install.inspection import WheelInfo, check_direct_urls, inspect_wheel
 from safe_pip.install.installed import InstalledDist, check_install_keeps_safe_pip, find_installed
 from safe_pip.install.installer import InstallResult, install_wheels
 from safe_pip.install.placement import check_startup_hooks, lay_out
 from safe_pip.locking import file_lock
 from safe_pip.models import Finding, NameSet, Plan, PlannedDist
-from safe_pip.pipeline.request import InstallRequest
 from safe_pip.pipeline.session import (
     gateway_session,
     localized,
@@ -42,7 +39,6 @@ from safe_pip.pipeline.session import (
 from safe_pip.pipeline.stages import GatedStages, Inspected, Resolved, Reviewed, Run
 from safe_pip.pipeline.target_stage import Located, lock_path
 from safe_pip.policy.admission import approved_urls, local_projects
-from safe_pip.policy.advisory_index import AdvisoryDatabase
 from safe_pip.policy.approval import (
     TrustCheck,
     approve_early,
@@ -60,8 +56,15 @@ from safe_pip.policy.vulnerabilities import findings as vulnerability_findings
 from safe_pip.resolve.requirement_line import RequirementLine, requirement_name
 from safe_pip.resolve.resolutions import Resolutions
 from safe_pip.resolve.resolver import ResolveRequest
-from safe_pip.settings.options import Settings
-from safe_pip.target import Scheme, TargetEnvironment
+
+if TYPE_CHECKING:
+    from safe_pip.gateway.selection import FilePolicy
+    from safe_pip.gateway.server import Gateway
+    from safe_pip.install.fetch import Fetcher
+    from safe_pip.pipeline.request import InstallRequest
+    from safe_pip.policy.advisory_index import AdvisoryDatabase
+    from safe_pip.settings.options import Settings
+    from safe_pip.target import Scheme, TargetEnvironment
 
 __all__ = ["open_gated"]
 

@@ -9,20 +9,20 @@ from __future__ import annotations
 from contextlib import ExitStack
 from typing import TYPE_CHECKING
 
-from safe_pip.install.installed import InstalledDist
 from safe_pip.models import Finding, Plan
 from safe_pip.pipeline.request import InstallRequest, Outcome
 from safe_pip.pipeline.stages import GatedStages, Reviewed, Run, Stages
 from safe_pip.pipeline.target_stage import Located, locate, satisfied_without_pip
 from safe_pip.policy.admission import admit
-from safe_pip.policy.prompting import Prompter
 from safe_pip.reporting import NullReporter, Reporter
-from safe_pip.resolve.ahead import Ahead
-from safe_pip.settings.options import Settings
 
 if TYPE_CHECKING:
+    from safe_pip.install.installed import InstalledDist
     from safe_pip.install.installer import InstallResult
     from safe_pip.policy.approval import TrustCheck
+    from safe_pip.policy.prompting import Prompter
+    from safe_pip.resolve.ahead import Ahead
+    from safe_pip.settings.options import Settings
 
 __all__ = ["PipelineStages", "run_install"]
 

@@ -5,11 +5,8 @@ from __future__ import annotations
 from contextlib import ExitStack
 from dataclasses import dataclass
 from functools import partial
+from typing import TYPE_CHECKING
 
-from packaging.utils import NormalizedName
-
-from safe_pip.models import Plan, ServedProject
-from safe_pip.pipeline.request import InstallRequest
 from safe_pip.pipeline.session import (
     gateway_session,
     policy_for,
@@ -20,11 +17,17 @@ from safe_pip.pipeline.target_stage import target_for
 from safe_pip.policy.admission import admit
 from safe_pip.policy.approval import require_approved
 from safe_pip.policy.hashes import pins_by_project
-from safe_pip.resolve.ahead import Ahead
 from safe_pip.resolve.lockfile import check_lockable
 from safe_pip.resolve.resolver import ResolveRequest, resolve
-from safe_pip.settings.options import Settings
-from safe_pip.target import TargetEnvironment
+
+if TYPE_CHECKING:
+    from packaging.utils import NormalizedName
+
+    from safe_pip.models import Plan, ServedProject
+    from safe_pip.pipeline.request import InstallRequest
+    from safe_pip.resolve.ahead import Ahead
+    from safe_pip.settings.options import Settings
+    from safe_pip.target import TargetEnvironment
 
 __all__ = ["LockResult", "run_lock"]
 

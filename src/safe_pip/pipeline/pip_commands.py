@@ -6,15 +6,18 @@ import sys
 from collections.abc import Sequence
 from functools import partial
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from safe_pip.pipeline.request import InstallRequest
 from safe_pip.pipeline.session import Approve, gateway_session, localized, upstream_client
 from safe_pip.policy.admission import admit, approved_urls
 from safe_pip.policy.approval import require_approved
 from safe_pip.policy.hashes import pins_by_project
 from safe_pip.resolve.requirement_line import names_index_project
 from safe_pip.resolve.resolver import run_gated
-from safe_pip.settings.options import Settings
+
+if TYPE_CHECKING:
+    from safe_pip.pipeline.request import InstallRequest
+    from safe_pip.settings.options import Settings
 
 __all__ = ["run_pip_command"]
 

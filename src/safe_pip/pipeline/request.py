@@ -5,15 +5,18 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from safe_pip.build.builder import BuildOptions
-from safe_pip.install.installed import InstalledDist
-from safe_pip.install.installer import InstallResult
-from safe_pip.models import Finding, Plan
-from safe_pip.policy.review import Approval
-from safe_pip.policy.vulnerabilities import VulnerabilityReport
-from safe_pip.resolve.requirement_line import RequirementLine
-from safe_pip.target import Scheme, TargetEnvironment
+from safe_pip.build.options import BuildOptions
+
+if TYPE_CHECKING:
+    from safe_pip.install.installed import InstalledDist
+    from safe_pip.install.installer import InstallResult
+    from safe_pip.models import Finding, Plan
+    from safe_pip.policy.review import Approval
+    from safe_pip.policy.vulnerabilities import VulnerabilityReport
+    from safe_pip.resolve.requirement_line import RequirementLine
+    from safe_pip.target import Scheme, TargetEnvironment
 
 __all__ = ["InstallRequest", "Outcome"]
 

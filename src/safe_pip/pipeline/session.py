@@ -28,7 +28,6 @@ from safe_pip.errors import AmbiguousSource
 from safe_pip.gateway.cache import FileCache
 from safe_pip.gateway.network import build_client
 from safe_pip.gateway.selection import Compatibility, FilePolicy, SourceSelector
-from safe_pip.gateway.served import ServedFile
 from safe_pip.gateway.server import Gateway
 from safe_pip.gateway.shadows import SourceChooser, alarm_message
 from safe_pip.gateway.sources import Upstream
@@ -42,17 +41,19 @@ from safe_pip.models import (
     Shadow,
     SourceSpec,
 )
-from safe_pip.pipeline.request import InstallRequest
 from safe_pip.policy.admission import approved_urls, checked_wheel_line, remote_wheel
 from safe_pip.policy.audit import AuditLog, shadow_events
 from safe_pip.policy.trust import TrustStore
-from safe_pip.resolve.requirement_line import RequirementLine
-from safe_pip.resolve.resolver import ResolveRequest
-from safe_pip.settings.options import Settings
-from safe_pip.target import TargetEnvironment
 
 if TYPE_CHECKING:
     import httpx
+
+    from safe_pip.gateway.served import ServedFile
+    from safe_pip.pipeline.request import InstallRequest
+    from safe_pip.resolve.requirement_line import RequirementLine
+    from safe_pip.resolve.resolver import ResolveRequest
+    from safe_pip.settings.options import Settings
+    from safe_pip.target import TargetEnvironment
 
 __all__ = [
     "Approve",

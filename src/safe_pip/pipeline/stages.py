@@ -14,27 +14,26 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
-from packaging.utils import NormalizedName
-
-from safe_pip.install.installed import InstalledDist
-from safe_pip.models import Finding, Plan
-from safe_pip.pipeline.request import InstallRequest
-from safe_pip.pipeline.target_stage import Located
-from safe_pip.policy.prompting import Prompter
-from safe_pip.reporting import Reporter
-from safe_pip.resolve.ahead import Ahead
-from safe_pip.resolve.requirement_line import RequirementLine
-from safe_pip.settings.options import Settings
-from safe_pip.target import Scheme, TargetEnvironment
-
 if TYPE_CHECKING:
     # Names for the types only: a request answered from what is installed never loads them.
+    from packaging.utils import NormalizedName
+
     from safe_pip.install.bytecode import Compiler
+    from safe_pip.install.installed import InstalledDist
     from safe_pip.install.installer import InstallResult
     from safe_pip.install.placement import Layout
+    from safe_pip.models import Finding, Plan
+    from safe_pip.pipeline.request import InstallRequest
+    from safe_pip.pipeline.target_stage import Located
     from safe_pip.policy.approval import TrustCheck
     from safe_pip.policy.hashes import HashPin
+    from safe_pip.policy.prompting import Prompter
     from safe_pip.policy.vulnerabilities import VulnerabilityReport
+    from safe_pip.reporting import Reporter
+    from safe_pip.resolve.ahead import Ahead
+    from safe_pip.resolve.requirement_line import RequirementLine
+    from safe_pip.settings.options import Settings
+    from safe_pip.target import Scheme, TargetEnvironment
 
 __all__ = ["GatedStages", "Inspected", "Resolved", "Reviewed", "Run", "Stages"]
 

@@ -13,14 +13,12 @@ import os
 from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from safe_pip.errors import UsageError
 from safe_pip.install.installed import InstalledDist, find_installed
 from safe_pip.install.satisfied import already_satisfied
 from safe_pip.locking import file_lock
-from safe_pip.pipeline.request import InstallRequest
-from safe_pip.resolve.ahead import Ahead
-from safe_pip.settings.options import Settings
 from safe_pip.target import (
     Scheme,
     TargetEnvironment,
@@ -28,6 +26,11 @@ from safe_pip.target import (
     choose_scheme,
     query_target,
 )
+
+if TYPE_CHECKING:
+    from safe_pip.pipeline.request import InstallRequest
+    from safe_pip.resolve.ahead import Ahead
+    from safe_pip.settings.options import Settings
 
 __all__ = ["Located", "locate", "lock_path", "satisfied_without_pip", "target_for"]
 

@@ -18,13 +18,16 @@ import urllib.request
 from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from packaging.requirements import InvalidRequirement, Requirement
 
 from safe_pip.distfiles import parse_filename, read_metadata, unapproved_url_requirements, url_key
 from safe_pip.errors import HashMismatch, PolicyDenied, UsageError
 from safe_pip.models import ALL, NameSet
-from safe_pip.resolve.requirement_line import RequirementLine
+
+if TYPE_CHECKING:
+    from safe_pip.resolve.requirement_line import RequirementLine
 
 __all__ = [
     "admit",

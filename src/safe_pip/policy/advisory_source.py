@@ -27,13 +27,14 @@ from typing import TYPE_CHECKING, Any
 from safe_pip.atomic import write_json_atomic
 from safe_pip.errors import AdvisoryError
 from safe_pip.gateway.network import redact_url, split_credentials, with_retries
-from safe_pip.policy.advisories import Advisory
 from safe_pip.policy.advisory_index import AdvisoryDatabase, build_index
 
 if TYPE_CHECKING:
     import zipfile
 
     import httpx
+
+    from safe_pip.policy.advisories import Advisory
 
 __all__ = ["DEFAULT_MAX_AGE_DAYS", "OSV_PYPI_ZIP", "AdvisoryOptions", "load_advisories"]
 

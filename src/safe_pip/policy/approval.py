@@ -13,16 +13,11 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Protocol
-
-from packaging.utils import NormalizedName
+from typing import TYPE_CHECKING, Any, Protocol
 
 from safe_pip.errors import FirstSeenRefused, HashMismatch, TrustStoreError
-from safe_pip.gateway.selection import FilePolicy
-from safe_pip.models import Exemption, NameSet, Plan, PlannedDist, ServedProject
 from safe_pip.policy.audit import Action, AuditEvent, AuditLog
 from safe_pip.policy.hashes import HashPin, approving_digests
-from safe_pip.policy.prompting import Prompter
 from safe_pip.policy.review import (
     Approval,
     ProjectFacts,
@@ -39,6 +34,13 @@ from safe_pip.policy.updates import (
     replaced_message,
     replaced_releases,
 )
+
+if TYPE_CHECKING:
+    from packaging.utils import NormalizedName
+
+    from safe_pip.gateway.selection import FilePolicy
+    from safe_pip.models import Exemption, NameSet, Plan, PlannedDist, ServedProject
+    from safe_pip.policy.prompting import Prompter
 
 __all__ = [
     "ApprovalNeeded",

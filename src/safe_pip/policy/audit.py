@@ -13,11 +13,13 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TypedDict
+from typing import TYPE_CHECKING, TypedDict
 
 from safe_pip.errors import TrustStoreError
 from safe_pip.gateway.shadows import alarm_message
-from safe_pip.models import Shadow, SourceSpec
+
+if TYPE_CHECKING:
+    from safe_pip.models import Shadow, SourceSpec
 
 __all__ = ["Action", "AuditEvent", "AuditLine", "AuditLog", "shadow_events", "utc_now"]
 

@@ -15,6 +15,7 @@ import urllib.parse
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from packaging.markers import UndefinedEnvironmentName
 from packaging.requirements import InvalidRequirement, Requirement
@@ -22,8 +23,10 @@ from packaging.utils import NormalizedName, canonicalize_name
 
 from safe_pip.distfiles import parse_filename
 from safe_pip.errors import HashMismatch
-from safe_pip.models import PlannedDist
-from safe_pip.resolve.requirement_line import RequirementLine
+
+if TYPE_CHECKING:
+    from safe_pip.models import PlannedDist
+    from safe_pip.resolve.requirement_line import RequirementLine
 
 __all__ = ["HashPin", "approving_digests", "check_pins", "file_digests", "pins_by_project"]
 

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-from packaging.utils import NormalizedName
+if TYPE_CHECKING:
+    from packaging.utils import NormalizedName
 
-from safe_pip.policy.review import ProjectFacts
+    from safe_pip.policy.review import ProjectFacts
 
 __all__ = ["Prompter"]
 

@@ -11,9 +11,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from packaging.utils import NormalizedName
 from packaging.version import Version
 
 from safe_pip.gateway.network import redact_url
@@ -40,6 +39,9 @@ from safe_pip.policy.trust_warnings import (
     first_seen_warnings,
     update_warnings,
 )
+
+if TYPE_CHECKING:
+    from packaging.utils import NormalizedName
 
 __all__ = [
     "Approval",

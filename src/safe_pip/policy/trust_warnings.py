@@ -18,10 +18,10 @@ from packaging.utils import NormalizedName
 from packaging.version import Version
 
 from safe_pip.models import PlannedDist, ServedProject
-from safe_pip.policy.trust import TrustedProject
 
 if TYPE_CHECKING:
     from safe_pip.policy.impostors import Impostor
+    from safe_pip.policy.trust import TrustedProject
 
 __all__ = [
     "DORMANT_DAYS",

@@ -11,16 +11,18 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
-
-from packaging.utils import NormalizedName
+from typing import TYPE_CHECKING, Any
 
 from safe_pip.models import Finding, Plan, Severity
 from safe_pip.policy.approval import TrustCheck, TrustSettings, ask
-from safe_pip.policy.prompting import Prompter
 from safe_pip.policy.review import Approval, ProjectFacts, update_facts
 from safe_pip.policy.trust import How
 from safe_pip.policy.update_review import profile_wheel, update_changes
+
+if TYPE_CHECKING:
+    from packaging.utils import NormalizedName
+
+    from safe_pip.policy.prompting import Prompter
 
 __all__ = ["review_updates"]
 

@@ -14,13 +14,14 @@ import zipfile
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from installer.utils import parse_entrypoints
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
-from safe_pip.policy.trust import TrustedProject
+if TYPE_CHECKING:
+    from safe_pip.policy.trust import TrustedProject
 
 __all__ = [
     "SIZE_JUMP",

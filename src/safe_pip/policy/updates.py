@@ -12,9 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-
-from packaging.utils import NormalizedName
-from packaging.version import Version
+from typing import TYPE_CHECKING
 
 from safe_pip.errors import HashMismatch
 from safe_pip.gateway.cooldown import ago, cooldown_name, take_it, too_new
@@ -28,7 +26,12 @@ from safe_pip.models import (
     ServedProject,
     Severity,
 )
-from safe_pip.policy.trust import TrustedProject
+
+if TYPE_CHECKING:
+    from packaging.utils import NormalizedName
+    from packaging.version import Version
+
+    from safe_pip.policy.trust import TrustedProject
 
 __all__ = [
     "Replaced",

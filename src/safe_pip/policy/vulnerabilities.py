@@ -21,14 +21,15 @@ from packaging.version import InvalidVersion, Version
 
 from safe_pip.errors import KnownVulnerability
 from safe_pip.models import Finding, Plan, Severity
-from safe_pip.policy.advisories import Advisory
-from safe_pip.policy.advisory_index import AdvisoryDatabase
 from safe_pip.policy.advisory_source import AdvisoryOptions, load_advisories
 from safe_pip.policy.audit import Action, AuditEvent, AuditLog
 from safe_pip.resolve.requirement_line import RequirementLine, requirement_name
 
 if TYPE_CHECKING:
     import httpx
+
+    from safe_pip.policy.advisories import Advisory
+    from safe_pip.policy.advisory_index import AdvisoryDatabase
 
 __all__ = [
     "Match",

@@ -13,16 +13,20 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from packaging.requirements import InvalidRequirement, Requirement
-from packaging.specifiers import SpecifierSet
 from packaging.utils import NormalizedName, canonicalize_name
 
 from safe_pip.errors import HashMismatch, PolicyDenied, ResolveError, SafePipError, SdistRefused
 from safe_pip.gateway.cooldown import cooldown_refusal
 from safe_pip.gateway.shadows import unmet_explanation
 from safe_pip.models import DropReason, IndexFile, ServedProject
-from safe_pip.resolve.gateway_view import GatewayView
+
+if TYPE_CHECKING:
+    from packaging.specifiers import SpecifierSet
+
+    from safe_pip.resolve.gateway_view import GatewayView
 
 __all__ = ["pip_failure"]
 

@@ -5,15 +5,16 @@ they can be tested without a running gateway."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-from packaging.utils import NormalizedName
+if TYPE_CHECKING:
+    from packaging.utils import NormalizedName
 
-from safe_pip.errors import SafePipError
-from safe_pip.gateway.selection import FilePolicy, Pin
-from safe_pip.gateway.served import ServedFile
-from safe_pip.gateway.shadows import Elsewhere
-from safe_pip.models import ServedProject, SourceSpec
+    from safe_pip.errors import SafePipError
+    from safe_pip.gateway.selection import FilePolicy, Pin
+    from safe_pip.gateway.served import ServedFile
+    from safe_pip.gateway.shadows import Elsewhere
+    from safe_pip.models import ServedProject, SourceSpec
 
 __all__ = ["GatewayView", "SelectorView"]
 

@@ -14,9 +14,11 @@ import urllib.parse
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from safe_pip.resolve.gateway_view import GatewayView
-from safe_pip.resolve.requirement_line import RequirementLine
+if TYPE_CHECKING:
+    from safe_pip.resolve.gateway_view import GatewayView
+    from safe_pip.resolve.requirement_line import RequirementLine
 
 __all__ = ["Cleaner", "PipFiles"]
 

@@ -17,15 +17,18 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-
-from packaging.utils import NormalizedName
-from packaging.version import Version
+from typing import TYPE_CHECKING
 
 from safe_pip.errors import SourceError, UsageError
 from safe_pip.gateway.cache import is_sha256
-from safe_pip.models import IndexFile, Plan, PlannedDist, ServedProject, SourceSpec
 from safe_pip.resolve.reqfile_syntax import LINE_BREAKS
 from safe_pip.resolve.requirement_line import RequirementLine, names_index_project
+
+if TYPE_CHECKING:
+    from packaging.utils import NormalizedName
+    from packaging.version import Version
+
+    from safe_pip.models import IndexFile, Plan, PlannedDist, ServedProject, SourceSpec
 
 __all__ = ["LockedProject", "check_lockable", "locked_projects", "render_requirements"]
 

@@ -13,7 +13,7 @@ import json
 import urllib.parse
 import urllib.request
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from packaging.utils import canonicalize_name
 from packaging.version import Version
@@ -22,7 +22,9 @@ from safe_pip.distfiles import parse_filename
 from safe_pip.errors import PolicyDenied, ResolveError
 from safe_pip.gateway.cache import sha256_file
 from safe_pip.models import DistKind, IndexFile, Plan, PlannedDist, VcsRef
-from safe_pip.resolve.gateway_view import GatewayView
+
+if TYPE_CHECKING:
+    from safe_pip.resolve.gateway_view import GatewayView
 
 __all__ = ["plan_from_report", "read_report"]
 

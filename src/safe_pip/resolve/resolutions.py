@@ -23,12 +23,14 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from importlib.metadata import version
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from safe_pip.atomic import write_json_atomic
-from safe_pip.gateway.server import Gateway
 from safe_pip.resolve.requirement_line import RequirementLine, names_index_project
-from safe_pip.target import TargetEnvironment
+
+if TYPE_CHECKING:
+    from safe_pip.gateway.server import Gateway
+    from safe_pip.target import TargetEnvironment
 
 __all__ = ["Resolutions"]
 

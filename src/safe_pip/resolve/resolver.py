@@ -21,20 +21,23 @@ import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import NormalizedName, canonicalize_name
 
 from safe_pip.errors import ResolveError
-from safe_pip.gateway.server import Gateway
-from safe_pip.models import Plan
 from safe_pip.resolve.failures import pip_failure
-from safe_pip.resolve.gateway_view import GatewayView
 from safe_pip.resolve.handoff import Cleaner, PipFiles
 from safe_pip.resolve.pip_process import PipAhead, start_pip
 from safe_pip.resolve.report import plan_from_report, read_report
-from safe_pip.resolve.requirement_line import RequirementLine
-from safe_pip.resolve.resolutions import Resolutions
+
+if TYPE_CHECKING:
+    from safe_pip.gateway.server import Gateway
+    from safe_pip.models import Plan
+    from safe_pip.resolve.gateway_view import GatewayView
+    from safe_pip.resolve.requirement_line import RequirementLine
+    from safe_pip.resolve.resolutions import Resolutions
 
 __all__ = ["ResolveRequest", "resolve", "run_gated"]
 

@@ -6,12 +6,15 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from safe_pip.errors import UsageError
 from safe_pip.gateway.selection import FilePolicy
-from safe_pip.models import Exemption, NameSet
 from safe_pip.policy.trust import parse_exemption
 from safe_pip.settings.limits import checked_days
+
+if TYPE_CHECKING:
+    from safe_pip.models import Exemption, NameSet
 
 __all__ = [
     "DEFAULT_MIN_RELEASE_AGE",

@@ -5,14 +5,16 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from safe_pip.errors import UsageError
-from safe_pip.models import Exemption
 from safe_pip.policy.trust import parse_exemption
 from safe_pip.resolve.reqfile_syntax import unsafe_character
 from safe_pip.settings.limits import parsed_days
 from safe_pip.settings.sources import source_table
+
+if TYPE_CHECKING:
+    from safe_pip.models import Exemption
 
 __all__ = ["KNOWN_KEYS", "LIST_KEYS", "validated"]
 
