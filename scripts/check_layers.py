@@ -27,7 +27,7 @@ LAYERS: tuple[frozenset[str], ...] = (
     frozenset({"policy"}),
     frozenset({"build"}),
     frozenset({"install"}),
-    frozenset({"settings", "pipeline", "doctor"}),
+    frozenset({"settings", "pipeline", "doctor", "cache_usage"}),
     frozenset({"cli", "__main__"}),
 )
 

@@ -111,9 +111,7 @@ def install(
             info = inspect_wheel(dist, wheel)
             inspected.append((dist, wheel, info))
             if compiler is not None:
-                compiler.compile_wheel(
-                    dist.name, wheel, info, scheme.install_paths(dist.name, target)
-                )
+                compiler.compile_wheel(dist.name, wheel, info)
         layout = lay_out(
             inspected, target, scheme, upgrade=upgrade, allow_startup_hooks=allow_startup_hooks
         )

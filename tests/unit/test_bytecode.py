@@ -6,12 +6,14 @@ from __future__ import annotations
 import dataclasses
 import marshal
 import py_compile
+import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
 from safe_pip.install.bytecode import compiling, pyc_path
+from safe_pip.install.bytecode_store import BytecodeStore
 from safe_pip.install.inspection import inspect_wheel
 from safe_pip.target import Scheme, TargetEnvironment
 from tests.support.bytecode import as_compileall_writes
@@ -59,13 +61,13 @@ def test_bytecode_compiled_ahead_is_what_compileall_writes(
     for module in ("__init__", "core"):
         source = _site(env) / "alpha" / f"{module}.py"
         written = pyc_path(source, TAG).read_bytes()
-        assert written == as_compileall_writes(source, tmp_path, mode)
+        assert written == as_compileall_writes(source, _site(env), tmp_path, mode)
 
 
 def test_modules_are_compiled_from_the_wheel_before_they_are_written(
     env: Env, tmp_path: Path
 ) -> None:
-    target, scheme = env
+    target, _ = env
     files = {"alpha/__init__.py": "value = 'from the wheel'\n"}
     wheel = build_wheel(tmp_path / "dists", WheelSpec("alpha", "1.0", files=files))
     dist = planned(wheel)
@@ -74,11 +76,8 @@ def test_modules_are_compiled_from_the_wheel_before_they_are_written(
     source.write_text("value = 'on the disk'\n")
     with compiling(target) as compiler:
         assert compiler is not None
-        scheme_dirs = scheme.install_paths(dist.name, target)
-        compiler.compile_wheel(dist.name, wheel, inspect_wheel(dist, wheel), scheme_dirs)
-        compiler.modules_written(
-            dist.name, [(source, str(source.parent), "purelib", "alpha/__init__.py")]
-        )
+        compiler.compile_wheel(dist.name, wheel, inspect_wheel(dist, wheel))
+        compiler.modules_written(dist.name, [(source, "purelib", "alpha/__init__.py")])
         [pyc] = compiler.finish()
     assert pyc is not None
     code = marshal.loads(pyc.read_bytes()[16:])  # noqa: S302 (bytecode this test just made)
@@ -100,10 +99,10 @@ def test_a_module_not_compiled_ahead_is_compiled_from_the_written_file(
     source.write_text("value = 2\n")
     with compiling(target) as compiler:
         assert compiler is not None
-        compiler.modules_written("beta", [(source, str(source.parent), "purelib", "beta.py")])
+        compiler.modules_written("beta", [(source, "purelib", "beta.py")])
         assert compiler.finish() == [pyc_path(source, TAG)]
     assert pyc_path(source, TAG).read_bytes() == as_compileall_writes(
-        source, tmp_path, py_compile.PycInvalidationMode.TIMESTAMP
+        source, _site(env), tmp_path, py_compile.PycInvalidationMode.TIMESTAMP
     )
 
 
@@ -126,3 +125,81 @@ def test_an_unfinished_compiler_is_stopped(env: Env) -> None:
         assert compiler is not None
         process = compiler._process
     assert process.returncode is not None
+
+
+def test_a_traceback_names_the_installed_modules_real_path(env: Env, tmp_path: Path) -> None:
+    files = {"alpha/__init__.py": "", "alpha/fail.py": "def fail():\n    raise ValueError(9)\n"}
+    install(*env, build_wheel(tmp_path / "dists", WheelSpec("alpha", "1.0", files=files)))
+    source = _site(env) / "alpha" / "fail.py"
+    pyc = pyc_path(source, TAG)
+    written = pyc.read_bytes()
+    compiled = marshal.loads(written[16:])  # noqa: S302 (bytecode this test just made)
+    assert compiled.co_filename == "alpha/fail.py"
+    code = f"import sys; sys.path[:0] = [{str(_site(env))!r}]; import alpha.fail; alpha.fail.fail()"
+    ran = subprocess.run(
+        [sys.executable, "-I", "-c", code],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+    assert f'File "{source}", line 2, in fail\n    raise ValueError(9)' in ran.stderr
+    assert pyc.read_bytes() == written  # the bytecode was used, not replaced
+
+
+class Emptied(BytecodeStore):
+    """A store whose size limit is nothing: empty after each install."""
+
+    def evict(self, limit: int = 0) -> int:
+        return super().evict(0)
+
+
+def _written_with(target: TargetEnvironment, site: Path, store: BytecodeStore) -> list[bytes]:
+    """Compile FILES' modules ahead with the store and write them into ``site``: the
+    bytecode of each module (of those that compile), and the store's entries meanwhile."""
+    wheel = build_wheel(site.parent / "dists", WheelSpec("alpha", "1.0", files=FILES))
+    dist = planned(wheel)
+    with compiling(target, store) as compiler:
+        assert compiler is not None
+        # Handed over on standard input: any user may read a process's command line.
+        assert store.key.hex() not in str(compiler._process.args)
+        compiler.compile_wheel(dist.name, wheel, inspect_wheel(dist, wheel))
+        modules = []
+        for path, text in FILES.items():
+            (site / path).parent.mkdir(parents=True, exist_ok=True)
+            (site / path).write_text(text)
+            modules.append((site / path, "purelib", path))
+        compiler.modules_written(dist.name, modules)
+        compiled = [pyc.read_bytes() for pyc in compiler.finish() if pyc is not None]
+        assert store.usage()[0] == len(compiled)
+    return compiled
+
+
+def test_a_store_gives_other_environments_the_same_bytecode(env: Env, tmp_path: Path) -> None:
+    store = BytecodeStore(tmp_path / "cache", tmp_path / "home")
+    first = _written_with(env[0], tmp_path / "one" / "site", store)
+    second = _written_with(env[0], tmp_path / "two" / "site", store)
+    assert len(first) == 2
+    assert [pyc[16:] for pyc in second] == [pyc[16:] for pyc in first]
+
+
+def test_the_store_is_brought_under_its_limit_once_the_compiler_is_done(
+    env: Env, tmp_path: Path
+) -> None:
+    store = Emptied(tmp_path / "cache", tmp_path / "home")
+    _written_with(env[0], _site(env), store)
+    assert store.usage() == (0, 0)
+
+
+def test_a_store_without_a_key_is_not_used(env: Env, tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    home.write_text("not a directory")
+    store = BytecodeStore(tmp_path / "cache", home)
+    target, _ = env
+    source = _site(env) / "beta.py"
+    source.write_text("value = 2\n")
+    with compiling(target, store) as compiler:
+        assert compiler is not None
+        compiler.modules_written("beta", [(source, "purelib", "beta.py")])
+        assert compiler.finish() == [pyc_path(source, TAG)]
+    assert not store.root.exists()

@@ -3,11 +3,15 @@ the written module as compileall would write it, in the order asked."""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
+import marshal
 import os
 import py_compile
 import subprocess
 import sys
+import tempfile
 import zipfile
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -17,7 +21,7 @@ from typing import Any
 import pytest
 
 from safe_pip.install import compile_worker
-from safe_pip.install.compile_worker import CHUNK, Inline, Session, helpers
+from safe_pip.install.compile_worker import CHUNK, MAGIC, Inline, Session, helpers
 from tests.support.bytecode import as_compileall_writes
 
 TIMESTAMP = py_compile.PycInvalidationMode.TIMESTAMP
@@ -47,6 +51,12 @@ def _session(tmp_path: Path, placer: ThreadPoolExecutor, hashed: bool = False) -
     return Session(str(staging), hashed, Inline(), placer)
 
 
+def _send(session: Session, kind: str, body: object) -> None:
+    """Hand the session a message as it arrives on standard input: decoded JSON, whose
+    strings are never interned as a literal may be (marshal writes the two differently)."""
+    session.handle(json.loads(json.dumps([kind, body])))
+
+
 def _wheel(tmp_path: Path, members: dict[str, str]) -> Path:
     wheel = tmp_path / "alpha-1.0-py3-none-any.whl"
     with zipfile.ZipFile(wheel, "w") as archive:
@@ -72,12 +82,12 @@ def test_compiled_ahead_then_placed_as_compileall_writes_it(
     site = tmp_path / "site"
     source = site / "alpha" / "core.py"
     session = _session(tmp_path, placer, hashed)
-    session.handle(["ahead", [str(wheel), [["0", "alpha/core.py", str(source)]]]])
+    _send(session, "ahead", [str(wheel), [["0", "alpha/core.py", "alpha/core.py"]]])
     _written(site, "alpha/core.py", text)
-    session.handle(["written", [["0", str(source), str(source.parent)]]])
+    _send(session, "written", [["0", str(source), "alpha"]])
     [pyc] = session.answer()
     assert pyc == str(source.parent / "__pycache__" / f"core.{sys.implementation.cache_tag}.pyc")
-    assert Path(pyc).read_bytes() == as_compileall_writes(source, tmp_path, mode)
+    assert Path(pyc).read_bytes() == as_compileall_writes(source, site, tmp_path, mode)
     assert not any((tmp_path / "staging").iterdir())
 
 
@@ -87,8 +97,8 @@ def test_the_bytecode_is_of_the_wheels_member_not_the_file(
     wheel = _wheel(tmp_path, {"alpha/__init__.py": "value = 'from the wheel'\n"})
     source = _written(tmp_path / "site", "alpha/__init__.py", "value = 'on the disk'\n")
     session = _session(tmp_path, placer)
-    session.ahead(str(wheel), [["0", "alpha/__init__.py", str(source)]])
-    session.written([("0", str(source), str(source.parent))])
+    session.ahead(str(wheel), [["0", "alpha/__init__.py", "alpha/__init__.py"]])
+    session.written([("0", str(source), "alpha")])
     [pyc] = session.answer()
     assert pyc is not None
     assert b"from the wheel" in Path(pyc).read_bytes()
@@ -102,8 +112,8 @@ def test_a_module_that_does_not_compile_gets_none(
     broken = _written(site, "broken.py", "def (:\n")
     fine = _written(site, "fine.py", "x = 1\n")
     session = _session(tmp_path, placer)
-    session.ahead(str(wheel), [["0", "broken.py", str(broken)], ["1", "fine.py", str(fine)]])
-    session.written([("0", str(broken), str(site)), ("1", str(fine), str(site))])
+    session.ahead(str(wheel), [["0", "broken.py", "broken.py"], ["1", "fine.py", "fine.py"]])
+    session.written([("0", str(broken), ""), ("1", str(fine), "")])
     missing, compiled = session.answer()
     assert missing is None
     assert compiled is not None and Path(compiled).is_file()
@@ -118,14 +128,14 @@ def test_modules_not_compiled_ahead_are_compiled_from_the_file_in_the_order_aske
     plain = _written(site, "plain.py", "b = 2\n")
     broken = _written(site, "broken.py", "def (:\n")
     session = _session(tmp_path, placer)
-    session.ahead(str(wheel), [["0", "ahead.py", str(ahead)]])
+    session.ahead(str(wheel), [["0", "ahead.py", "ahead.py"]])
     # An unknown key is compiled from the file too, as is a key already used.
     session.written(
         [
-            (None, str(plain), str(site)),
-            ("0", str(ahead), str(site)),
-            ("9", str(broken), str(site)),
-            ("0", str(plain), str(site)),
+            (None, str(plain), ""),
+            ("0", str(ahead), ""),
+            ("9", str(broken), ""),
+            ("0", str(plain), ""),
         ]
     )
     answer = session.answer()
@@ -138,7 +148,7 @@ def test_modules_not_compiled_ahead_are_compiled_from_the_file_in_the_order_aske
         str(pycache / f"plain.{tag}.pyc"),
     ]
     assert (pycache / f"plain.{tag}.pyc").read_bytes() == as_compileall_writes(
-        plain, tmp_path, TIMESTAMP
+        plain, site, tmp_path, TIMESTAMP
     )
 
 
@@ -149,7 +159,7 @@ def test_modules_go_to_the_helpers_a_chunk_at_a_time(
     modules = [_written(site, f"m{number}.py", f"n = {number}\n") for number in range(CHUNK + 1)]
     pool = Counting()
     session = Session(str(tmp_path), False, pool, placer)
-    session.written([(None, str(module), str(site)) for module in modules])
+    session.written([(None, str(module), "") for module in modules])
     answer = session.answer()
     assert pool.tasks == 2
     assert [Path(str(pyc)).name.split(".")[0] for pyc in answer] == [m.stem for m in modules]
@@ -170,11 +180,12 @@ def test_staged_bytecode_on_another_file_system_is_copied(
         return real_replace(self, target)
 
     monkeypatch.setattr(Path, "replace", across_devices)
-    session.ahead(str(wheel), [["0", "core.py", str(source)]])
-    session.written([("0", str(source), str(source.parent))])
+    _send(session, "ahead", [str(wheel), [["0", "core.py", "core.py"]]])
+    _send(session, "written", [["0", str(source), ""]])
     [pyc] = session.answer()
     assert pyc is not None
-    assert Path(pyc).read_bytes() == as_compileall_writes(source, tmp_path, TIMESTAMP)
+    expected = as_compileall_writes(source, source.parent, tmp_path, TIMESTAMP)
+    assert Path(pyc).read_bytes() == expected
     assert not any(staging.iterdir())
     assert [entry.name for entry in Path(pyc).parent.iterdir()] == [Path(pyc).name]
 
@@ -190,13 +201,18 @@ def test_run_by_path_with_a_helper_process_per_core(tmp_path: Path) -> None:
     members = {f"pkg/m{number}.py": f"n = {number}\n" for number in range(count)}
     wheel = _wheel(tmp_path, members)
     site = tmp_path / "site"
-    jobs = [[str(n), f"pkg/m{n}.py", str(site / f"pkg/m{n}.py")] for n in range(count)]
-    written = [[job[0], job[2], str(site / "pkg")] for job in jobs]
+    jobs = [[str(n), f"pkg/m{n}.py", f"pkg/m{n}.py"] for n in range(count)]
+    written = [[job[0], str(site / job[2]), "pkg"] for job in jobs]
     for job in jobs:
         _written(site, job[1], members[job[1]])
     staging = tmp_path / "staging"
     staging.mkdir()
-    messages = [["ahead", [str(wheel), jobs]], ["written", written]]
+    store = tmp_path / "store"
+    messages = [
+        ["store", [str(store), KEY.hex()]],
+        ["ahead", [str(wheel), jobs]],
+        ["written", written],
+    ]
     completed = subprocess.run(
         [sys.executable, "-I", "-S", compile_worker.__file__, str(staging)],
         input="".join(json.dumps(message) + "\n" for message in messages),
@@ -208,4 +224,143 @@ def test_run_by_path_with_a_helper_process_per_core(tmp_path: Path) -> None:
     answer = json.loads(completed.stdout)
     tag = sys.implementation.cache_tag
     assert answer == [str(site / "pkg" / "__pycache__" / f"m{n}.{tag}.pyc") for n in range(count)]
-    assert all(Path(pyc).is_file() for pyc in answer)
+    # The helper processes put each module in the store.
+    for n, pyc in enumerate(answer):
+        body = Path(pyc).read_bytes()[16:]
+        source = members[f"pkg/m{n}.py"].encode()
+        assert _entry(store, source, f"pkg/m{n}.py").read_bytes() == _signed(
+            KEY, source, f"pkg/m{n}.py", body
+        )
+
+
+KEY = bytes(range(32))
+SOURCE = b"value = 'from the source'\n"
+
+
+def _digest(source: bytes, dfile: str) -> bytes:
+    return hashlib.sha256(MAGIC + dfile.encode() + b"\0" + source).digest()
+
+
+def _entry(store: Path, source: bytes, dfile: str) -> Path:
+    """Where the store keeps a module: ``<magic>/<digest[:2]>/<digest>``."""
+    name = _digest(source, dfile).hex()
+    return store / MAGIC.hex() / name[:2] / name
+
+
+def _signed(key: bytes, source: bytes, dfile: str, body: bytes) -> bytes:
+    """An entry: the HMAC-SHA256 of the module's digest and its code, then the code."""
+    return hmac.new(key, _digest(source, dfile) + body, hashlib.sha256).digest() + body
+
+
+def _marshalled(text: str, dfile: str) -> bytes:
+    code = compile(text, dfile, "exec", dont_inherit=True)
+    return marshal.dumps(code)
+
+
+@pytest.fixture
+def compiles(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The dfile of every module the worker compiles (in this process)."""
+    made: list[str] = []
+    real = compile_worker.compiled
+
+    def counted(source: bytes, dfile: str) -> bytes:
+        made.append(dfile)
+        return real(source, dfile)
+
+    monkeypatch.setattr(compile_worker, "compiled", counted)
+    return made
+
+
+def _compile_with_store(tmp_path: Path, store: Path, source: bytes = SOURCE) -> bytes:
+    """Install ``alpha/core.py`` into a new site with the store: its bytecode."""
+    wheel = _wheel(tmp_path, {"alpha/core.py": source.decode()})
+    site = Path(tempfile.mkdtemp(dir=tmp_path))
+    module = _written(site, "alpha/core.py", source.decode())
+    with ThreadPoolExecutor(1) as placer:
+        session = _session(site, placer)
+        _send(session, "store", [str(store), KEY.hex()])
+        _send(session, "ahead", [str(wheel), [["0", "alpha/core.py", "alpha/core.py"]]])
+        _send(session, "written", [["0", str(module), "alpha"]])
+        [pyc] = session.answer()
+    assert pyc is not None
+    return Path(pyc).read_bytes()
+
+
+class TestStore:
+    def test_a_module_compiled_once_is_taken_from_the_store_after(
+        self, tmp_path: Path, compiles: list[str]
+    ) -> None:
+        store = tmp_path / "store"
+        first = _compile_with_store(tmp_path, store)
+        assert compiles == ["alpha/core.py"]
+        entry = _entry(store, SOURCE, "alpha/core.py")
+        assert entry.read_bytes() == _signed(KEY, SOURCE, "alpha/core.py", first[16:])
+        second = _compile_with_store(tmp_path, store)
+        assert compiles == ["alpha/core.py"]
+        assert second[16:] == first[16:]
+
+    def test_a_signed_entry_is_used_as_it_is_and_marked_used(
+        self, tmp_path: Path, compiles: list[str]
+    ) -> None:
+        store = tmp_path / "store"
+        entry = _entry(store, SOURCE, "alpha/core.py")
+        entry.parent.mkdir(parents=True)
+        planted = _marshalled("value = 'from the store'\n", "alpha/core.py")
+        entry.write_bytes(_signed(KEY, SOURCE, "alpha/core.py", planted))
+        os.utime(entry, (1_000_000, 1_000_000))
+        assert _compile_with_store(tmp_path, store)[16:] == planted
+        assert compiles == []
+        assert entry.stat().st_mtime > 1_000_000
+
+    @pytest.mark.parametrize(
+        "tampered",
+        [
+            pytest.param(
+                lambda good, other: _signed(bytes(32), SOURCE, "alpha/core.py", other),
+                id="signed-with-another-key",
+            ),
+            pytest.param(lambda good, other: good[:32] + other, id="code-replaced-mac-left"),
+            pytest.param(
+                lambda good, other: _signed(KEY, b"other = 1\n", "alpha/core.py", other),
+                id="another-modules-entry",
+            ),
+            pytest.param(lambda good, other: good[:-1], id="truncated"),
+            pytest.param(lambda good, other: good[:20], id="short"),
+            pytest.param(lambda good, other: good[:32], id="mac-alone"),
+            pytest.param(lambda good, other: b"", id="empty"),
+        ],
+    )
+    def test_an_entry_that_fails_its_check_is_compiled_afresh_and_rewritten(
+        self,
+        tmp_path: Path,
+        compiles: list[str],
+        tampered: Callable[[bytes, bytes], bytes],
+    ) -> None:
+        store = tmp_path / "store"
+        good = _entry(store, SOURCE, "alpha/core.py")
+        body = _marshalled(SOURCE.decode(), "alpha/core.py")
+        other = _marshalled("value = 'planted'\n", "alpha/core.py")
+        good.parent.mkdir(parents=True)
+        good.write_bytes(tampered(_signed(KEY, SOURCE, "alpha/core.py", body), other))
+        pyc = _compile_with_store(tmp_path, store)
+        assert compiles == ["alpha/core.py"]
+        assert b"from the source" in pyc
+        assert b"planted" not in pyc
+        assert good.read_bytes() == _signed(KEY, SOURCE, "alpha/core.py", pyc[16:])
+
+    def test_changed_source_is_another_entry(self, tmp_path: Path, compiles: list[str]) -> None:
+        store = tmp_path / "store"
+        _compile_with_store(tmp_path, store)
+        _compile_with_store(tmp_path, store, b"value = 'changed'\n")
+        assert compiles == ["alpha/core.py", "alpha/core.py"]
+        assert len([entry for entry in store.rglob("*") if entry.is_file()]) == 2
+
+    def test_a_store_that_cannot_be_used_costs_nothing_but_the_saving(
+        self, tmp_path: Path, compiles: list[str]
+    ) -> None:
+        store = tmp_path / "store"
+        store.write_text("a file where the store should be")
+        pyc = _compile_with_store(tmp_path, store)
+        assert compiles == ["alpha/core.py"]
+        assert pyc[16:] == _marshalled(SOURCE.decode(), "alpha/core.py")
+        assert store.read_text() == "a file where the store should be"

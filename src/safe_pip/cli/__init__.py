@@ -55,9 +55,12 @@ safe-pip's own commands:
                               PATH, extra indexes, pip in Dockerfiles and CI files).
   sources                     Print the sources an install asks, in order, where each
                               came from, the mirror groups and the pins.
+  cache info | purge          Show or empty safe-pip's cache (downloads, remembered
+                              resolutions, advisories, bytecode store), then pip's.
 
-Every other pip command (list, freeze, show, uninstall, check, inspect, config, cache,
-hash, index, help, ...) is handed to pip unchanged, for the same environment.
+Every other pip command (list, freeze, show, uninstall, check, inspect, config, the other
+cache commands, hash, index, help, ...) is handed to pip unchanged, for the same
+environment.
 
 General options:
   -h, --help                  Show help.
@@ -211,6 +214,13 @@ def _run_sources(argv: list[str]) -> int:
     return _reported(lambda: run_sources_command(argv, sys.stdout))
 
 
+def _run_cache(general: list[str], rest: list[str]) -> int:
+    from safe_pip.cli.cache_cmd import run_cache_command
+
+    out, _ = _consoles(_no_color([*general, *rest]))
+    return _reported(lambda: run_cache_command(general, rest, out))
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run ``safe-pip`` with ``argv`` (default: ``sys.argv[1:]``) and return its exit status."""
     arguments = list(sys.argv[1:] if argv is None else argv)
@@ -232,6 +242,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _run_doctor(rest)
     if command == "sources":
         return _run_sources([*general, *rest])
+    if command == "cache":
+        from safe_pip.cli.cache_cmd import handles
+
+        if handles(rest):
+            return _run_cache(general, rest)
     if command == "help" and rest and rest[0] in _CHECKED_COMMANDS:
         return _run_checked(rest[0], ["--help"], general)
     from safe_pip.cli.guard import refusal_of_pip_command

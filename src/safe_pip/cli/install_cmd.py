@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from safe_pip.build.options import BuildOptions, parse_config_settings
+from safe_pip.cache_usage import cache_directory
 from safe_pip.cli.audit_cmd import advisory_options, check_audit_flag, present_plan_audit
 from safe_pip.cli.common import network_options, read_url, setup_logging
 from safe_pip.cli.options import build_parser, locate, parse_args, resolver_args
@@ -46,6 +47,7 @@ if TYPE_CHECKING:
 __all__ = [
     "command_help",
     "configured_sources",
+    "parse_configured",
     "prepare",
     "run_install_command",
     "run_pip_command_through_gateway",
@@ -149,13 +151,9 @@ def _settings(
     network = network_options(
         args, [*(args.trusted_hosts or []), *file_options.trusted_hosts], environ
     )
-    if args.no_cache_dir:
-        cache_dir = None
-    else:
-        cache_dir = Path(args.cache_dir).expanduser() if args.cache_dir else home / "cache"
     return Settings(
         home=home,
-        cache_dir=cache_dir,
+        cache_dir=cache_directory(args.cache_dir, home, disabled=args.no_cache_dir),
         sources=sources,
         pins=build_pins(files.pins, files.sources, files.source_marks),
         file_policy=file_policy,
@@ -213,6 +211,17 @@ def _progress_wanted(args: argparse.Namespace, console: Console) -> bool:
     return args.progress_bar == "on" or console.is_terminal
 
 
+def parse_configured(
+    command: str, argv: Sequence[str], environ: Mapping[str, str]
+) -> tuple[argparse.Namespace, InterpreterChoice]:
+    """A checked command's arguments with pip's configuration as defaults, and the target
+    interpreter (whose environment may hold a pip.conf of its own)."""
+    first, choice = locate(command, argv, environ)
+    prefix = site_prefix_of(choice.python)
+    pip_config = load_pip_config(command, environ, prefix, isolated=first.isolated)
+    return parse_args(command, argv, pip_config), choice
+
+
 def prepare(
     command: str, argv: Sequence[str]
 ) -> tuple[argparse.Namespace, Settings, InstallRequest, InterpreterChoice]:
@@ -221,10 +230,8 @@ def prepare(
     :returns: also the target interpreter and why that one (for the plan).
     """
     environ = dict(os.environ)
-    first, choice = locate(command, argv, environ)
+    args, choice = parse_configured(command, argv, environ)
     python = choice.python
-    pip_config = load_pip_config(command, environ, site_prefix_of(python), isolated=first.isolated)
-    args = parse_args(command, argv, pip_config)
     home = default_home(environ)
     files = load_file_settings(Path.cwd(), home, environ)
     network = network_options(args, args.trusted_hosts or [], environ)

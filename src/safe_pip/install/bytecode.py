@@ -8,8 +8,14 @@ compiles with a helper process per core. A wheel's modules are compiled from the
 as soon as the wheel has passed inspection: compiling runs none of the code, and no byte
 of it is written yet. Once the installer has written a module, its bytecode goes next to
 it with the module's own timestamp and size in the header, exactly what ``compileall``
-would write then. A module with nothing compiled ahead (its archive member not known) is
-compiled from the written file.
+would write then given the scheme as the directory to name (``ddir``). A module with
+nothing compiled ahead (its archive member not known) is compiled from the written file.
+
+The bytecode names each module by its path in its scheme (``pkg/mod.py``), not by where
+the environment is: the import system puts the real path back into the code it loads
+(``_imp._fix_co_filename``), and bytes that do not depend on the environment can come
+from the bytecode store (:mod:`safe_pip.install.bytecode_store`), where the compiler
+keeps every module it compiles ahead and takes those it has compiled before.
 
 The interpreter runs with ``-I -S``: the wheels just written may contain ``.pth`` files,
 which must not run.
@@ -21,15 +27,17 @@ import contextlib
 import json
 import logging
 import os
+import posixpath
 import signal
 import subprocess
 import tempfile
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from safe_pip.install.bytecode_store import BytecodeStore
     from safe_pip.install.inspection import WheelInfo
     from safe_pip.target import TargetEnvironment
 
@@ -62,11 +70,8 @@ class Compiler:
         self.written: list[Path] = []
         """Every module :meth:`modules_written` was told of, in order."""
 
-    def compile_wheel(
-        self, project: str, wheel: Path, info: WheelInfo, scheme_dirs: Mapping[str, str]
-    ) -> None:
-        """Compile an inspected wheel's modules before they are written, given the
-        installer's scheme directories (which the bytecode names as the modules' home)."""
+    def compile_wheel(self, project: str, wheel: Path, info: WheelInfo) -> None:
+        """Compile an inspected wheel's modules before they are written."""
         jobs = []
         for entry in info.entries:
             if (
@@ -77,19 +82,32 @@ class Compiler:
                 continue
             key = str(len(self._ahead))
             self._ahead[(project, entry.scheme, entry.path)] = key
-            jobs.append([key, entry.member, str(Path(scheme_dirs[entry.scheme]) / entry.path)])
+            jobs.append([key, entry.member, entry.path])
         if jobs:
             self._send(["ahead", [str(wheel), jobs]])
 
-    def modules_written(self, project: str, modules: Sequence[tuple[Path, str, str, str]]) -> None:
-        """Give written modules their bytecode: ``(written file, directory the bytecode
-        names, scheme, path in the scheme)`` of each."""
+    def modules_written(self, project: str, modules: Sequence[tuple[Path, str, str]]) -> None:
+        """Give written modules their bytecode: ``(written file, scheme, path in the
+        scheme)`` of each."""
         jobs = []
-        for real, ddir, scheme, path in modules:
-            jobs.append([self._ahead.pop((project, scheme, path), None), str(real), ddir])
+        for real, scheme, path in modules:
+            key = self._ahead.pop((project, scheme, path), None)
+            jobs.append([key, str(real), posixpath.dirname(path)])
             self.written.append(real)
         if jobs:
             self._send(["written", jobs])
+
+    def use_store(self, store: BytecodeStore) -> None:
+        """Take modules compiled before from the store, and put the others in it; before
+        anything is compiled. A store whose key cannot be had is not used: it only ever
+        saves time."""
+        try:
+            key = store.key
+        except OSError as exc:
+            logger.debug("the bytecode store is not used: %s", exc)
+            return
+        # On standard input, not the command line: any user can read that of any process.
+        self._send(["store", [str(store.root), key.hex()]])
 
     def _send(self, message: list[object]) -> None:
         stdin = self._process.stdin
@@ -129,34 +147,54 @@ class Compiler:
 
 
 @contextmanager
-def compiling(target: TargetEnvironment) -> Iterator[Compiler | None]:
-    """A compiler for the target; ``None`` when it has no bytecode cache or cannot start.
-    Stopped on exit unless :meth:`Compiler.finish` ran."""
+def compiling(
+    target: TargetEnvironment, store: BytecodeStore | None = None
+) -> Iterator[Compiler | None]:
+    """A compiler for the target, using ``store`` if given; ``None`` when the target has no
+    bytecode cache or the compiler cannot start. Stopped on exit unless
+    :meth:`Compiler.finish` ran; the store is then brought back under its size limit."""
     if not target.cache_tag:
         yield None
         return
     with tempfile.TemporaryDirectory(prefix="safe-pip-bytecode-") as staging:
-        try:
-            process = subprocess.Popen(
-                [str(target.python), "-I", "-S", str(_WORKER), staging],
-                stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                text=True,
-                # Its own process group: stop() must reach the helper processes it forks,
-                # which hold its output pipes open for as long as they live.
-                start_new_session=os.name == "posix",
-            )
-        except OSError as exc:
-            logger.warning(
-                "bytecode compilation is unavailable (%s); modules will compile on first import",
-                exc,
-            )
+        process = _start(target, staging)
+        if process is None:
             yield None
             return
         compiler = Compiler(process)
+        if store is not None:
+            compiler.use_store(store)
         try:
             yield compiler
         finally:
             if process.returncode is None:
                 compiler.stop()
+    if store is not None:
+        _evict(store)
+
+
+def _start(target: TargetEnvironment, staging: str) -> subprocess.Popen[str] | None:
+    try:
+        return subprocess.Popen(
+            [str(target.python), "-I", "-S", str(_WORKER), staging],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            # Its own process group: stop() must reach the helper processes it forks,
+            # which hold its output pipes open for as long as they live.
+            start_new_session=os.name == "posix",
+        )
+    except OSError as exc:
+        logger.warning(
+            "bytecode compilation is unavailable (%s); modules will compile on first import",
+            exc,
+        )
+        return None
+
+
+def _evict(store: BytecodeStore) -> None:
+    try:
+        store.evict_if_due()
+    except OSError as exc:
+        logger.debug("the bytecode store could not be trimmed: %s", exc)

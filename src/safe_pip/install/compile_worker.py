@@ -5,7 +5,9 @@ Each line of standard input is ``["ahead", [wheel, [[key, member, dfile], ...]]]
 these members of a wheel into staged bytecode) or ``["written", [[key or null, path, ddir],
 ...]]`` (these modules are written: give each its bytecode, from the staged one or else from
 the file). At the end of input it prints the ``.pyc`` path (or null) of every written
-module, in order.
+module, in order. A first line ``["store", [root, key]]`` names the bytecode store
+(:mod:`safe_pip.install.bytecode_store`) and its key, in hex: members are then taken from
+it where it holds them, and put in it once compiled.
 
 The target interpreter has neither safe-pip nor its dependencies, and may be as old as
 Python 3.7: this module imports only the standard library and uses nothing newer.
@@ -27,16 +29,20 @@ if (
     del sys.path[0]
 
 import compileall
+import contextlib
+import hashlib
+import hmac
 import importlib.util
 import json
 import marshal
 import shutil
+import tempfile
 import zipfile
 from collections.abc import Callable, Sequence
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
 if TYPE_CHECKING:
     from typing import TypeAlias
@@ -50,6 +56,8 @@ J = TypeVar("J")
 MAGIC = importlib.util.MAGIC_NUMBER
 CHUNK = 32
 """Modules per task for the helper processes."""
+MAC_SIZE = 32
+"""Bytes of the HMAC-SHA256 that starts each entry of the bytecode store."""
 
 
 def header(source: bytes, hashed: bool) -> bytes:
@@ -60,8 +68,69 @@ def header(source: bytes, hashed: bool) -> bytes:
     return MAGIC + bytes(12)
 
 
+def compiled(source: bytes, dfile: str) -> bytes:
+    """A module's code, marshalled as a ``.pyc`` holds it after the header."""
+    # Named, not passed on at once: marshal flags an object referenced more than once, as
+    # py_compile's code object is, and the bytes must be the ones py_compile writes.
+    code = compile(source, dfile, "exec", dont_inherit=True)
+    return marshal.dumps(code)
+
+
+class Store(NamedTuple):
+    """The bytecode store: each module's code by what determines it, signed with the key,
+    so that an entry the store's owner did not write is never used."""
+
+    root: str
+    key: bytes
+
+    def compiled(self, source: bytes, dfile: str) -> bytes:
+        """:func:`compiled`, taken from the store where it holds the module."""
+        named = dfile.encode("utf-8", "surrogateescape")
+        digest = hashlib.sha256(MAGIC + named + b"\0" + source).digest()
+        entry = Path(self.root, MAGIC.hex(), digest.hex()[:2], digest.hex())
+        body = self.load(entry, digest)
+        if body is None:
+            body = compiled(source, dfile)
+            self.save(entry, digest, body)
+        return body
+
+    def load(self, entry: Path, digest: bytes) -> bytes | None:
+        """An entry's code, if it is there and signed with the key; marked as used."""
+        try:
+            signed = entry.read_bytes()
+        except OSError:
+            return None
+        mac, body = signed[:MAC_SIZE], signed[MAC_SIZE:]
+        if not body or not hmac.compare_digest(mac, self.sign(digest, body)):
+            return None
+        with contextlib.suppress(OSError):  # a read-only store is used all the same
+            os.utime(entry)
+        return body
+
+    def save(self, entry: Path, digest: bytes, body: bytes) -> None:
+        """Put a module's code in the store, whole or not at all: another install may be
+        reading the entry. A store that cannot be written is left as it is."""
+        try:
+            entry.parent.mkdir(parents=True, exist_ok=True)
+            fd, temp = tempfile.mkstemp(dir=str(entry.parent), prefix=".", suffix=".tmp")
+        except OSError:
+            return
+        try:
+            # Not fsynced: an entry a power loss truncates fails its check and is rewritten.
+            with os.fdopen(fd, "wb") as stream:
+                stream.write(self.sign(digest, body) + body)
+            Path(temp).replace(entry)
+        except OSError:
+            with contextlib.suppress(OSError):
+                Path(temp).unlink()
+
+    def sign(self, digest: bytes, body: bytes) -> bytes:
+        """The MAC of an entry's code, bound to the module it was compiled from."""
+        return hmac.new(self.key, digest + body, hashlib.sha256).digest()
+
+
 def compile_ahead(
-    staging: str, wheel: str, hashed: bool, jobs: Sequence[Sequence[str]]
+    staging: str, wheel: str, hashed: bool, store: Store | None, jobs: Sequence[Sequence[str]]
 ) -> Compiled:
     """Compile ``[key, member, dfile]`` members of a wheel into ``staging/key``; ``None``
     for a member that does not compile."""
@@ -70,12 +139,12 @@ def compile_ahead(
         for key, member, dfile in jobs:
             try:
                 source = archive.read(member)
-                code = compile(source, dfile, "exec", dont_inherit=True)
+                body = compiled(source, dfile) if store is None else store.compiled(source, dfile)
             except Exception:
                 staged.append(None)
                 continue
             path = Path(staging, key)
-            path.write_bytes(header(source, hashed) + marshal.dumps(code))
+            path.write_bytes(header(source, hashed) + body)
             staged.append(str(path))
     return staged
 
@@ -146,13 +215,17 @@ class Session:
         self._hashed = hashed
         self._pool = pool
         self._placer = placer
+        self._store: Store | None = None
         self._compiled: dict[str, tuple[Future[Compiled], int]] = {}
         self._answers: list[Callable[[], str | None]] = []
 
     def handle(self, message: Sequence[Any]) -> None:
-        """Act on one message (``["ahead", ...]`` or ``["written", ...]``)."""
+        """Act on one message (``["store", ...]``, ``["ahead", ...]`` or ``["written", ...]``)."""
         kind, body = message
-        if kind == "ahead":
+        if kind == "store":
+            root, key = body
+            self._store = Store(root, bytes.fromhex(key))
+        elif kind == "ahead":
             wheel, jobs = body
             self.ahead(wheel, jobs)
         else:
@@ -160,7 +233,7 @@ class Session:
 
     def ahead(self, wheel: str, jobs: Sequence[Sequence[str]]) -> None:
         """Compile ``[key, member, dfile]`` members of a wheel, to place once written."""
-        work = partial(compile_ahead, self._staging, wheel, self._hashed)
+        work = partial(compile_ahead, self._staging, wheel, self._hashed, self._store)
         tasks = self._in_chunks(work, jobs)
         for index, job in enumerate(jobs):
             self._compiled[job[0]] = tasks[index]

@@ -49,7 +49,7 @@ class PlacedDestination(SchemeDictionaryDestination):
         self._scheme = scheme
         self._realpath = realpath
         self._roots: dict[str, Path] = {}
-        self._compile: list[tuple[Path, str, InstallerScheme, str]] | None = None
+        self._compile: list[tuple[Path, InstallerScheme, str]] | None = None
         self.pending: tuple[InstallerScheme, str, list[tuple[InstallerScheme, RecordEntry]]] | None
         self.pending = None
 
@@ -119,8 +119,8 @@ class PlacedDestination(SchemeDictionaryDestination):
     ) -> None:
         self.pending = (scheme, record_file_path, list(records))
 
-    def sources_to_compile(self) -> list[tuple[Path, str, InstallerScheme, str]]:
-        """``(real path, embedded dir, scheme, record path)`` of each .py file written."""
+    def sources_to_compile(self) -> list[tuple[Path, InstallerScheme, str]]:
+        """``(real path, scheme, record path)`` of each .py file written."""
         if self.pending is None:
             return []
         if self._compile is None:
@@ -129,8 +129,7 @@ class PlacedDestination(SchemeDictionaryDestination):
                 if scheme in COMPILED_SCHEMES and entry.path.endswith(".py"):
                     real = self._final(scheme, entry.path)
                     if real not in self._placed.shared:
-                        embedded = str((Path(self.scheme_dict[scheme]) / entry.path).parent)
-                        self._compile.append((real, embedded, scheme, entry.path))
+                        self._compile.append((real, scheme, entry.path))
         return self._compile
 
     def write_record(self, compiled: dict[Path, Path]) -> None:
@@ -139,7 +138,7 @@ class PlacedDestination(SchemeDictionaryDestination):
             return
         scheme, record_path, records = self.pending
         extra = []
-        for real, _embedded, file_scheme, path in self.sources_to_compile():
+        for real, file_scheme, path in self.sources_to_compile():
             pyc = compiled.get(real)
             if pyc is not None:
                 relative = os.path.relpath(pyc, real.parent)

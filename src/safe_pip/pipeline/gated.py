@@ -21,6 +21,7 @@ from packaging.utils import NormalizedName, canonicalize_name
 from safe_pip.build.builder import Approver, Builder, resolve_approving
 from safe_pip.gateway.shadows import alarm_findings, source_notes
 from safe_pip.install.bytecode import Compiler, compiling
+from safe_pip.install.bytecode_store import BytecodeStore
 from safe_pip.install.inspection import WheelInfo, check_direct_urls, inspect_wheel
 from safe_pip.install.installed import InstalledDist, check_install_keeps_safe_pip, find_installed
 from safe_pip.install.installer import InstallResult, install_wheels
@@ -283,8 +284,14 @@ class _Gated:
         check_startup_hooks(
             wheels, self.target, self.scheme, upgrade=request.upgrade, allow_startup_hooks=hooks
         )
+        settings = self.run.settings
+        store = (
+            None if settings.cache_dir is None else BytecodeStore(settings.cache_dir, settings.home)
+        )
         compiler = (
-            self.stack.enter_context(compiling(self.target)) if request.compile_bytecode else None
+            self.stack.enter_context(compiling(self.target, store))
+            if request.compile_bytecode
+            else None
         )
         with self.run.timed("inspect"):
             inspected = [self._inspected(dist, wheel, compiler) for dist, wheel in wheels]
@@ -308,9 +315,7 @@ class _Gated:
             python_version=self.target.version[:2],
         )
         if compiler is not None:
-            compiler.compile_wheel(
-                dist.name, wheel, info, self.scheme.install_paths(dist.name, self.target)
-            )
+            compiler.compile_wheel(dist.name, wheel, info)
         return dist, wheel, info
 
     def install(self, inspected: Inspected) -> InstallResult:
