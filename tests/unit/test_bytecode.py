@@ -4,7 +4,9 @@ and no module code run."""
 from __future__ import annotations
 
 import dataclasses
+import importlib.util
 import marshal
+import os
 import py_compile
 import subprocess
 import sys
@@ -187,8 +189,17 @@ def test_the_store_is_brought_under_its_limit_once_the_compiler_is_done(
     env: Env, tmp_path: Path
 ) -> None:
     store = Emptied(tmp_path / "cache", tmp_path / "home")
+    # A store last trimmed long ago (its directory keeps the time): a trim is due.
+    (store.root / importlib.util.MAGIC_NUMBER.hex()).mkdir(parents=True)
+    os.utime(store.root, (0, 0))
     _written_with(env[0], _site(env), store)
     assert store.usage() == (0, 0)
+
+
+def test_a_store_trimmed_lately_is_left_as_it_is(env: Env, tmp_path: Path) -> None:
+    store = Emptied(tmp_path / "cache", tmp_path / "home")
+    _written_with(env[0], _site(env), store)
+    assert store.usage()[0] > 0
 
 
 def test_a_store_without_a_key_is_not_used(env: Env, tmp_path: Path) -> None:

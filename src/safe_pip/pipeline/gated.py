@@ -7,8 +7,9 @@ fetch, build, inspect and install it, and record what was installed.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping, Sequence
-from concurrent.futures import Future
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -68,6 +69,9 @@ if TYPE_CHECKING:
     from safe_pip.target import Scheme, TargetEnvironment
 
 __all__ = ["open_gated"]
+
+_INSPECTORS = min(4, os.cpu_count() or 1)
+"""Wheels inspected at once: the compiler's helpers need the cores too."""
 
 
 def _location_options(request: InstallRequest) -> tuple[str, ...]:
@@ -294,7 +298,7 @@ class _Gated:
             else None
         )
         with self.run.timed("inspect"):
-            inspected = [self._inspected(dist, wheel, compiler) for dist, wheel in wheels]
+            inspected = self._inspected_all(wheels, compiler)
             layout = lay_out(
                 inspected,
                 self.target,
@@ -304,19 +308,34 @@ class _Gated:
             )
         return Inspected(layout, compiler)
 
-    def _inspected(
-        self, dist: PlannedDist, wheel: Path, compiler: Compiler | None
-    ) -> tuple[PlannedDist, Path, WheelInfo]:
-        info = inspect_wheel(
+    def _inspected_all(
+        self, wheels: Sequence[tuple[PlannedDist, Path]], compiler: Compiler | None
+    ) -> list[tuple[PlannedDist, Path, WheelInfo]]:
+        """Every wheel inspected, several at a time (decompressing and hashing run outside
+        the interpreter lock); each handed to the compiler in plan order as soon as it and
+        those before it have passed, from this thread alone, which owns the compiler."""
+        with ThreadPoolExecutor(max_workers=_INSPECTORS, thread_name_prefix="inspect") as pool:
+            futures = [pool.submit(self._inspect, dist, wheel) for dist, wheel in wheels]
+            try:
+                inspected = []
+                for (dist, wheel), future in zip(wheels, futures, strict=True):
+                    info = future.result()
+                    if compiler is not None:
+                        compiler.compile_wheel(dist.name, wheel, info)
+                    inspected.append((dist, wheel, info))
+                return inspected
+            finally:
+                for future in futures:
+                    future.cancel()
+
+    def _inspect(self, dist: PlannedDist, wheel: Path) -> WheelInfo:
+        return inspect_wheel(
             dist,
             wheel,
             approved_urls=self.session.approved,
             script_kind=self.target.script_kind,
             python_version=self.target.version[:2],
         )
-        if compiler is not None:
-            compiler.compile_wheel(dist.name, wheel, info)
-        return dist, wheel, info
 
     def install(self, inspected: Inspected) -> InstallResult:
         with self.run.timed("install"):
