@@ -8,7 +8,7 @@ fetch, build, inspect and install it, and record what was installed.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import ExitStack
 from dataclasses import dataclass
@@ -298,7 +298,13 @@ class _Gated:
             else None
         )
         with self.run.timed("inspect"):
-            inspected = self._inspected_all(wheels, compiler)
+            inspect = partial(
+                inspect_wheel,
+                approved_urls=self.session.approved,
+                script_kind=self.target.script_kind,
+                python_version=self.target.version[:2],
+            )
+            inspected = _inspected_all(wheels, inspect, compiler)
             layout = lay_out(
                 inspected,
                 self.target,
@@ -307,35 +313,6 @@ class _Gated:
                 allow_startup_hooks=hooks,
             )
         return Inspected(layout, compiler)
-
-    def _inspected_all(
-        self, wheels: Sequence[tuple[PlannedDist, Path]], compiler: Compiler | None
-    ) -> list[tuple[PlannedDist, Path, WheelInfo]]:
-        """Every wheel inspected, several at a time (decompressing and hashing run outside
-        the interpreter lock); each handed to the compiler in plan order as soon as it and
-        those before it have passed, from this thread alone, which owns the compiler."""
-        with ThreadPoolExecutor(max_workers=_INSPECTORS, thread_name_prefix="inspect") as pool:
-            futures = [pool.submit(self._inspect, dist, wheel) for dist, wheel in wheels]
-            try:
-                inspected = []
-                for (dist, wheel), future in zip(wheels, futures, strict=True):
-                    info = future.result()
-                    if compiler is not None:
-                        compiler.compile_wheel(dist.name, wheel, info)
-                    inspected.append((dist, wheel, info))
-                return inspected
-            finally:
-                for future in futures:
-                    future.cancel()
-
-    def _inspect(self, dist: PlannedDist, wheel: Path) -> WheelInfo:
-        return inspect_wheel(
-            dist,
-            wheel,
-            approved_urls=self.session.approved,
-            script_kind=self.target.script_kind,
-            python_version=self.target.version[:2],
-        )
 
     def install(self, inspected: Inspected) -> InstallResult:
         with self.run.timed("install"):
@@ -349,3 +326,26 @@ class _Gated:
 
     def record(self, trust: TrustCheck, result: InstallResult) -> None:
         remember(trust, result.installed)
+
+
+def _inspected_all(
+    wheels: Sequence[tuple[PlannedDist, Path]],
+    inspect: Callable[[PlannedDist, Path], WheelInfo],
+    compiler: Compiler | None,
+) -> list[tuple[PlannedDist, Path, WheelInfo]]:
+    """Every wheel inspected, several at a time (decompressing and hashing run outside the
+    interpreter lock); each handed to the compiler in plan order as soon as it and those
+    before it have passed, from this thread alone, which owns the compiler."""
+    with ThreadPoolExecutor(max_workers=_INSPECTORS, thread_name_prefix="inspect") as pool:
+        futures = [pool.submit(inspect, dist, wheel) for dist, wheel in wheels]
+        try:
+            inspected = []
+            for (dist, wheel), future in zip(wheels, futures, strict=True):
+                info = future.result()
+                if compiler is not None:
+                    compiler.compile_wheel(dist.name, wheel, info)
+                inspected.append((dist, wheel, info))
+            return inspected
+        finally:
+            for future in futures:
+                future.cancel()
