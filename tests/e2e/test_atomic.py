@@ -14,7 +14,7 @@ import hashlib
 import os
 import signal
 import subprocess
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -103,21 +103,26 @@ def test_a_failure_writing_the_second_wheel_is_rolled_back(
 
 
 @pytest.fixture
-def paused_python(tmp_path: Path, venv: Venv) -> tuple[Path, Path, Path]:
+def paused_python(tmp_path: Path, venv: Venv) -> Iterator[tuple[Path, Path, Path]]:
     """``(interpreter, paused, go)``: the venv's interpreter, except that compiling bytecode
-    waits for the file ``go``, after creating ``paused``."""
+    waits for the file ``go``, after creating ``paused``. The wait ends with the test (the
+    compiler runs in a process group of its own, which a failed test does not stop) and
+    after three minutes in any case."""
     paused, go = tmp_path / "paused", tmp_path / "go"
     script = tmp_path / "paused-python"
     script.write_text(
         "#!/bin/sh\n"
         'case "$*" in\n'
-        f'  *compile_worker.py*) : > "{paused}"\n'
-        f'    while [ ! -e "{go}" ]; do sleep 0.02; done ;;\n'
+        f'  *compile_worker.py*) : > "{paused}"; waited=0\n'
+        f'    while [ ! -e "{go}" ] && [ "$waited" -lt 9000 ]; do\n'
+        "      sleep 0.02; waited=$((waited + 1))\n"
+        "    done ;;\n"
         "esac\n"
         f'exec "{venv.python}" "$@"\n'
     )
     script.chmod(0o755)
-    return script, paused, go
+    yield script, paused, go
+    go.touch()
 
 
 @pytest.mark.parametrize(

@@ -25,7 +25,6 @@ from safe_pip.cli.present import (
     printable,
     target_line,
 )
-from safe_pip.cli.prompt import TerminalPrompter
 from safe_pip.errors import UsageError
 from safe_pip.models import NameSet, SourceSpec
 from safe_pip.policy.trust import TrustStore
@@ -38,10 +37,14 @@ from safe_pip.settings.sources import build_pins, build_sources
 from safe_pip.target import InterpreterChoice, site_prefix_of
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+    from contextlib import AbstractContextManager
+
     from rich.console import Console
 
     from safe_pip.gateway.network import NetworkOptions
     from safe_pip.pipeline.request import InstallRequest, Outcome
+    from safe_pip.policy.prompting import Prompter
     from safe_pip.resolve.ahead import Ahead
 
 __all__ = [
@@ -276,7 +279,7 @@ def run_install_command(
     reporter_type = RichReporter if _progress_wanted(args, err) else PlainReporter
     reporter_console = err if reporter_type is RichReporter else messages
     with reporter_type(reporter_console, settings.verbosity) as reporter:
-        prompter = None if settings.unattended else TerminalPrompter(err, reporter.paused)
+        prompter = None if settings.unattended else _terminal_prompter(err, reporter.paused)
         outcome = run_install(request, settings, reporter, prompter, ahead)
     _present(outcome, args, choice, messages, err)
     if args.report:
@@ -382,3 +385,12 @@ def _write_report(outcome: Outcome, destination: str, out: Console) -> None:
         out.file.write(json.dumps(report, indent=2) + "\n")
         return
     write_json_atomic(Path(destination), report)
+
+
+def _terminal_prompter(
+    err: Console, pause: Callable[[], AbstractContextManager[object]]
+) -> Prompter:
+    # Imported only when someone can be asked: the review's tables are not drawn otherwise.
+    from safe_pip.cli.prompt import TerminalPrompter
+
+    return TerminalPrompter(err, pause)

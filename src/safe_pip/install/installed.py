@@ -8,7 +8,6 @@ import os
 import sys
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -19,6 +18,8 @@ from packaging.utils import NormalizedName, canonicalize_name
 from safe_pip.errors import UsageError
 
 if TYPE_CHECKING:
+    from importlib import metadata
+
     from packaging.version import Version
 
 __all__ = [
@@ -126,6 +127,9 @@ class OwnDependency:
 def own_dependencies() -> dict[NormalizedName, OwnDependency]:
     """safe-pip's requirements and theirs, as installed where the running safe-pip finds
     them. Empty when safe-pip runs from a source tree without being installed."""
+    # Imported here: most commands never ask, and an install already satisfied should not pay.
+    from importlib import metadata
+
     try:
         root = metadata.distribution(_OWN_DISTRIBUTION)
     except metadata.PackageNotFoundError:
