@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import urllib.parse
 import zipfile
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 __all__ = [
     "dependency_names",
     "dist_info_dirs",
+    "marker_applies",
     "parse_filename",
     "parse_filename_with_tags",
     "read_metadata",
@@ -121,6 +122,21 @@ def unapproved_url_requirements(metadata: bytes, approved: Collection[str]) -> l
     return found
 
 
+def marker_applies(
+    requirement: Requirement, environment: Mapping[str, str], extras: Iterable[str] = ()
+) -> bool:
+    """Whether a requirement applies in ``environment``, without an extra or with one of
+    ``extras``, as pip evaluates its marker.
+
+    :raises ValueError: the marker names a variable the environment does not define.
+    """
+    if requirement.marker is None:
+        return True
+    return any(
+        requirement.marker.evaluate({**environment, "extra": extra}) for extra in ("", *extras)
+    )
+
+
 def dependency_names(metadata: bytes, environment: Mapping[str, str]) -> list[NormalizedName]:
     """The projects a distribution needs in ``environment``, without any extra: the names
     pip will ask about next once it takes this distribution."""
@@ -128,9 +144,7 @@ def dependency_names(metadata: bytes, environment: Mapping[str, str]) -> list[No
     for text in _requires_dist(metadata)[0]:
         try:
             requirement = Requirement(text)
-            needed = requirement.marker is None or requirement.marker.evaluate(
-                {**environment, "extra": ""}
-            )
+            needed = marker_applies(requirement, environment)
         except ValueError:  # unparsable, or a marker this environment cannot decide
             continue
         if needed:
@@ -154,10 +168,7 @@ def requirements_needed(
     for text in entries:
         try:
             requirement = Requirement(text)
-            applies = requirement.marker is None or any(
-                requirement.marker.evaluate({**environment, "extra": extra})
-                for extra in ("", *extras)
-            )
+            applies = marker_applies(requirement, environment, extras)
         except ValueError:
             return None
         if requirement.url is not None:

@@ -12,20 +12,21 @@ ever say less than pip would, never install or skip something pip would not.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import TYPE_CHECKING
 
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import InvalidVersion, Version
 
-from safe_pip.distfiles import requirements_needed
+from safe_pip.distfiles import marker_applies, requirements_needed
 from safe_pip.install.installed import InstalledDist
+from safe_pip.resolve.requirement_line import requirement_name
 
 if TYPE_CHECKING:
     from safe_pip.resolve.requirement_line import RequirementLine
 
-__all__ = ["already_satisfied"]
+__all__ = ["already_satisfied", "requested_installed"]
 
 Installed = Mapping[NormalizedName, Sequence[InstalledDist]]
 
@@ -51,8 +52,19 @@ def already_satisfied(
     taken = _closure(requested, installed, environment, follow_dependencies)
     if taken is None or not all(_meets(taken, constraint) for constraint in constraints):
         return None
-    names = sorted({canonicalize_name(requirement.name) for requirement in requested})
-    return tuple(installed[name][0] for name in names)
+    return requested_installed(lines, installed)
+
+
+def requested_installed(
+    lines: Sequence[RequirementLine],
+    installed: Installed,
+    planned: Collection[NormalizedName] = (),
+) -> tuple[InstalledDist, ...]:
+    """The requested projects (constraints aside) that are installed and not planned, by
+    name: what pip reports as ``Requirement already satisfied``."""
+    wanted = {requirement_name(line) for line in lines if not line.constraint}
+    names = sorted({canonicalize_name(name) for name in wanted if name} - set(planned))
+    return tuple(installed[name][0] for name in names if installed.get(name))
 
 
 def _closure(
@@ -102,9 +114,7 @@ def _requested(
             return None
         try:
             requirement = Requirement(line.text)
-            applies = requirement.marker is None or requirement.marker.evaluate(
-                {**environment, "extra": ""}
-            )
+            applies = marker_applies(requirement, environment)
         except (InvalidRequirement, ValueError):
             return None
         if requirement.url is not None:

@@ -17,7 +17,7 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from packaging.utils import NormalizedName, canonicalize_name
+from packaging.utils import NormalizedName
 
 from safe_pip.build.builder import Approver, Builder, resolve_approving
 from safe_pip.gateway.shadows import alarm_findings, source_notes
@@ -27,6 +27,7 @@ from safe_pip.install.inspection import WheelInfo, check_direct_urls, inspect_wh
 from safe_pip.install.installed import InstalledDist, check_install_keeps_safe_pip, find_installed
 from safe_pip.install.installer import InstallResult, install_wheels
 from safe_pip.install.placement import check_startup_hooks, lay_out
+from safe_pip.install.satisfied import requested_installed
 from safe_pip.locking import file_lock
 from safe_pip.models import Finding, NameSet, Plan, PlannedDist
 from safe_pip.pipeline.session import (
@@ -55,7 +56,7 @@ from safe_pip.policy.update_approval import review_updates
 from safe_pip.policy.updates import cooldown_notes
 from safe_pip.policy.vulnerabilities import advisories_ahead, check_packages, enforce, plan_packages
 from safe_pip.policy.vulnerabilities import findings as vulnerability_findings
-from safe_pip.resolve.requirement_line import RequirementLine, requirement_name
+from safe_pip.resolve.requirement_line import RequirementLine
 from safe_pip.resolve.resolutions import Resolutions
 from safe_pip.resolve.resolver import ResolveRequest
 
@@ -90,15 +91,8 @@ def _location_options(request: InstallRequest) -> tuple[str, ...]:
 def _satisfied(
     request: InstallRequest, plan: Plan, scheme: Scheme, target: TargetEnvironment
 ) -> tuple[InstalledDist, ...]:
-    planned = {dist.name for dist in plan}
-    wanted = {requirement_name(line) for line in request.lines if not line.constraint}
     installed = find_installed(scheme.satisfying_dirs(target))
-    found = []
-    for name in sorted({canonicalize_name(n) for n in wanted if n}):
-        dists = installed.get(name, [])
-        if dists and name not in planned:
-            found.append(dists[0])
-    return tuple(found)
+    return requested_installed(request.lines, installed, {dist.name for dist in plan})
 
 
 def _resolutions(

@@ -21,7 +21,7 @@ from packaging.markers import UndefinedEnvironmentName
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import NormalizedName, canonicalize_name
 
-from safe_pip.distfiles import parse_filename
+from safe_pip.distfiles import marker_applies, parse_filename
 from safe_pip.errors import HashMismatch
 
 if TYPE_CHECKING:
@@ -62,10 +62,8 @@ class HashPin:
 
 def _applies(requirement: Requirement, environment: Mapping[str, str]) -> bool:
     """pip ignores a line whose markers do not match the target: so do its pins."""
-    if requirement.marker is None:
-        return True
     try:
-        return requirement.marker.evaluate({"extra": "", **environment})
+        return marker_applies(requirement, environment)
     except UndefinedEnvironmentName:
         return True
 
