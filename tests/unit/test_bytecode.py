@@ -129,6 +129,31 @@ def test_an_unfinished_compiler_is_stopped(env: Env) -> None:
     assert process.returncode is not None
 
 
+def test_a_compiler_interrupted_while_it_is_awaited_is_still_stopped(
+    env: Env, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A signal (Ctrl-C, SIGTERM) can land while finish() hands over the last of its input:
+    # subprocess then counts the exchange as started though it set nothing up for it, and a
+    # second communicate() fails; stopping must not need one.
+    with pytest.raises(KeyboardInterrupt), compiling(env[0]) as compiler:
+        assert compiler is not None
+        process = compiler._process
+        assert process.stdin is not None
+        close = process.stdin.close
+
+        def interrupted() -> None:
+            # The compiler is left waiting for the end of its input, as one held up by a large
+            # module would be, so it is still running when the interrupt unwinds.
+            monkeypatch.setattr(process.stdin, "close", close)
+            raise KeyboardInterrupt
+
+        monkeypatch.setattr(process.stdin, "close", interrupted)
+        compiler.finish()
+    assert process.returncode is not None
+    assert process.stdout is not None
+    assert process.stdout.closed
+
+
 def test_a_traceback_names_the_installed_modules_real_path(env: Env, tmp_path: Path) -> None:
     files = {"alpha/__init__.py": "", "alpha/fail.py": "def fail():\n    raise ValueError(9)\n"}
     install(*env, build_wheel(tmp_path / "dists", WheelSpec("alpha", "1.0", files=files)))

@@ -137,13 +137,23 @@ class Compiler:
         return [Path(pyc) if pyc else None for pyc in results]
 
     def stop(self) -> None:
-        """Kill the compiler and its helpers, so nothing is written afterwards."""
-        if os.name == "posix":
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self._process.pid, signal.SIGKILL)
-        elif self._process.poll() is None:
-            self._process.kill()
-        self._process.communicate()
+        """Kill the compiler and its helpers if they still run, so nothing is written
+        afterwards, and let go of its pipes."""
+        process = self._process
+        # Only while it is unreaped: a reaped process's id may already be someone else's.
+        if process.returncode is None:
+            if os.name == "posix":
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(process.pid, signal.SIGKILL)
+            else:
+                process.kill()
+        # Not communicate(): one interrupted while it closed standard input cannot be
+        # called again (subprocess marks the exchange begun before it is set up).
+        for pipe in (process.stdin, process.stdout, process.stderr):
+            if pipe is not None:
+                with contextlib.suppress(OSError):
+                    pipe.close()
+        process.wait()
 
 
 @contextmanager
@@ -151,8 +161,8 @@ def compiling(
     target: TargetEnvironment, store: BytecodeStore | None = None
 ) -> Iterator[Compiler | None]:
     """A compiler for the target, using ``store`` if given; ``None`` when the target has no
-    bytecode cache or the compiler cannot start. Stopped on exit unless
-    :meth:`Compiler.finish` ran; the store is then brought back under its size limit."""
+    bytecode cache or the compiler cannot start. Stopped on exit (a no-op once
+    :meth:`Compiler.finish` ran); the store is then brought back under its size limit."""
     if not target.cache_tag:
         yield None
         return
@@ -167,8 +177,7 @@ def compiling(
         try:
             yield compiler
         finally:
-            if process.returncode is None:
-                compiler.stop()
+            compiler.stop()
     if store is not None:
         _evict(store)
 
