@@ -19,6 +19,8 @@ that is acceptable, is :mod:`safe_pip.install.placement`'s question.
 
 from __future__ import annotations
 
+import hashlib
+import io
 import sys
 import zipfile
 import zlib
@@ -62,6 +64,7 @@ from safe_pip.install.scripts import (
 )
 
 if TYPE_CHECKING:
+    from safe_pip.install.verdicts import Verdicts
     from safe_pip.models import Plan, PlannedDist
 
 __all__ = [
@@ -145,6 +148,7 @@ def inspect_wheel(
     approved_urls: Collection[str] = frozenset(),
     script_kind: str = "posix",
     python_version: tuple[int, int] = (sys.version_info.major, sys.version_info.minor),
+    verdicts: Verdicts | None = None,
 ) -> WheelInfo:
     """Check one wheel against its plan entry and list the files it will write.
 
@@ -152,20 +156,37 @@ def inspect_wheel(
         gave; any other ``name @ url`` requirement in ``METADATA`` is refused.
     :param script_kind: pypa/installer's launcher kind, which decides script file names.
     :param python_version: the target's, which names pip's versioned scripts (``pip3.11``).
+    :param verdicts: where a wheel whose members all matched ``RECORD`` is remembered, so
+        that the same file is not read in full again.
     :raises UnsafeWheel: listing every problem found.
     """
     try:
-        with zipfile.ZipFile(path) as archive:
-            reasons = list(_problems(dist, archive, path, approved_urls))
-            if reasons:
-                raise _refuse(dist, reasons)
-            info = _info(dist, archive, script_kind, python_version)
-            if info.scripts_renamed and not survives(info.scripts):
-                raise _refuse(dist, ["entry_points.txt does not survive pip's script renaming"])
-            return info
+        # One open file for the digest and the archive: the bytes hashed are those read.
+        with path.open("rb") as stream:
+            digest, known = _verdict(stream, verdicts)
+            with zipfile.ZipFile(stream) as archive:
+                reasons = list(_problems(dist, archive, path, approved_urls, hashes=not known))
+                if reasons:
+                    raise _refuse(dist, reasons)
+                info = _info(dist, archive, script_kind, python_version)
     except (zipfile.BadZipFile, OSError, EOFError, RuntimeError, zlib.error) as exc:
         # RuntimeError: zipfile's answer to encryption and unknown compression methods.
         raise _refuse(dist, [f"not a readable zip archive: {exc}"]) from exc
+    if info.scripts_renamed and not survives(info.scripts):
+        raise _refuse(dist, ["entry_points.txt does not survive pip's script renaming"])
+    if verdicts is not None and digest is not None and not known:
+        verdicts.remember(digest)
+    return info
+
+
+def _verdict(stream: io.BufferedReader, verdicts: Verdicts | None) -> tuple[str | None, bool]:
+    """The wheel's sha256 where verdicts are kept, and whether it passed before; the
+    stream is left at its start."""
+    if verdicts is None:
+        return None, False
+    digest = hashlib.file_digest(stream, "sha256").hexdigest()
+    stream.seek(0)
+    return digest, verdicts.passed(digest)
 
 
 def peek_wheel(
