@@ -12,6 +12,7 @@ import py_compile
 import subprocess
 import sys
 import tempfile
+import time
 import zipfile
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -311,6 +312,20 @@ class TestStore:
         assert _compile_with_store(tmp_path, store)[16:] == planted
         assert compiles == []
         assert entry.stat().st_mtime > 1_000_000
+
+    def test_an_entry_used_lately_is_not_marked_again(
+        self, tmp_path: Path, compiles: list[str]
+    ) -> None:
+        # Marking writes the entry's inode: thousands of modules per install, for a trim
+        # that runs once a day.
+        store = tmp_path / "store"
+        _compile_with_store(tmp_path, store)
+        entry = _entry(store, SOURCE, "alpha/core.py")
+        lately = time.time() - compile_worker.MARK_AFTER / 2
+        os.utime(entry, (lately, lately))
+        _compile_with_store(tmp_path, store)
+        assert compiles == ["alpha/core.py"]
+        assert entry.stat().st_mtime == lately
 
     @pytest.mark.parametrize(
         "tampered",

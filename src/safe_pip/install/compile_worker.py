@@ -37,6 +37,7 @@ import json
 import marshal
 import shutil
 import tempfile
+import time
 import zipfile
 from collections.abc import Callable, Sequence
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
@@ -58,6 +59,10 @@ CHUNK = 32
 """Modules per task for the helper processes."""
 MAC_SIZE = 32
 """Bytes of the HMAC-SHA256 that starts each entry of the bytecode store."""
+
+MARK_AFTER = 3600
+"""Seconds an entry's last use stays good enough for the trim, which runs at most daily:
+marking it writes its inode, for each of the thousands of modules an install takes."""
 
 
 def header(source: bytes, hashed: bool) -> bytes:
@@ -95,16 +100,20 @@ class Store(NamedTuple):
         return body
 
     def load(self, entry: Path, digest: bytes) -> bytes | None:
-        """An entry's code, if it is there and signed with the key; marked as used."""
+        """An entry's code, if it is there and signed with the key; marked as used unless
+        it was within :data:`MARK_AFTER`."""
         try:
-            signed = entry.read_bytes()
+            with open(entry, "rb") as stream:
+                signed = stream.read()
+                used = os.fstat(stream.fileno()).st_mtime
         except OSError:
             return None
         mac, body = signed[:MAC_SIZE], signed[MAC_SIZE:]
         if not body or not hmac.compare_digest(mac, self.sign(digest, body)):
             return None
-        with contextlib.suppress(OSError):  # a read-only store is used all the same
-            os.utime(entry)
+        if time.time() - used > MARK_AFTER:
+            with contextlib.suppress(OSError):  # a read-only store is used all the same
+                os.utime(entry)
         return body
 
     def save(self, entry: Path, digest: bytes, body: bytes) -> None:
