@@ -19,7 +19,9 @@ from safe_pip.gateway.cache import MAX_FILENAME_BYTES, is_sha256
 from safe_pip.models import IndexFile
 
 if TYPE_CHECKING:
+    from packaging.tags import Tag
     from packaging.utils import NormalizedName
+    from packaging.version import Version
 
 __all__ = ["HTML_TYPES", "JSON_TYPE", "make_file", "parse_html_page", "parse_json_page"]
 
@@ -27,6 +29,12 @@ logger = logging.getLogger(__name__)
 
 JSON_TYPE = "application/vnd.pypi.simple.v1+json"
 HTML_TYPES = ("application/vnd.pypi.simple.v1+html", "text/html")
+
+
+# One copy of each version and tag set for all the files naming them: a project with
+# thousands of wheels repeats a few dozen, and its page is kept until the install ends.
+_VERSIONS: dict[Version, Version] = {}
+_TAG_SETS: dict[frozenset[Tag], frozenset[Tag]] = {}
 
 
 def _parse_time(value: Any) -> datetime | None:
@@ -65,7 +73,7 @@ def make_file(
         filename=filename,
         url=url,
         project=name,
-        version=version,
+        version=_VERSIONS.setdefault(version, version),
         kind=kind,
         sha256=_digest(sha256),
         requires_python=requires_python or None,
@@ -74,7 +82,7 @@ def make_file(
         size=size,
         core_metadata=core_metadata,
         core_metadata_sha256=_digest(core_metadata_sha256),
-        tags=tags,
+        tags=_TAG_SETS.setdefault(tags, tags),
     )
 
 
