@@ -24,29 +24,32 @@ class RealPaths:
     them), so a directory's answer cannot change while the stage runs."""
 
     def __init__(self) -> None:
-        self._known: dict[Path, Path] = {}
+        # Keyed and answered by text: hashing a new Path per file cost more than the
+        # realpath calls saved.
+        self._known: dict[str, str] = {}
 
-    def __call__(self, directory: Path) -> Path:
+    def __call__(self, directory: str) -> str:
         real = self._known.get(directory)
         if real is None:
-            real = self._known[directory] = Path(os.path.realpath(directory))
+            real = self._known[directory] = os.path.realpath(directory)
         return real
 
 
-def within(path: Path, root: Path) -> bool:
+def within(path: str | Path, root: str | Path) -> bool:
     """``path.is_relative_to(root)`` for absolute paths, compared as strings: pathlib's
     comparison cost seconds on installs of many thousand files."""
-    text, prefix = str(path), str(root)
+    text, prefix = os.fspath(path), os.fspath(root)
     return text == prefix or text.startswith(prefix if prefix.endswith(os.sep) else prefix + os.sep)
 
 
 def contained(path: Path, root: Path, realpath: RealPaths | None = None) -> bool:
     """Whether ``path`` stays inside ``root``: by path components, and again after following
-    the symbolic links already on disk (the file itself need not exist)."""
+    the symbolic links already on disk (the file itself need not exist). Both are absolute
+    and normalized, as :func:`final_path` makes them."""
     if not within(path, root):
         return False
     real = realpath or RealPaths()
-    return within(real(path.parent), real(root))
+    return within(real(os.path.dirname(path)), real(os.fspath(root)))  # noqa: PTH120
 
 
 def final_path(scheme: Scheme, directory: str, relative: str) -> Path:
