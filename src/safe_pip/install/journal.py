@@ -74,16 +74,20 @@ class Journal:
         """Make ``directory`` and its missing parents, each journaled first."""
         if directory in self._made:
             return
-        self.note_dirs(directory)
-        directory.mkdir(parents=True, exist_ok=True)
+        for missing in self.note_dirs(directory):
+            missing.mkdir(exist_ok=True)
         self._made.add(directory)
 
-    def note_dirs(self, directory: Path) -> None:
+    def note_dirs(self, directory: Path) -> list[Path]:
+        """Journal the directories missing up to ``directory``: those to make, parents first."""
         missing = []
-        while not directory.exists():
+        # One check per directory an install makes: the parents it made are known.
+        while directory not in self._made and not directory.exists():
             missing.append(directory)
             directory = directory.parent
-        self.created_dirs.extend(reversed(missing))
+        missing.reverse()
+        self.created_dirs.extend(missing)
+        return missing
 
     def move_aside(self, original: Path, backup: Path) -> None:
         """Move a file to its backup, journaled first so a rollback brings it back."""

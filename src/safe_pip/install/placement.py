@@ -32,6 +32,7 @@ sets aside exactly the versions whose files the ownership check left out.
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Iterable, Mapping, Sequence
 from functools import cached_property
 from pathlib import Path
@@ -188,7 +189,7 @@ class _Placer:
             if same_content(wheel, entry.member, path):
                 return None
             return f"would overwrite {path}, a file of the installed project {owner.name}"
-        if (path.exists() or path.is_symlink()) and path not in replaced:
+        if path not in replaced and os.path.lexists(path):
             return f"would overwrite {path}, which no installed project owns"
         return None
 
