@@ -20,7 +20,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from safe_pip.errors import SafePipError
-from safe_pip.install.bytecode_store import BytecodeStore
 
 __all__ = ["CachePart", "Removed", "SafePipCache", "cache_directory"]
 
@@ -55,6 +54,10 @@ class SafePipCache:
     """The parts of safe-pip's cache in ``cache_dir``, and the advisories in ``home``."""
 
     def __init__(self, cache_dir: Path, home: Path) -> None:
+        # Imported here: an install asks only cache_directory(), and its start-up should
+        # not load the bytecode store.
+        from safe_pip.install.bytecode_store import BytecodeStore
+
         self.directory = cache_dir
         self._store = BytecodeStore(cache_dir, home)
         self._trees = (

@@ -4,12 +4,10 @@ metadata, shared by the gateway, the policy checks and inspection."""
 from __future__ import annotations
 
 import urllib.parse
-import zipfile
 from collections.abc import Collection, Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from packaging.metadata import RawMetadata, parse_email
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import (
     InvalidSdistFilename,
@@ -24,6 +22,9 @@ from packaging.version import InvalidVersion, Version
 from safe_pip.models import DistKind
 
 if TYPE_CHECKING:
+    import zipfile
+
+    from packaging.metadata import RawMetadata
     from packaging.tags import Tag
 
 __all__ = [
@@ -80,6 +81,10 @@ def read_metadata(path: Path) -> bytes:
 
     :raises ValueError: the archive is not a wheel with exactly one ``.dist-info``.
     """
+    # Imported here: most users of this module only parse file names, and an install
+    # already satisfied opens no wheel.
+    import zipfile
+
     try:
         with zipfile.ZipFile(path) as archive:
             dirs = dist_info_dirs(archive)
@@ -159,7 +164,7 @@ def requirements_needed(
     ``None`` when its metadata cannot be read for certain: an entry that is not UTF-8, does
     not parse, names a URL or has a marker this environment cannot decide, or an extra the
     distribution does not provide."""
-    raw, unparsed = parse_email(metadata)
+    raw, unparsed = _parsed(metadata)
     entries, utf8 = _entries(raw, unparsed)
     provided = {canonicalize_name(extra) for extra in raw.get("provides_extra", [])}
     if not utf8 or not {canonicalize_name(extra) for extra in extras} <= provided:
@@ -179,7 +184,15 @@ def requirements_needed(
 
 
 def _requires_dist(metadata: bytes) -> tuple[list[str], bool]:
-    return _entries(*parse_email(metadata))
+    return _entries(*_parsed(metadata))
+
+
+def _parsed(metadata: bytes) -> tuple[RawMetadata, dict[str, list[str]]]:
+    # Imported here: packaging.metadata loads the email package, which parsing file names
+    # does not need.
+    from packaging.metadata import parse_email
+
+    return parse_email(metadata)
 
 
 def _entries(raw: RawMetadata, unparsed: Mapping[str, list[str]]) -> tuple[list[str], bool]:

@@ -43,6 +43,32 @@ def test_a_satisfied_request_asks_no_source(
     assert {p: p.stat().st_mtime_ns for p in venv.site_packages.rglob("*")} == before
 
 
+def test_a_quiet_satisfied_request_loads_neither_the_gateway_nor_rich(
+    safe_pip: SafePip, venv: Venv, served: PackageIndex
+) -> None:
+    # Its start-up is nearly all its time: what it prints nothing through is not imported.
+    _install(safe_pip, venv, served, "alpha")
+    quiet = ("install", "-q", "-i", served.url, "alpha")
+    result = safe_pip("--python", str(venv.python), *quiet, env={"PYTHONPROFILEIMPORTTIME": "1"})
+    assert succeeded(result) == ""
+    imported = {
+        line.rsplit("|", 1)[1].strip()
+        for line in result.stderr.splitlines()
+        if line.startswith("import time:")
+    }
+    assert "safe_pip.pipeline.target_stage" in imported
+    unwanted = {"rich", "safe_pip.pipeline.gated", "httpx", "urllib.request"}
+    assert unwanted & imported == set()
+
+
+def test_a_request_that_needs_pip_takes_the_one_started_while_the_gateway_opens(
+    safe_pip: SafePip, venv: Venv, served: PackageIndex
+) -> None:
+    result = safe_pip("--python", str(venv.python), "install", "-vv", "-i", served.url, "beta")
+    assert "Successfully installed beta-1.1" in succeeded(result)
+    assert "resolver: pip was started ahead" in result.stderr
+
+
 def test_a_missing_dependency_goes_through_pip(
     safe_pip: SafePip, venv: Venv, served: PackageIndex
 ) -> None:

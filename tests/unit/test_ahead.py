@@ -25,6 +25,15 @@ def test_the_answer_asked_ahead_serves_the_same_interpreter_and_prefix(
     assert Path(target.paths["purelib"]).is_relative_to(tmp_path)
 
 
+def test_pip_is_started_once_when_wanted(venv: Venv, started: list[subprocess.Popen[str]]) -> None:
+    with Ahead.start(venv.python, None, ENVIRON, pip=False) as ahead:
+        assert len(started) == 1  # the query alone
+        ahead.start_pip(ENVIRON)
+        ahead.start_pip(ENVIRON)
+        assert len(started) == 2 and ahead.pip is not None
+    assert all(process.returncode is not None for process in started)
+
+
 def test_another_prefix_is_asked_afresh(venv: Venv, tmp_path: Path) -> None:
     with Ahead.start(venv.python, None, ENVIRON) as ahead:
         target = ahead.target_environment(venv.python, str(tmp_path))

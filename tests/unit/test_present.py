@@ -144,7 +144,8 @@ def _fetcher(cache: Path) -> Fetcher:
 
 def _said(fetcher: Fetcher, times: int) -> list[str]:
     stream = io.StringIO()
-    reporter = PlainReporter(Console(file=stream, width=200, no_color=True), 0)
+    console = Console(file=stream, width=200, no_color=True)
+    reporter = PlainReporter(lambda line: console.print(line, markup=False, highlight=False), 0)
     for _ in range(times):
         fetcher.materialize(demo_wheel(SHA, size=len(WHEEL)), None, reporter)
     return stream.getvalue().splitlines()

@@ -42,6 +42,7 @@ if TYPE_CHECKING:
 
     from rich.console import Console
 
+    from safe_pip.cli.consoles import Consoles
     from safe_pip.gateway.network import NetworkOptions
     from safe_pip.pipeline.request import InstallRequest, Outcome
     from safe_pip.policy.prompting import Prompter
@@ -208,10 +209,10 @@ def _build_options(args: argparse.Namespace) -> BuildOptions:
     )
 
 
-def _progress_wanted(args: argparse.Namespace, console: Console) -> bool:
+def _progress_wanted(args: argparse.Namespace, consoles: Consoles) -> bool:
     if args.progress_bar == "off" or args.quiet:
         return False
-    return args.progress_bar == "on" or console.is_terminal
+    return args.progress_bar == "on" or consoles.err.is_terminal
 
 
 def parse_configured(
@@ -262,9 +263,7 @@ def run_pip_command_through_gateway(
     return 0
 
 
-def run_install_command(
-    argv: Sequence[str], out: Console, err: Console, ahead: Ahead | None = None
-) -> int:
+def run_install_command(argv: Sequence[str], consoles: Consoles, ahead: Ahead | None = None) -> int:
     """Parse ``install`` arguments, run the pipeline, present the outcome.
 
     :raises SafePipError: for the caller to present.
@@ -275,17 +274,25 @@ def run_install_command(
     check_audit_flag(args)
     # As with pip, `--report -` makes standard output the report's alone: every message,
     # the plan included, goes to standard error.
-    messages = err if args.report == "-" else out
-    reporter_type = RichReporter if _progress_wanted(args, err) else PlainReporter
-    reporter_console = err if reporter_type is RichReporter else messages
-    with reporter_type(reporter_console, settings.verbosity) as reporter:
-        prompter = None if settings.unattended else _terminal_prompter(err, reporter.paused)
+    messages_to_err = args.report == "-"
+    say = consoles.line_printer(to_err=messages_to_err)
+    reporter: PlainReporter | RichReporter
+    if _progress_wanted(args, consoles):
+        reporter = RichReporter(consoles.err, settings.verbosity)
+    else:
+        reporter = PlainReporter(say, settings.verbosity)
+    with reporter:
+        prompter = (
+            None if settings.unattended else _terminal_prompter(consoles.err, reporter.paused)
+        )
         outcome = run_install(request, settings, reporter, prompter, ahead)
-    _present(outcome, args, choice, messages, err)
+    _present(outcome, args, choice, say, consoles.line_printer(to_err=True))
     if args.report:
-        _write_report(outcome, args.report, out)
+        _write_report(outcome, args.report, consoles.out)
     if args.audit:
-        return present_plan_audit(outcome.vulnerabilities, messages)
+        return present_plan_audit(
+            outcome.vulnerabilities, consoles.err if messages_to_err else consoles.out
+        )
     return 0
 
 
@@ -293,56 +300,55 @@ def _present(
     outcome: Outcome,
     args: argparse.Namespace,
     choice: InterpreterChoice,
-    out: Console,
-    err: Console,
+    say: Callable[[str], None],
+    warn: Callable[[str], None],
 ) -> None:
+    """Print the outcome: ``say`` the messages, ``warn`` the findings and warnings."""
     quiet = args.quiet > 0
     if not quiet and (args.dry_run or args.verbose or not choice.explicit):
-        out.print(target_line(choice), markup=False, highlight=False)
+        say(target_line(choice))
     for present in outcome.satisfied:
         if not quiet:
-            out.print(
+            say(
                 f"Requirement already satisfied: {present.name} in {present.site_dir} "
-                f"({present.version})",
-                markup=False,
-                highlight=False,
+                f"({present.version})"
             )
     if args.dry_run:
         if outcome.plan.dists:
-            out.print("Plan:", markup=False)
+            say("Plan:")
             for line in plan_lines(outcome.plan, outcome.findings, outcome.approvals):
-                out.print(line, markup=False, highlight=False)
+                say(line)
             labels = " ".join(d.label for d in outcome.plan)
-            out.print(f"Would install {labels}", markup=False, highlight=False)
+            say(f"Would install {labels}")
         # What the cooldown held back of a project left out of the plan.
         planned = {dist.name for dist in outcome.plan}
         for finding in outcome.findings:
             if finding.project not in planned:
-                out.print(printable(finding_line(finding)), markup=False, highlight=False)
+                say(printable(finding_line(finding)))
         return
     for finding in outcome.findings:
-        err.print(printable(finding_line(finding)), markup=False, highlight=False)
+        warn(printable(finding_line(finding)))
     result = outcome.result
     if result is None:
         return
     if args.verbose and outcome.plan.dists:
         for line in plan_lines(outcome.plan, ()):
-            out.print(line, markup=False, highlight=False)
+            say(line)
     for dist in result.skipped:
-        err.print(
+        warn(
             f"WARNING: Target directory already contains {dist.name}. Specify --upgrade "
-            f"to force replacement.",
-            markup=False,
-            highlight=False,
+            f"to force replacement."
         )
-    _warn_script_location(outcome, args, err)
+    _warn_script_location(outcome, args, warn)
     if result.installed and not quiet:
         labels = " ".join(d.label for d in result.installed)
-        out.print(f"Successfully installed {labels}", markup=False, highlight=False)
-    _warn_root(outcome, args, err)
+        say(f"Successfully installed {labels}")
+    _warn_root(outcome, args, warn)
 
 
-def _warn_script_location(outcome: Outcome, args: argparse.Namespace, err: Console) -> None:
+def _warn_script_location(
+    outcome: Outcome, args: argparse.Namespace, warn: Callable[[str], None]
+) -> None:
     result = outcome.result
     if not args.warn_script_location or result is None or not result.scripts:
         return
@@ -353,26 +359,22 @@ def _warn_script_location(outcome: Outcome, args: argparse.Namespace, err: Conso
     if os.path.normcase(os.path.normpath(scripts_dir)) in path_dirs or outcome.target.is_venv:
         return
     names = ", ".join(sorted(p.name for p in result.scripts))
-    err.print(
+    warn(
         f"WARNING: The scripts {names} are installed in '{scripts_dir}' which is not on "
         f"PATH.\n  Consider adding this directory to PATH or, if you prefer to suppress "
-        f"this warning, use --no-warn-script-location.",
-        markup=False,
-        highlight=False,
+        f"this warning, use --no-warn-script-location."
     )
 
 
-def _warn_root(outcome: Outcome, args: argparse.Namespace, err: Console) -> None:
+def _warn_root(outcome: Outcome, args: argparse.Namespace, warn: Callable[[str], None]) -> None:
     if args.root_user_action != "warn" or outcome.target.is_venv:
         return
     if getattr(os, "getuid", lambda: 1)() != 0 or outcome.scheme.is_target_dir:
         return
-    err.print(
+    warn(
         "WARNING: Running as the 'root' user outside a virtual environment can break "
         "the system's packages; use a virtual environment instead. Use "
-        "--root-user-action=ignore to silence this warning.",
-        markup=False,
-        highlight=False,
+        "--root-user-action=ignore to silence this warning."
     )
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import threading
 import types
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
@@ -116,8 +116,9 @@ def finding_line(finding: Finding) -> str:
 class PlainReporter:
     """One line per event on stdout; for logs and non-terminals."""
 
-    def __init__(self, console: Console, verbosity: int) -> None:
-        self._console = console
+    def __init__(self, print_line: Callable[[str], None], verbosity: int) -> None:
+        """:param print_line: prints one line as it is (no markup, no highlighting)."""
+        self._print_line = print_line
         self._verbosity = verbosity
         self._lock = threading.Lock()
 
@@ -135,7 +136,7 @@ class PlainReporter:
     def _say(self, text: str, level: int = 0) -> None:
         if self._verbosity >= level:
             with self._lock:
-                self._console.print(text, markup=False, highlight=False)
+                self._print_line(text)
 
     def stage(self, name: str, detail: str = "") -> None:
         """Stages are shown with ``-v`` only."""

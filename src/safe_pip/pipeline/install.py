@@ -112,6 +112,9 @@ class PipelineStages:
         return satisfied_without_pip(run.request, run.settings, located)
 
     def open(self, run: Run, stack: ExitStack, located: Located) -> GatedStages:
+        if run.ahead is not None:
+            # pip imports itself while the gated stages are imported and set up.
+            run.ahead.start_pip(run.settings.environ)
         # Imported here: a request that is already satisfied never loads the gateway, the
         # resolver, the build and install stages or the HTTP client.
         from safe_pip.pipeline.gated import open_gated

@@ -14,7 +14,6 @@ import hashlib
 import os
 import re
 import urllib.parse
-import urllib.request
 from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -119,6 +118,15 @@ def _url_path(location: str) -> str:
     return urllib.parse.unquote(urllib.parse.urlsplit(location).path)
 
 
+def _file_path(url: str) -> str:
+    """The local path a ``file:`` URL names."""
+    # Imported here: urllib.request loads the HTTP client and ssl, which every install's
+    # start-up would pay for.
+    from urllib.request import url2pathname
+
+    return url2pathname(_url_path(url))
+
+
 def _is_wheel(target: _Target) -> bool:
     path = _url_path(target.location) if target.is_url else target.location
     return path.endswith(".whl")
@@ -135,7 +143,7 @@ def _is_local_directory(target: _Target) -> bool:
         return _is_dir(target.location)
     if not target.location.lower().startswith("file:"):
         return False
-    return _is_dir(urllib.request.url2pathname(_url_path(target.location)))
+    return _is_dir(_file_path(target.location))
 
 
 def from_sources(line: RequirementLine) -> bool:
@@ -154,7 +162,7 @@ def local_projects(lines: Sequence[RequirementLine]) -> frozenset[Path]:
         if target.location and _is_local_directory(target):
             location = target.location
             if target.is_url:
-                location = urllib.request.url2pathname(_url_path(location))
+                location = _file_path(location)
             found.add(Path(location).expanduser().resolve())
     return frozenset(found)
 
@@ -220,7 +228,7 @@ def _local_wheel(line: RequirementLine) -> Path | None:
     if target.is_url:
         if not location.lower().startswith("file:"):
             return None
-        location = urllib.request.url2pathname(_url_path(location))
+        location = _file_path(location)
     if not location.endswith(".whl"):
         return None
     path = Path(location).expanduser()

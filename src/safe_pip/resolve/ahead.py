@@ -1,5 +1,7 @@
 """Work a resolving command starts before safe-pip's own imports, in the target interpreter:
-the target describing itself, and pip importing itself (:class:`PipAhead`).
+the target describing itself, and pip importing itself (:class:`PipAhead`). An install starts
+pip only once what is installed does not satisfy the request: a request already satisfied
+never uses it, and would share the cores with it.
 
 The command line is parsed in full only later, with pip's configuration; what was started
 ahead is used only if that names the same interpreter (and ``--prefix``), and is stopped
@@ -27,8 +29,16 @@ class Ahead:
     pip: PipAhead | None
 
     @classmethod
-    def start(cls, python: Path, prefix: str | None, environ: Mapping[str, str]) -> Ahead:
-        return cls(TargetQuery(python, prefix), PipAhead.start(python, environ))
+    def start(
+        cls, python: Path, prefix: str | None, environ: Mapping[str, str], *, pip: bool = True
+    ) -> Ahead:
+        """:param pip: start pip too; else :meth:`start_pip` starts it when it is wanted."""
+        return cls(TargetQuery(python, prefix), PipAhead.start(python, environ) if pip else None)
+
+    def start_pip(self, environ: Mapping[str, str]) -> None:
+        """Start pip in the interpreter, unless it was started already."""
+        if self.pip is None:
+            self.pip = PipAhead.start(self.target.python, environ)
 
     def target_environment(self, python: Path, prefix: str | None) -> TargetEnvironment:
         """The target's answer, if it was asked about this interpreter and prefix.

@@ -3,7 +3,6 @@ or ``[tool.safe-pip]`` of a ``pyproject.toml``) and the ``SAFE_PIP_*`` variables
 
 from __future__ import annotations
 
-import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -49,6 +48,9 @@ def _tool_table(pyproject: Path, document: Mapping[str, Any]) -> Mapping[str, An
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
+    # Imported here: most commands find no settings file, and start-up should not pay.
+    import tomllib
+
     try:
         with path.open("rb") as stream:
             return tomllib.load(stream)
