@@ -87,6 +87,20 @@ def test_without_verdicts_every_inspection_reads_it_all(
     assert read_in_full == [wheel, wheel]
 
 
+def test_the_same_bytes_under_another_name_are_read_again(
+    memo: Verdicts, read_in_full: list[Path], tmp_path: Path
+) -> None:
+    # installer reads the .dist-info directory's name from the file name: a verdict is for
+    # the name as well as the bytes.
+    wheel = _honest(tmp_path / "dists")
+    _inspect(wheel, memo)
+    renamed = tmp_path / "renamed" / "alpha-1.0-py2.py3-none-any.whl"
+    renamed.parent.mkdir()
+    renamed.write_bytes(wheel.read_bytes())
+    _inspect(renamed, memo)
+    assert read_in_full == [wheel, renamed]
+
+
 def test_a_tampered_wheel_of_the_same_name_is_read_and_refused(
     memo: Verdicts, read_in_full: list[Path], tmp_path: Path
 ) -> None:
@@ -102,15 +116,15 @@ def test_a_refused_wheel_is_not_remembered(memo: Verdicts, tmp_path: Path) -> No
     for _ in range(2):
         with pytest.raises(UnsafeWheel, match="RECORD"):
             _inspect(tampered, memo)
-    assert not memo.passed(_digest(tampered))
+    assert not memo.passed(tampered.name, _digest(tampered))
 
 
 def test_a_verdict_signed_with_another_key_is_not_trusted(memo: Verdicts, tmp_path: Path) -> None:
     # Whoever can write the cache (but not safe-pip's home) signs with a key of their own.
     tampered = _tampered(tmp_path / "dists")
     forger = Verdicts(BytecodeStore(tmp_path / "cache", tmp_path / "forger"))
-    forger.remember(_digest(tampered))
-    assert forger.passed(_digest(tampered))
+    forger.remember(tampered.name, _digest(tampered))
+    assert forger.passed(tampered.name, _digest(tampered))
     with pytest.raises(UnsafeWheel, match="RECORD"):
         _inspect(tampered, memo)
 
@@ -120,7 +134,8 @@ def test_a_verdict_named_by_the_plain_digest_is_not_trusted(
 ) -> None:
     tampered = _tampered(tmp_path / "dists")
     digest = _digest(tampered)
-    memo.remember(_digest(_honest(tmp_path / "honest")))
+    honest = _honest(tmp_path / "honest")
+    memo.remember(honest.name, _digest(honest))
     (entry,) = [path for path in store.root.rglob("*") if path.is_file()]
     planted = entry.parent / digest
     planted.touch()
@@ -164,8 +179,8 @@ def test_verdicts_are_kept_counted_and_purged_with_the_bytecode(
 
 def test_a_verdict_used_counts_as_recently_used(memo: Verdicts, store: BytecodeStore) -> None:
     digest = "ab" * 32
-    memo.remember(digest)
+    memo.remember("alpha-1.0-py3-none-any.whl", digest)
     (entry,) = [path for path in store.root.rglob("*") if path.is_file()]
     os.utime(entry, (1_000_000, 1_000_000))
-    assert memo.passed(digest)
+    assert memo.passed("alpha-1.0-py3-none-any.whl", digest)
     assert entry.stat().st_mtime > 1_000_000

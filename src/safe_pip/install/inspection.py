@@ -163,7 +163,7 @@ def inspect_wheel(
     try:
         # One open file for the digest and the archive: the bytes hashed are those read.
         with path.open("rb") as stream:
-            digest, known = _verdict(stream, verdicts)
+            digest, known = _verdict(path.name, stream, verdicts)
             with zipfile.ZipFile(stream) as archive:
                 reasons = list(_problems(dist, archive, path, approved_urls, hashes=not known))
                 if reasons:
@@ -175,18 +175,20 @@ def inspect_wheel(
     if info.scripts_renamed and not survives(info.scripts):
         raise _refuse(dist, ["entry_points.txt does not survive pip's script renaming"])
     if verdicts is not None and digest is not None and not known:
-        verdicts.remember(digest)
+        verdicts.remember(path.name, digest)
     return info
 
 
-def _verdict(stream: io.BufferedReader, verdicts: Verdicts | None) -> tuple[str | None, bool]:
+def _verdict(
+    filename: str, stream: io.BufferedReader, verdicts: Verdicts | None
+) -> tuple[str | None, bool]:
     """The wheel's sha256 where verdicts are kept, and whether it passed before; the
     stream is left at its start."""
     if verdicts is None:
         return None, False
     digest = hashlib.file_digest(stream, "sha256").hexdigest()
     stream.seek(0)
-    return digest, verdicts.passed(digest)
+    return digest, verdicts.passed(filename, digest)
 
 
 def peek_wheel(

@@ -3,12 +3,12 @@
 
 Reading every member back is most of the time of inspecting a large plan, and the same
 wheels are installed again and again (each new environment, each CI run). A wheel with the
-same sha256 holds the same bytes, so the verdict holds for it; every other check (names,
+same name and sha256 holds the same bytes, so the verdict holds for it; every other check (names,
 metadata against the plan, member paths, scripts) is cheap and still runs each time, since
 its answer depends on the install as well as on the file.
 
 An entry is an empty file whose name is an HMAC, under a key derived from the bytecode
-store's secret key, of the check's version and the wheel's digest: whoever can write the
+store's secret key, of the check's version and the wheel's name and digest: whoever can write the
 cache but not safe-pip's home cannot make inspection skip a wheel it never read. Entries
 live in the bytecode store's directory, which counts, trims (least recently used first)
 and purges them with the bytecode.
@@ -49,10 +49,10 @@ class Verdicts:
         self._root = store.root / "inspected"
         self._key: bytes | None = None
 
-    def passed(self, sha256: str) -> bool:
-        """Whether the wheel with this digest passed before (the verdict then counts as
-        used just now, for the trim)."""
-        path = self._path(sha256)
+    def passed(self, filename: str, sha256: str) -> bool:
+        """Whether the wheel of this file name and digest passed before (the verdict then
+        counts as used just now, for the trim)."""
+        path = self._path(filename, sha256)
         if path is None:
             return False
         try:
@@ -61,21 +61,22 @@ class Verdicts:
             return False
         return True
 
-    def remember(self, sha256: str) -> None:
-        """Record that the wheel with this digest passed. A store that cannot be written is
-        left as it is: a verdict only ever saves time."""
-        path = self._path(sha256)
+    def remember(self, filename: str, sha256: str) -> None:
+        """Record that the wheel of this file name and digest passed. A store that cannot
+        be written is left as it is: a verdict only ever saves time."""
+        path = self._path(filename, sha256)
         if path is None:
             return
         with suppress(OSError):
             path.parent.mkdir(parents=True, exist_ok=True)
             path.touch()
 
-    def _path(self, sha256: str) -> Path | None:
+    def _path(self, filename: str, sha256: str) -> Path | None:
         key = self._derived_key()
         if key is None:
             return None
-        claim = f"{__version__}\0{CHECK_VERSION}\0{sha256}".encode()
+        # The file name too: installer reads the .dist-info directory's name from it.
+        claim = f"{__version__}\0{CHECK_VERSION}\0{filename}\0{sha256}".encode()
         name = hmac.new(key, claim, hashlib.sha256).hexdigest()
         return self._root / name[:2] / name
 
