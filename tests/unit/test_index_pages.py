@@ -37,3 +37,11 @@ def test_repeated_versions_and_tag_sets_are_one_object() -> None:
     assert first[0].version is first[1].version is again[1].version
     assert first[0].tags is first[2].tags is again[2].tags
     assert first[0].tags != first[1].tags
+
+
+def test_equal_versions_keep_their_own_spelling() -> None:
+    parse_json_page(_page(["demo-1.0-py3-none-any.whl"]), "https://idx.example/simple/demo/", NAME)
+    (file,) = parse_json_page(
+        _page(["demo-1.0.0-py3-none-any.whl"]), "https://idx.example/simple/demo/", NAME
+    )
+    assert str(file.version) == "1.0.0"

@@ -33,7 +33,8 @@ HTML_TYPES = ("application/vnd.pypi.simple.v1+html", "text/html")
 
 # One copy of each version and tag set for all the files naming them: a project with
 # thousands of wheels repeats a few dozen, and its page is kept until the install ends.
-_VERSIONS: dict[Version, Version] = {}
+# Versions by their text: 1.0 equals 1.0.0, but each file keeps the spelling of its name.
+_VERSIONS: dict[str, Version] = {}
 _TAG_SETS: dict[frozenset[Tag], frozenset[Tag]] = {}
 
 
@@ -73,7 +74,7 @@ def make_file(
         filename=filename,
         url=url,
         project=name,
-        version=_VERSIONS.setdefault(version, version),
+        version=_VERSIONS.setdefault(str(version), version),
         kind=kind,
         sha256=_digest(sha256),
         requires_python=requires_python or None,
