@@ -11,6 +11,7 @@ import os
 import subprocess
 import sys
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -237,6 +238,30 @@ def test_local_project_builds_with_requirements_from_the_gateway(
         (venv.site_packages / "myproj-0.1.dist-info" / "direct_url.json").read_text()
     )
     assert direct_url["url"] == project.resolve().as_uri()
+
+
+def test_a_new_project_as_a_build_requirement_is_not_approved_by_all(
+    safe_pip: SafePip,
+    venv: Venv,
+    index: Callable[..., PackageIndex],
+    wheel: Callable[..., Path],
+    markers: Path,
+) -> None:
+    # Its code runs as soon as it is approved, so it gets the whole review: its page says it
+    # first appeared ten days ago (past the cooldown, but a new project), a warning that
+    # --trust :all: never approves.
+    served = index()
+    served.add(wheel("build-helper", "1.0"), upload_time=datetime.now(UTC) - timedelta(days=10))
+    project = write_project(
+        safe_pip.cwd / "proj", "myproj", "0.1", markers, build_requires=["build-helper"]
+    )
+    result = safe_pip(
+        "--python", str(venv.python), "install", "--trust", ":all:", "-i", served.url, str(project)
+    )
+    assert result.returncode == 3, result.stderr
+    assert "does not approve a project with a warning (build-helper)" in result.stderr
+    assert not any(name.startswith("myproj-") for name in ran(markers))
+    assert venv.installed() == {}
 
 
 def test_editable_local_project(

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from packaging.utils import NormalizedName
 
@@ -30,7 +30,7 @@ from safe_pip.install.placement import check_startup_hooks, lay_out
 from safe_pip.install.satisfied import requested_installed
 from safe_pip.install.verdicts import Verdicts
 from safe_pip.locking import file_lock
-from safe_pip.models import Finding, NameSet, Plan, PlannedDist
+from safe_pip.models import Finding, NameSet, Plan, PlannedDist, ServedProject
 from safe_pip.pipeline.session import (
     gateway_session,
     localized,
@@ -45,6 +45,7 @@ from safe_pip.pipeline.target_stage import Located, lock_path
 from safe_pip.policy.admission import approved_urls, local_projects
 from safe_pip.policy.approval import (
     TrustCheck,
+    TrustSettings,
     approve_early,
     check_trust,
     confirm,
@@ -67,6 +68,7 @@ if TYPE_CHECKING:
     from safe_pip.install.fetch import Fetcher
     from safe_pip.pipeline.request import InstallRequest
     from safe_pip.policy.advisory_index import AdvisoryDatabase
+    from safe_pip.policy.prompting import Prompter
     from safe_pip.settings.options import Settings
     from safe_pip.target import Scheme, TargetEnvironment
 
@@ -150,15 +152,32 @@ def open_gated(run: Run, stack: ExitStack, located: Located) -> GatedStages:
     gateway, fetcher, workdir = stack.enter_context(
         gateway_session(settings, request, client, policy, early)
     )
-    approve = partial(
-        approve_early,
-        served=gateway.selector.answers,
-        settings=settings,
-        prompter=run.prompter,
-        pins=user_pins,
-    )
+    approve = _early_approver(gateway.selector, settings, run.prompter, user_pins)
     session = _Session(gateway, fetcher, workdir, approve, approved_urls(request.lines))
     return _Gated(run, stack, target, scheme, policy, advisories, session)
+
+
+class _Answers(Protocol):
+    @property
+    def answers(self) -> Mapping[NormalizedName, ServedProject | None]:
+        """Every project the gateway was asked about so far, and its page."""
+        ...
+
+
+def _early_approver(
+    selector: _Answers,
+    settings: TrustSettings,
+    prompter: Prompter | None,
+    pins: Mapping[NormalizedName, Sequence[HashPin]],
+) -> Approver:
+    """The approval of code about to run while resolving and building, reviewed with each
+    project's page as the gateway has it then: a copy taken when the gateway opened would
+    lack the pages that tell a new project or a replaced release."""
+
+    def approve(plan: Plan) -> None:
+        approve_early(plan, selector.answers, settings=settings, prompter=prompter, pins=pins)
+
+    return approve
 
 
 @dataclass(frozen=True, slots=True)
