@@ -1,10 +1,11 @@
 """Where a checked command writes: standard output and standard error as rich consoles, each
-made when first used, so a command that prints nothing (an install already satisfied, with
-``-q``) never imports rich."""
+made when first used, so a command that prints nothing, or only lines rich would print as
+they are (an install already satisfied), never imports rich."""
 
 from __future__ import annotations
 
 import os
+import re
 import sys
 from collections.abc import Callable
 from functools import cache, cached_property
@@ -41,10 +42,31 @@ class Consoles:
         highlighted) on standard output, or error; the console is made at its first line."""
 
         def print_line(text: str) -> None:
-            console = self.err if to_err else self.out
-            console.print(text, markup=False, highlight=False)
+            if _as_is(text):
+                self._write(text + "\n", to_err=to_err)
+            else:
+                console = self.err if to_err else self.out
+                console.print(text, markup=False, highlight=False)
 
         return print_line
+
+    def _write(self, text: str, *, to_err: bool) -> None:
+        stream = sys.stderr if to_err else sys.stdout
+        try:
+            stream.write(text)
+            stream.flush()  # as rich does after each line: the two streams stay in order
+        except BrokenPipeError:
+            (self.err if to_err else self.out).on_broken_pipe()
+
+
+_EMOJI_CODE = re.compile(r":\S*:")
+
+
+def _as_is(text: str) -> bool:
+    """Whether rich would print ``text`` unchanged, so it need not be loaded for it: plain
+    printable ASCII (nothing to strip, expand or measure) without a ``:code:`` that rich
+    may read as an emoji."""
+    return text.isascii() and text.isprintable() and _EMOJI_CODE.search(text) is None
 
 
 @cache
