@@ -9,15 +9,16 @@ import select
 import subprocess
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from safe_pip.policy.trust import ProjectRecord, StoreDocument
 from tests.conftest import SafePip, Venv, _safe_pip_command, install, make_venv
-from tests.support.dists import WheelSpec, build_wheel
+from tests.support.dists import WheelSpec, build_wheel, write_project
 from tests.support.index import PackageIndex
-from tests.support.outcomes import refused, succeeded
+from tests.support.outcomes import ran, refused, succeeded
 
 
 @pytest.fixture
@@ -214,6 +215,29 @@ class TestInteractive:
         assert "reqeusts" not in venv.installed() and "gizmo" not in venv.installed()
         refusals = {line["project"] for line in strict.audit_log() if line["decision"] == "refused"}
         assert refusals == {"reqeusts"}
+
+    def test_a_build_requirement_is_shown_with_what_its_page_says(
+        self,
+        strict: SafePip,
+        venv: Venv,
+        index: Callable[..., PackageIndex],
+        wheel: Callable[..., Path],
+        markers: Path,
+    ) -> None:
+        # pip asks for a build requirement only once it reads the project: its review must
+        # see the page the gateway fetched then, which says the project is ten days old.
+        served = index()
+        young = datetime.now(UTC) - timedelta(days=10)
+        served.add(wheel("build-helper", "1.0"), upload_time=young)
+        project = write_project(
+            strict.cwd / "proj", "myproj", "0.1", markers, build_requires=["build-helper"]
+        )
+        args = ["--python", str(venv.python), "install", "-i", served.url, str(project)]
+        status, output = _on_terminal(strict, args, ["n"])
+        assert status == 3, output
+        assert "build-helper" in output
+        assert "first release is only 10 days old" in output
+        assert not any(name.startswith("myproj-") for name in ran(markers))
 
 
 class TestSourceChange:
