@@ -15,13 +15,6 @@ from safe_pip.settings.options import Settings
 NAME = canonicalize_name("build-helper")
 
 
-class _Gateway:
-    """The gateway's answers, which grow as pip asks about projects."""
-
-    def __init__(self) -> None:
-        self.answers: dict[NormalizedName, ServedProject | None] = {}
-
-
 def test_early_approval_reviews_the_pages_asked_for_since_the_gateway_opened(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
@@ -35,9 +28,10 @@ def test_early_approval_reviews_the_pages_asked_for_since_the_gateway_opened(
         seen.append(dict(served))
 
     monkeypatch.setattr(gated, "approve_early", approve_early)
-    gateway = _Gateway()
+    # The gateway's answers, which grow as pip asks about projects.
+    answers: dict[NormalizedName, ServedProject | None] = {}
     settings = Settings(home=tmp_path, cache_dir=None, sources=())
-    approve = gated._early_approver(gateway, settings, None, {})
-    gateway.answers = {NAME: None}
+    approve = gated._early_approver(lambda: dict(answers), settings, None, {})
+    answers[NAME] = None
     approve(Plan(()))
     assert seen == [{NAME: None}]

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING
 
 from packaging.utils import NormalizedName
 
@@ -152,30 +152,23 @@ def open_gated(run: Run, stack: ExitStack, located: Located) -> GatedStages:
     gateway, fetcher, workdir = stack.enter_context(
         gateway_session(settings, request, client, policy, early)
     )
-    approve = _early_approver(gateway.selector, settings, run.prompter, user_pins)
+    approve = _early_approver(lambda: gateway.selector.answers, settings, run.prompter, user_pins)
     session = _Session(gateway, fetcher, workdir, approve, approved_urls(request.lines))
     return _Gated(run, stack, target, scheme, policy, advisories, session)
 
 
-class _Answers(Protocol):
-    @property
-    def answers(self) -> Mapping[NormalizedName, ServedProject | None]:
-        """Every project the gateway was asked about so far, and its page."""
-        ...
-
-
 def _early_approver(
-    selector: _Answers,
+    answers: Callable[[], Mapping[NormalizedName, ServedProject | None]],
     settings: TrustSettings,
     prompter: Prompter | None,
     pins: Mapping[NormalizedName, Sequence[HashPin]],
 ) -> Approver:
     """The approval of code about to run while resolving and building, reviewed with each
-    project's page as the gateway has it then: a copy taken when the gateway opened would
-    lack the pages that tell a new project or a replaced release."""
+    project's page as the gateway has it then (``answers()``): a copy taken when the
+    gateway opened would lack the pages that tell a new project or a replaced release."""
 
     def approve(plan: Plan) -> None:
-        approve_early(plan, selector.answers, settings=settings, prompter=prompter, pins=pins)
+        approve_early(plan, answers(), settings=settings, prompter=prompter, pins=pins)
 
     return approve
 
