@@ -184,3 +184,18 @@ def test_a_verdict_used_counts_as_recently_used(memo: Verdicts, store: BytecodeS
     os.utime(entry, (1_000_000, 1_000_000))
     assert memo.passed("alpha-1.0-py3-none-any.whl", digest)
     assert entry.stat().st_mtime > 1_000_000
+
+
+def test_a_verdict_in_a_store_that_cannot_be_written_still_counts(
+    memo: Verdicts, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # As a bytecode entry is: a cache mounted read-only is used all the same.
+    digest = "cd" * 32
+    memo.remember("alpha-1.0-py3-none-any.whl", digest)
+
+    def read_only(*_args: object, **_kwargs: object) -> None:
+        raise PermissionError("read-only file system")
+
+    monkeypatch.setattr(os, "utime", read_only)
+    assert memo.passed("alpha-1.0-py3-none-any.whl", digest)
+    assert not memo.passed("alpha-1.0-py3-none-any.whl", "ef" * 32)

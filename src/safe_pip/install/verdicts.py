@@ -53,12 +53,10 @@ class Verdicts:
         """Whether the wheel of this file name and digest passed before (the verdict then
         counts as used just now, for the trim)."""
         path = self._path(filename, sha256)
-        if path is None:
+        if path is None or not os.path.lexists(path):
             return False
-        try:
+        with suppress(OSError):  # a read-only store is used all the same
             os.utime(path, follow_symlinks=False)
-        except OSError:
-            return False
         return True
 
     def remember(self, filename: str, sha256: str) -> None:
