@@ -119,7 +119,7 @@ def _run_checked(command: str, rest: list[str], general: list[str]) -> int:
     if "-h" in rest or "--help" in rest:
         from safe_pip.cli.install_cmd import command_help
 
-        _consoles(argv).out.print(command_help(command), markup=False, highlight=False)
+        _consoles(argv).line_printer()(command_help(command))
         return EXIT_OK
     with _interruptible():
         try:
@@ -153,7 +153,7 @@ def _run_guarded(command: str, argv: list[str], ahead: Ahead | None) -> int:
     except SafePipError as exc:
         if debug:
             raise
-        consoles.err.print(f"ERROR: {exc}", markup=False, highlight=False)
+        consoles.line_printer(to_err=True)(f"ERROR: {exc}")
         return exc.exit_code
 
 
