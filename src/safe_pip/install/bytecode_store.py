@@ -11,10 +11,6 @@ The target interpreter reads and writes the entries
 (:mod:`safe_pip.install.compile_worker`); this side keeps the key and the size. Each entry
 is signed with a secret key kept in safe-pip's home, not in the cache: whoever can write
 the cache but not the home cannot have code installed that its source does not say.
-
-The store's directory also keeps the inspection verdicts (:mod:`safe_pip.install.verdicts`,
-in ``inspected/``), signed under a key derived from the same secret: they are counted,
-trimmed and purged with the bytecode.
 """
 
 from __future__ import annotations

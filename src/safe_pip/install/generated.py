@@ -1,38 +1,19 @@
-"""What the install stage hands pypa/installer beyond the wheel's own members: pip's
-scripts where inspection renamed them, and the ``INSTALLER``, ``REQUESTED`` and
-``direct_url.json`` (PEP 610) files of the ``.dist-info``.
+"""What the install stage hands pypa/installer beyond the wheel's own members: the
+``INSTALLER``, ``REQUESTED`` and ``direct_url.json`` (PEP 610) files of the ``.dist-info``.
 """
 
 from __future__ import annotations
 
 import json
-import zipfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-
-from installer.sources import WheelFile
 
 if TYPE_CHECKING:
     from safe_pip.models import PlannedDist
 
-__all__ = ["ScriptedSource", "additional_metadata"]
+__all__ = ["additional_metadata"]
 
 _INSTALLER_NAME = b"safe-pip\n"
-
-
-class ScriptedSource(WheelFile):
-    """The wheel as pypa/installer reads it, with the scripts inspection decided on (pip's
-    versioned names) where they differ from what ``entry_points.txt`` declares; the file
-    itself is installed as shipped, as pip does."""
-
-    def __init__(self, archive: zipfile.ZipFile, entry_points: str | None) -> None:
-        super().__init__(archive)
-        self._entry_points = entry_points
-
-    def read_dist_info(self, filename: str) -> str:
-        if filename == "entry_points.txt" and self._entry_points is not None:
-            return self._entry_points
-        return super().read_dist_info(filename)
 
 
 def additional_metadata(dist: PlannedDist) -> dict[str, bytes]:

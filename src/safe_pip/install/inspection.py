@@ -2,7 +2,7 @@
 
 A wheel is refused when its name, version, ``.dist-info`` and ``METADATA`` disagree, when its
 metadata differs from what pip resolved with or names a direct URL the user did not give,
-when ``RECORD`` is missing, incomplete, uses a weak hash, or a hash or size is wrong
+when ``RECORD`` is missing, incomplete, or gives a member no hash, no size or a weak hash
 (:mod:`~safe_pip.install.dist_info`), when an archive member or a console script would
 not be a plain path inside its scheme (:mod:`~safe_pip.install.members`,
 :mod:`~safe_pip.install.scripts`), or when the zip itself is malformed: duplicate names,
@@ -13,14 +13,15 @@ Where each member goes is read the way pypa/installer reads it (DESIGN invariant
 whatever the ``.dist-info`` is called; a wheel with any other ``.data`` directory is refused
 rather than read two ways.
 
+Whether each member's bytes have the hash and size ``RECORD`` gives is checked as the member
+is written (:mod:`~safe_pip.install.wheel_source`), on the one reading that is installed.
+
 What is found here is only about the archive. Where each file finally lands, and whether
 that is acceptable, is :mod:`safe_pip.install.placement`'s question.
 """
 
 from __future__ import annotations
 
-import hashlib
-import io
 import sys
 import zipfile
 import zlib
@@ -64,7 +65,6 @@ from safe_pip.install.scripts import (
 )
 
 if TYPE_CHECKING:
-    from safe_pip.install.verdicts import Verdicts
     from safe_pip.models import Plan, PlannedDist
 
 __all__ = [
@@ -148,7 +148,6 @@ def inspect_wheel(
     approved_urls: Collection[str] = frozenset(),
     script_kind: str = "posix",
     python_version: tuple[int, int] = (sys.version_info.major, sys.version_info.minor),
-    verdicts: Verdicts | None = None,
 ) -> WheelInfo:
     """Check one wheel against its plan entry and list the files it will write.
 
@@ -156,39 +155,20 @@ def inspect_wheel(
         gave; any other ``name @ url`` requirement in ``METADATA`` is refused.
     :param script_kind: pypa/installer's launcher kind, which decides script file names.
     :param python_version: the target's, which names pip's versioned scripts (``pip3.11``).
-    :param verdicts: where a wheel whose members all matched ``RECORD`` is remembered, so
-        that the same file is not read in full again.
     :raises UnsafeWheel: listing every problem found.
     """
     try:
-        # One open file for the digest and the archive: the bytes hashed are those read.
-        with path.open("rb") as stream:
-            digest, known = _verdict(path.name, stream, verdicts)
-            with zipfile.ZipFile(stream) as archive:
-                reasons = list(_problems(dist, archive, path, approved_urls, hashes=not known))
-                if reasons:
-                    raise _refuse(dist, reasons)
-                info = _info(dist, archive, script_kind, python_version)
+        with zipfile.ZipFile(path) as archive:
+            reasons = list(_problems(dist, archive, path, approved_urls))
+            if reasons:
+                raise _refuse(dist, reasons)
+            info = _info(dist, archive, script_kind, python_version)
     except (zipfile.BadZipFile, OSError, EOFError, RuntimeError, zlib.error) as exc:
         # RuntimeError: zipfile's answer to encryption and unknown compression methods.
         raise _refuse(dist, [f"not a readable zip archive: {exc}"]) from exc
     if info.scripts_renamed and not survives(info.scripts):
         raise _refuse(dist, ["entry_points.txt does not survive pip's script renaming"])
-    if verdicts is not None and digest is not None and not known:
-        verdicts.remember(path.name, digest)
     return info
-
-
-def _verdict(
-    filename: str, stream: io.BufferedReader, verdicts: Verdicts | None
-) -> tuple[str | None, bool]:
-    """The wheel's sha256 where verdicts are kept, and whether it passed before; the
-    stream is left at its start."""
-    if verdicts is None:
-        return None, False
-    digest = hashlib.file_digest(stream, "sha256").hexdigest()
-    stream.seek(0)
-    return digest, verdicts.passed(filename, digest)
 
 
 def peek_wheel(
@@ -198,13 +178,12 @@ def peek_wheel(
     script_kind: str = "posix",
     python_version: tuple[int, int] = (sys.version_info.major, sys.version_info.minor),
 ) -> WheelInfo | None:
-    """What :func:`inspect_wheel` would list for a wheel, after every check but RECORD's
-    hashes (which read every byte), to refuse early what the full inspection would refuse
-    as well; ``None`` when a check fails (then :func:`inspect_wheel` says why). Never a
-    reason to install anything."""
+    """What :func:`inspect_wheel` would list for a wheel, to refuse early what the full
+    inspection would refuse as well; ``None`` when a check fails (then :func:`inspect_wheel`
+    says why). Never a reason to install anything."""
     try:
         with zipfile.ZipFile(path) as archive:
-            if any(_problems(dist, archive, path, (), hashes=False)):
+            if any(_problems(dist, archive, path, ())):
                 return None
             return _info(dist, archive, script_kind, python_version)
     except (zipfile.BadZipFile, OSError, EOFError, RuntimeError, zlib.error, ValueError, KeyError):
@@ -253,8 +232,6 @@ def _problems(
     archive: zipfile.ZipFile,
     path: Path,
     approved_urls: Collection[str],
-    *,
-    hashes: bool = True,
 ) -> Iterator[str]:
     structural = archive_problems(archive)
     if structural:
@@ -282,8 +259,7 @@ def _problems(
     yield from data_dir_problems(archive, data_dir)
     yield from member_problems(archive, dist_info, data_dir)
     yield from script_problems(archive, dist_info)
-    if hashes:
-        yield from record_problems(archive, dist_info, path)
+    yield from record_problems(archive, dist_info, path)
 
 
 def _recognised(

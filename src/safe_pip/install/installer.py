@@ -31,11 +31,12 @@ from safe_pip.errors import InstallError
 from safe_pip.install.backups import Backups
 from safe_pip.install.compile_handoff import BytecodeHandOff
 from safe_pip.install.destination import PlacedDestination
-from safe_pip.install.generated import ScriptedSource, additional_metadata
+from safe_pip.install.generated import additional_metadata
 from safe_pip.install.journal import Journal, signals_held
 from safe_pip.install.locations import RealPaths
 from safe_pip.install.removal import Removal
 from safe_pip.install.scripts import entry_points_text
+from safe_pip.install.wheel_source import InstallSource
 from safe_pip.reporting import NullReporter, Reporter
 
 if TYPE_CHECKING:
@@ -104,7 +105,7 @@ class _Installer:
             zipfile.ZipFile(placed.wheel) as archive,
         ):
             warnings.simplefilter("always")
-            source = ScriptedSource(archive, scripts)
+            source = InstallSource(archive, placed.dist, scripts)
             installer.install(source, destination, additional_metadata(placed.dist))
         for warning in caught:
             logger.warning("%s: %s", placed.dist.label, warning.message)

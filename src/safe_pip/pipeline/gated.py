@@ -28,7 +28,6 @@ from safe_pip.install.installed import InstalledDist, check_install_keeps_safe_p
 from safe_pip.install.installer import InstallResult, install_wheels
 from safe_pip.install.placement import check_startup_hooks, lay_out
 from safe_pip.install.satisfied import requested_installed
-from safe_pip.install.verdicts import Verdicts
 from safe_pip.locking import file_lock
 from safe_pip.models import Finding, NameSet, Plan, PlannedDist, ServedProject
 from safe_pip.pipeline.session import (
@@ -310,7 +309,6 @@ class _Gated:
                 approved_urls=self.session.approved,
                 script_kind=self.target.script_kind,
                 python_version=self.target.version[:2],
-                verdicts=None if store is None else Verdicts(store),
             )
             inspected = _inspected_all(wheels, inspect, compiler)
             layout = lay_out(
