@@ -29,7 +29,8 @@ from typing import Any
 import httpx
 
 from safe_pip.install.installed import find_installed
-from safe_pip.policy.advisory_source import AdvisoryOptions, load_advisories
+from safe_pip.policy.advisory_options import AdvisoryOptions
+from safe_pip.policy.advisory_source import load_advisories
 from safe_pip.policy.vulnerabilities import check_packages
 
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import enum
+import fnmatch
+import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -22,6 +24,7 @@ __all__ = [
     "Finding",
     "IndexFile",
     "NameSet",
+    "Pin",
     "Plan",
     "PlannedDist",
     "ProjectPage",
@@ -117,6 +120,18 @@ class SourceSpec:
 
     def __str__(self) -> str:
         return f"{self.name} ({self.url})" if self.name != self.url else self.url
+
+
+@dataclass(frozen=True, slots=True)
+class Pin:
+    """A project-name pattern that may only ever come from one source."""
+
+    pattern: str
+    source: SourceSpec
+
+    def matches(self, name: NormalizedName) -> bool:
+        """Whether ``name`` (normalized) matches the pattern (normalized the same way)."""
+        return fnmatch.fnmatchcase(name, re.sub(r"[-_.]+", "-", self.pattern).lower())
 
 
 class DistKind(enum.Enum):

@@ -13,13 +13,14 @@ import httpx
 import pytest
 from packaging.utils import canonicalize_name
 
-from safe_pip.cli.audit_cmd import advisory_options
+from safe_pip.cli.common import advisory_options
 from safe_pip.cli.options import parse_args
 from safe_pip.errors import AdvisoryError, UsageError
 from safe_pip.gateway.network import NetworkOptions, build_client
 from safe_pip.policy.advisories import Advisory, parse_advisory
 from safe_pip.policy.advisory_index import AdvisoryDatabase, build_index
-from safe_pip.policy.advisory_source import OSV_PYPI_ZIP, AdvisoryOptions, load_advisories
+from safe_pip.policy.advisory_options import OSV_PYPI_ZIP, AdvisoryOptions
+from safe_pip.policy.advisory_source import load_advisories
 from safe_pip.settings.files import load_file_settings
 from tests.support.osv import REAL, AdvisoryServer, advisory, write_directory, zip_bytes
 

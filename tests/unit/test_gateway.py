@@ -22,9 +22,10 @@ from packaging.version import Version
 
 from safe_pip.errors import FirstSeenRefused, SourceError
 from safe_pip.gateway.cache import FileCache
+from safe_pip.gateway.cooldown import FilePolicy
 from safe_pip.gateway.listener import LoopbackServer
 from safe_pip.gateway.network import NetworkOptions
-from safe_pip.gateway.selection import Compatibility, FilePolicy, SourceSelector, filter_files
+from safe_pip.gateway.selection import Compatibility, SourceSelector, filter_files
 from safe_pip.gateway.served import ServedLedger
 from safe_pip.gateway.server import BeforeDownload, Gateway, ServedFile
 from safe_pip.gateway.sources import Upstream

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import subprocess
 import sys
 from collections.abc import Mapping, Sequence
 from contextlib import ExitStack
@@ -16,9 +17,9 @@ from safe_pip.install.installer import InstallResult
 from safe_pip.install.placement import Layout
 from safe_pip.models import DistKind, Finding, IndexFile, Plan, PlannedDist, Severity
 from safe_pip.pipeline.install import run_install
-from safe_pip.pipeline.request import InstallRequest, Outcome
+from safe_pip.pipeline.request import InstallRequest, Outcome, Run
 from safe_pip.pipeline.session import with_original_urls
-from safe_pip.pipeline.stages import Inspected, Resolved, Reviewed, Run
+from safe_pip.pipeline.stages import Inspected, Resolved, Reviewed
 from safe_pip.pipeline.target_stage import Located
 from safe_pip.policy.approval import TrustCheck
 from safe_pip.policy.audit import AuditLog
@@ -240,6 +241,29 @@ def test_a_request_already_satisfied_opens_no_gateway(tmp_path: Path) -> None:
     assert (outcome.plan.dists, outcome.result, outcome.findings) == ((), None, ())
     assert (outcome.target, outcome.scheme) == (stages.target, stages.scheme)
     assert "target" in outcome.timings
+
+
+def test_what_an_install_imports_before_the_gateway_loads_none_of_the_gated_stages() -> None:
+    """A request already satisfied pays only for what it uses: not the gateway's selection
+    (nor its thread pool), the stage protocols, advisories, the audit log or command."""
+    gated = [
+        "concurrent.futures",
+        "safe_pip.cli.audit_cmd",
+        "safe_pip.gateway.selection",
+        "safe_pip.pipeline.gated",
+        "safe_pip.pipeline.stages",
+        "safe_pip.policy.advisory_source",
+        "safe_pip.policy.audit",
+    ]
+    code = (
+        "import sys\n"
+        "import safe_pip.cli.install_cmd, safe_pip.pipeline.install, safe_pip.resolve.ahead\n"
+        f"print([name for name in {gated!r} if name in sys.modules])\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert result.stdout == "[]\n"
 
 
 @pytest.mark.parametrize("failed", ["locate", "satisfied"])

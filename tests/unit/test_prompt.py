@@ -20,7 +20,7 @@ from safe_pip.cli.present import plan_lines
 from safe_pip.cli.prompt import TerminalPrompter, review_panels
 from safe_pip.models import DistKind, IndexFile, Plan, PlannedDist, SourceSpec
 from safe_pip.policy.advisory_index import AdvisoryDatabase, build_index
-from safe_pip.policy.advisory_source import AdvisoryOptions
+from safe_pip.policy.advisory_options import AdvisoryOptions
 from safe_pip.policy.review import Approval, ProjectFacts
 from safe_pip.policy.trust import How
 from safe_pip.policy.trust_warnings import TrustWarning, WarningKind

@@ -12,7 +12,7 @@ from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import Version
 
 from safe_pip.errors import HashMismatch, PolicyDenied, ResolveError, SdistRefused, UsageError
-from safe_pip.gateway.selection import FilePolicy, Pin
+from safe_pip.gateway.cooldown import FilePolicy
 from safe_pip.gateway.served import ServedFile
 from safe_pip.gateway.shadows import Elsewhere
 from safe_pip.models import (
@@ -20,6 +20,7 @@ from safe_pip.models import (
     DroppedFile,
     DropReason,
     IndexFile,
+    Pin,
     ProjectPage,
     ServedProject,
     SourceSpec,

@@ -8,8 +8,9 @@ from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import Version
 
 from safe_pip.errors import SourceError
-from safe_pip.gateway.selection import FilePolicy, Pin, SourceSelector, filter_files
-from safe_pip.models import DistKind, DropReason, IndexFile, NameSet, ProjectPage, SourceSpec
+from safe_pip.gateway.cooldown import FilePolicy
+from safe_pip.gateway.selection import SourceSelector, filter_files
+from safe_pip.models import DistKind, DropReason, IndexFile, NameSet, Pin, ProjectPage, SourceSpec
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 PRIVATE = SourceSpec("private", "https://private.example/simple")

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from safe_pip.errors import UsageError
-from safe_pip.gateway.selection import FilePolicy
+from safe_pip.gateway.cooldown import FilePolicy
 from safe_pip.models import NameSet, SourceKind, SourceMarks
 from safe_pip.policy.trust import parse_exemption
 from safe_pip.settings.cooldown import cooldown_policy, release_cutoff, split_trust

@@ -12,7 +12,8 @@ from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import Version
 
 from safe_pip.errors import AmbiguousSource, SourceError, UsageError
-from safe_pip.gateway.selection import FilePolicy, Pin, SourceSelector
+from safe_pip.gateway.cooldown import FilePolicy
+from safe_pip.gateway.selection import SourceSelector
 from safe_pip.gateway.shadows import (
     Elsewhere,
     Exposure,
@@ -29,6 +30,7 @@ from safe_pip.gateway.shadows import (
 from safe_pip.models import (
     DistKind,
     IndexFile,
+    Pin,
     Plan,
     PlannedDist,
     ProjectPage,

@@ -14,8 +14,8 @@ from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import Version
 
 from safe_pip.errors import FirstSeenRefused
-from safe_pip.gateway.cooldown import ago, cooldown_refusal
-from safe_pip.gateway.selection import FilePolicy, filter_files
+from safe_pip.gateway.cooldown import FilePolicy, ago, cooldown_refusal
+from safe_pip.gateway.selection import filter_files
 from safe_pip.models import (
     DistKind,
     Exemption,

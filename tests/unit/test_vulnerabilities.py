@@ -19,7 +19,7 @@ from safe_pip.cli.prompt import TerminalPrompter
 from safe_pip.errors import KnownVulnerability
 from safe_pip.models import DistKind, Plan, PlannedDist, Severity
 from safe_pip.policy.advisory_index import AdvisoryDatabase, build_index
-from safe_pip.policy.advisory_source import AdvisoryOptions
+from safe_pip.policy.advisory_options import AdvisoryOptions
 from safe_pip.policy.audit import AuditLog
 from safe_pip.policy.vulnerabilities import (
     Match,

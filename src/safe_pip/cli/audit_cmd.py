@@ -1,8 +1,7 @@
 """``safe-pip audit``: known vulnerabilities of an environment or of a pinned requirements
 file, as a table, pip-audit-compatible JSON, or SARIF 2.1.0 for code-scanning tools.
 
-Also the vulnerability options shared with ``install`` (``--advisories``, ``--ignore-vuln``,
-``--audit`` with ``--dry-run``).
+Also how ``install --dry-run --audit`` presents the plan's vulnerabilities.
 """
 
 from __future__ import annotations
@@ -19,11 +18,10 @@ from typing import TYPE_CHECKING, Any
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
-from safe_pip.cli.common import network_options, read_url, setup_logging
+from safe_pip.cli.common import advisory_options, network_options, read_url, setup_logging
 from safe_pip.cli.present import printable
 from safe_pip.errors import EXIT_FAILED, EXIT_OK, UsageError
-from safe_pip.policy.advisory_source import DEFAULT_MAX_AGE_DAYS, OSV_PYPI_ZIP, AdvisoryOptions
-from safe_pip.settings.limits import checked_days
+from safe_pip.policy.advisory_options import OSV_PYPI_ZIP
 
 if TYPE_CHECKING:
     import httpx
@@ -31,60 +29,18 @@ if TYPE_CHECKING:
 
     from safe_pip.gateway.network import NetworkOptions
     from safe_pip.policy.advisory_index import AdvisoryDatabase
+    from safe_pip.policy.advisory_options import AdvisoryOptions
     from safe_pip.policy.vulnerabilities import Match, Package, VulnerabilityReport
     from safe_pip.resolve.requirement_line import RequirementLine
-    from safe_pip.settings.options import FileSettings
 
 __all__ = [
-    "advisory_options",
-    "check_audit_flag",
     "json_report",
     "present_plan_audit",
     "run_audit_command",
     "sarif_report",
 ]
 
-_IGNORED_BY_FLAG = "--ignore-vuln on the command line"
 _LINE_RE = re.compile(r"\(line (\d+)\)$")
-
-
-def advisory_options(args: argparse.Namespace, files: FileSettings) -> AdvisoryOptions:
-    """The vulnerability options: flags over settings; ignores are the union, each with its
-    reason (a flag's reason: that it was given on the command line).
-
-    :raises UsageError: a maximum age that is not a number of days (nan, negative, ...).
-    """
-    max_age = args.advisories_max_age
-    if max_age is None:
-        max_age = files.advisories_max_age
-    if max_age is None:
-        max_age = DEFAULT_MAX_AGE_DAYS
-    checked_days(max_age, "--advisories-max-age")
-    ignored = dict(files.ignore_vuln)
-    for value in args.ignore_vulns or ():
-        for ident in value.split(","):
-            if ident.strip():
-                ignored.setdefault(ident.strip(), _IGNORED_BY_FLAG)
-    return AdvisoryOptions(
-        source=args.advisories or files.advisories,
-        max_age_days=max_age,
-        required=bool(args.require_advisories or files.require_advisories),
-        ignored=ignored,
-    )
-
-
-def check_audit_flag(args: argparse.Namespace) -> None:
-    """``install --audit`` audits the plan of a dry run, nothing else.
-
-    :raises UsageError: ``--audit`` without ``--dry-run``.
-    """
-    if args.audit and not args.dry_run:
-        msg = (
-            "--audit prints the known vulnerabilities of a plan: add --dry-run. (An install "
-            "checks the plan anyway, and refuses a vulnerable one; to audit an environment, "
-            "run: safe-pip audit)"
-        )
-        raise UsageError(msg)
 
 
 # -- output ---------------------------------------------------------------------------------

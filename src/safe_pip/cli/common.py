@@ -1,5 +1,6 @@
 """What every command that reads settings and goes online sets up the same way: logging,
-the network options, and the fetching of requirements files named by URL."""
+the network options, the fetching of requirements files named by URL, and the advisory
+options (``install`` and ``audit`` read them alike)."""
 
 from __future__ import annotations
 
@@ -7,12 +8,19 @@ import argparse
 import logging
 import sys
 from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING
 
 from safe_pip.errors import UsageError
 from safe_pip.gateway.network import NetworkOptions, build_client, keyring_command, redact_url
-from safe_pip.settings.limits import checked_network
+from safe_pip.policy.advisory_options import DEFAULT_MAX_AGE_DAYS, AdvisoryOptions
+from safe_pip.settings.limits import checked_days, checked_network
 
-__all__ = ["network_options", "read_url", "setup_logging"]
+if TYPE_CHECKING:
+    from safe_pip.settings.options import FileSettings
+
+__all__ = ["advisory_options", "network_options", "read_url", "setup_logging"]
+
+_IGNORED_BY_FLAG = "--ignore-vuln on the command line"
 
 
 def network_options(
@@ -75,3 +83,28 @@ def setup_logging(verbosity: int, log_file: str | None) -> None:
             logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
         )
         root.addHandler(file_handler)
+
+
+def advisory_options(args: argparse.Namespace, files: FileSettings) -> AdvisoryOptions:
+    """The vulnerability options: flags over settings; ignores are the union, each with its
+    reason (a flag's reason: that it was given on the command line).
+
+    :raises UsageError: a maximum age that is not a number of days (nan, negative, ...).
+    """
+    max_age = args.advisories_max_age
+    if max_age is None:
+        max_age = files.advisories_max_age
+    if max_age is None:
+        max_age = DEFAULT_MAX_AGE_DAYS
+    checked_days(max_age, "--advisories-max-age")
+    ignored = dict(files.ignore_vuln)
+    for value in args.ignore_vulns or ():
+        for ident in value.split(","):
+            if ident.strip():
+                ignored.setdefault(ident.strip(), _IGNORED_BY_FLAG)
+    return AdvisoryOptions(
+        source=args.advisories or files.advisories,
+        max_age_days=max_age,
+        required=bool(args.require_advisories or files.require_advisories),
+        ignored=ignored,
+    )

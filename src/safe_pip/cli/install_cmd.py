@@ -14,8 +14,7 @@ from typing import TYPE_CHECKING
 
 from safe_pip.build.options import BuildOptions, parse_config_settings
 from safe_pip.cache_usage import cache_directory
-from safe_pip.cli.audit_cmd import advisory_options, check_audit_flag, present_plan_audit
-from safe_pip.cli.common import network_options, read_url, setup_logging
+from safe_pip.cli.common import advisory_options, network_options, read_url, setup_logging
 from safe_pip.cli.options import build_parser, locate, parse_args, resolver_args
 from safe_pip.cli.present import (
     PlainReporter,
@@ -209,6 +208,20 @@ def _build_options(args: argparse.Namespace) -> BuildOptions:
     )
 
 
+def _check_audit_flag(args: argparse.Namespace) -> None:
+    """``install --audit`` audits the plan of a dry run, nothing else.
+
+    :raises UsageError: ``--audit`` without ``--dry-run``.
+    """
+    if args.audit and not args.dry_run:
+        msg = (
+            "--audit prints the known vulnerabilities of a plan: add --dry-run. (An install "
+            "checks the plan anyway, and refuses a vulnerable one; to audit an environment, "
+            "run: safe-pip audit)"
+        )
+        raise UsageError(msg)
+
+
 def _progress_wanted(args: argparse.Namespace, consoles: Consoles) -> bool:
     if args.progress_bar == "off" or args.quiet:
         return False
@@ -271,7 +284,7 @@ def run_install_command(argv: Sequence[str], consoles: Consoles, ahead: Ahead | 
     from safe_pip.pipeline.install import run_install
 
     args, settings, request, choice = prepare("install", argv)
-    check_audit_flag(args)
+    _check_audit_flag(args)
     # As with pip, `--report -` makes standard output the report's alone: every message,
     # the plan included, goes to standard error.
     messages_to_err = args.report == "-"
@@ -290,6 +303,9 @@ def run_install_command(argv: Sequence[str], consoles: Consoles, ahead: Ahead | 
     if args.report:
         _write_report(outcome, args.report, consoles.out)
     if args.audit:
+        # Imported here: the audit command's module is not loaded by every install.
+        from safe_pip.cli.audit_cmd import present_plan_audit
+
         return present_plan_audit(
             outcome.vulnerabilities, consoles.err if messages_to_err else consoles.out
         )

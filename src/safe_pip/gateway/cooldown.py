@@ -1,24 +1,46 @@
-"""The cooldown in words: how old a release is, what held it back, and how to take it.
+"""The file policy that carries the cooldown, and the cooldown in words: how old a release
+is, what held it back, and how to take it.
 
-The gateway drops releases younger than the cooldown (:mod:`safe_pip.gateway.selection`);
-these say so, for the resolver's refusal and for the plan's notes.
+The gateway drops the files the policy withholds (:mod:`safe_pip.gateway.selection`);
+these say so, for the resolver's refusal and for the plan's notes. The policy is here, not
+beside the selection: the settings build it for every install, and one already satisfied
+never starts the gateway.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from safe_pip.models import DropReason, IndexFile, ServedProject
+from safe_pip.models import DropReason, IndexFile, NameSet, ServedProject
 
 if TYPE_CHECKING:
     from packaging.utils import NormalizedName
     from packaging.version import Version
 
-    from safe_pip.gateway.selection import FilePolicy
+    from safe_pip.gateway.selection import Compatibility
+    from safe_pip.models import Exemption
 
-__all__ = ["ago", "cooldown_name", "cooldown_refusal", "take_it", "too_new"]
+__all__ = ["FilePolicy", "ago", "cooldown_name", "cooldown_refusal", "take_it", "too_new"]
+
+
+@dataclass(frozen=True, slots=True)
+class FilePolicy:
+    """Which files of a project pip may see."""
+
+    allow_sdist: NameSet = field(default_factory=NameSet)
+    cutoff: datetime | None = None
+    """Files uploaded after this moment are withheld (the cooldown, ``--min-release-age``)."""
+    min_release_age: float | None = None
+    """The cooldown in days that set ``cutoff``, for messages."""
+    exemptions: tuple[Exemption, ...] = ()
+    """Releases let through the cooldown however young (``safe-pip trust allow-new``)."""
+    expired: tuple[Exemption, ...] = ()
+    """Exemptions past their last day: not applied, and said so."""
+    compatibility: Compatibility | None = None
+    """The target's tags; ``None`` when pip resolves for another platform."""
 
 
 def ago(moment: datetime | None, now: datetime) -> str:

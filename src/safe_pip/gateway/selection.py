@@ -10,21 +10,19 @@ the private sources, and one that more than one source knows is refused unless p
 
 from __future__ import annotations
 
-import fnmatch
 import functools
 import logging
-import re
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
-from datetime import datetime
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.tags import Tag, parse_tag
 
 from safe_pip.errors import AmbiguousSource, SourceError
+from safe_pip.gateway.cooldown import FilePolicy
 from safe_pip.gateway.network import redact_url
 from safe_pip.gateway.shadows import (
     Elsewhere,
@@ -43,7 +41,7 @@ from safe_pip.models import (
     DropReason,
     Exemption,
     IndexFile,
-    NameSet,
+    Pin,
     ProjectPage,
     ServedProject,
     Shadow,
@@ -56,7 +54,7 @@ if TYPE_CHECKING:
 
     from safe_pip.gateway.sources import ProjectLister
 
-__all__ = ["Compatibility", "FilePolicy", "Pin", "SourceSelector", "exempted", "filter_files"]
+__all__ = ["Compatibility", "SourceSelector", "exempted", "filter_files"]
 
 logger = logging.getLogger(__name__)
 
@@ -106,35 +104,6 @@ def _specifier(text: str) -> SpecifierSet | None:
 def _python_ok(requires_python: str | None, python: Version) -> bool:
     specifier = _specifier(requires_python) if requires_python else None
     return specifier is None or specifier.contains(python, prereleases=True)
-
-
-@dataclass(frozen=True, slots=True)
-class FilePolicy:
-    """Which files of a project pip may see."""
-
-    allow_sdist: NameSet = field(default_factory=NameSet)
-    cutoff: datetime | None = None
-    """Files uploaded after this moment are withheld (the cooldown, ``--min-release-age``)."""
-    min_release_age: float | None = None
-    """The cooldown in days that set ``cutoff``, for messages."""
-    exemptions: tuple[Exemption, ...] = ()
-    """Releases let through the cooldown however young (``safe-pip trust allow-new``)."""
-    expired: tuple[Exemption, ...] = ()
-    """Exemptions past their last day: not applied, and said so."""
-    compatibility: Compatibility | None = None
-    """The target's tags; ``None`` when pip resolves for another platform."""
-
-
-@dataclass(frozen=True, slots=True)
-class Pin:
-    """A project-name pattern that may only ever come from one source."""
-
-    pattern: str
-    source: SourceSpec
-
-    def matches(self, name: NormalizedName) -> bool:
-        """Whether ``name`` (normalized) matches the pattern (normalized the same way)."""
-        return fnmatch.fnmatchcase(name, re.sub(r"[-_.]+", "-", self.pattern).lower())
 
 
 def _drop_reason(file: IndexFile, policy: FilePolicy) -> DropReason | None:

@@ -30,6 +30,7 @@ from safe_pip.install.placement import check_startup_hooks, lay_out
 from safe_pip.install.satisfied import requested_installed
 from safe_pip.locking import file_lock
 from safe_pip.models import Finding, NameSet, Plan, PlannedDist, ServedProject
+from safe_pip.pipeline.request import Run
 from safe_pip.pipeline.session import (
     gateway_session,
     localized,
@@ -39,7 +40,7 @@ from safe_pip.pipeline.session import (
     upstream_client,
     with_original_urls,
 )
-from safe_pip.pipeline.stages import GatedStages, Inspected, Resolved, Reviewed, Run
+from safe_pip.pipeline.stages import GatedStages, Inspected, Resolved, Reviewed
 from safe_pip.pipeline.target_stage import Located, lock_path
 from safe_pip.policy.admission import approved_urls, local_projects
 from safe_pip.policy.approval import (
@@ -62,7 +63,7 @@ from safe_pip.resolve.resolutions import Resolutions
 from safe_pip.resolve.resolver import ResolveRequest
 
 if TYPE_CHECKING:
-    from safe_pip.gateway.selection import FilePolicy
+    from safe_pip.gateway.cooldown import FilePolicy
     from safe_pip.gateway.server import Gateway
     from safe_pip.install.fetch import Fetcher
     from safe_pip.pipeline.request import InstallRequest

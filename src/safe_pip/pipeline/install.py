@@ -10,8 +10,7 @@ from contextlib import ExitStack
 from typing import TYPE_CHECKING
 
 from safe_pip.models import Finding, Plan
-from safe_pip.pipeline.request import InstallRequest, Outcome
-from safe_pip.pipeline.stages import GatedStages, Reviewed, Run, Stages
+from safe_pip.pipeline.request import InstallRequest, Outcome, Run
 from safe_pip.pipeline.target_stage import Located, locate, satisfied_without_pip
 from safe_pip.policy.admission import admit
 from safe_pip.reporting import NullReporter, Reporter
@@ -19,6 +18,7 @@ from safe_pip.reporting import NullReporter, Reporter
 if TYPE_CHECKING:
     from safe_pip.install.installed import InstalledDist
     from safe_pip.install.installer import InstallResult
+    from safe_pip.pipeline.stages import GatedStages, Reviewed, Stages
     from safe_pip.policy.approval import TrustCheck
     from safe_pip.policy.prompting import Prompter
     from safe_pip.resolve.ahead import Ahead

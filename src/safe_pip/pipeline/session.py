@@ -26,8 +26,9 @@ from packaging.version import Version
 
 from safe_pip.errors import AmbiguousSource
 from safe_pip.gateway.cache import FileCache
+from safe_pip.gateway.cooldown import FilePolicy
 from safe_pip.gateway.network import build_client
-from safe_pip.gateway.selection import Compatibility, FilePolicy, SourceSelector
+from safe_pip.gateway.selection import Compatibility, SourceSelector
 from safe_pip.gateway.server import Gateway
 from safe_pip.gateway.shadows import SourceChooser, alarm_message
 from safe_pip.gateway.sources import Upstream

@@ -1,16 +1,16 @@
 """The stages of one install, as :func:`~safe_pip.pipeline.install.run_install` calls them.
 
 The protocols (``Stages``, then ``GatedStages`` while the gateway is up) and what passes
-between them: the run, the resolved plan, its review, the inspected wheels. The real stages
-are :class:`~safe_pip.pipeline.install.PipelineStages`; a test may run others.
+between them: the run (:class:`~safe_pip.pipeline.request.Run`), the resolved plan, its
+review, the inspected wheels. The real stages are
+:class:`~safe_pip.pipeline.install.PipelineStages`; a test may run others.
 """
 
 from __future__ import annotations
 
-import time
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import AbstractContextManager, ExitStack, contextmanager
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from contextlib import ExitStack
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
@@ -23,51 +23,15 @@ if TYPE_CHECKING:
     from safe_pip.install.installer import InstallResult
     from safe_pip.install.placement import Layout
     from safe_pip.models import Finding, Plan
-    from safe_pip.pipeline.request import InstallRequest
+    from safe_pip.pipeline.request import Run
     from safe_pip.pipeline.target_stage import Located
     from safe_pip.policy.approval import TrustCheck
     from safe_pip.policy.hashes import HashPin
-    from safe_pip.policy.prompting import Prompter
     from safe_pip.policy.vulnerabilities import VulnerabilityReport
-    from safe_pip.reporting import Reporter
-    from safe_pip.resolve.ahead import Ahead
     from safe_pip.resolve.requirement_line import RequirementLine
-    from safe_pip.settings.options import Settings
     from safe_pip.target import Scheme, TargetEnvironment
 
-__all__ = ["GatedStages", "Inspected", "Resolved", "Reviewed", "Run", "Stages"]
-
-
-@contextmanager
-def _timed(timings: dict[str, float], stage: str, reporter: Reporter) -> Iterator[None]:
-    reporter.stage(stage)
-    started = time.perf_counter()
-    try:
-        yield
-    finally:
-        timings[stage] = time.perf_counter() - started
-        reporter.timing(stage, timings[stage])
-
-
-@dataclass(frozen=True, slots=True)
-class Run:
-    """One ``safe-pip install``: what was asked, who can answer, where progress goes."""
-
-    request: InstallRequest
-    settings: Settings
-    reporter: Reporter
-    prompter: Prompter | None
-    ahead: Ahead | None
-    timings: dict[str, float] = field(default_factory=dict)
-
-    def timed(self, stage: str) -> AbstractContextManager[None]:
-        """Report ``stage`` and time it."""
-        return _timed(self.timings, stage, self.reporter)
-
-    @property
-    def chooser(self) -> Prompter | None:
-        """Who is asked to choose a source or to accept an advisory: nobody unattended."""
-        return None if self.settings.unattended else self.prompter
+__all__ = ["GatedStages", "Inspected", "Resolved", "Reviewed", "Stages"]
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,7 +19,7 @@ import logging
 import os
 import tempfile
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -28,47 +28,21 @@ from safe_pip.atomic import write_json_atomic
 from safe_pip.errors import AdvisoryError
 from safe_pip.gateway.network import redact_url, split_credentials, with_retries
 from safe_pip.policy.advisory_index import AdvisoryDatabase, build_index
+from safe_pip.policy.advisory_options import OSV_PYPI_ZIP, AdvisoryOptions
 
 if TYPE_CHECKING:
     import zipfile
 
     import httpx
 
-    from safe_pip.policy.advisories import Advisory
-
-__all__ = ["DEFAULT_MAX_AGE_DAYS", "OSV_PYPI_ZIP", "AdvisoryOptions", "load_advisories"]
+__all__ = ["load_advisories"]
 
 logger = logging.getLogger(__name__)
-
-DEFAULT_MAX_AGE_DAYS = 1.0
-OSV_PYPI_ZIP = "https://osv-vulnerabilities.storage.googleapis.com/PyPI/all.zip"
-"""osv.dev's export of every PyPI advisory (PYSEC, GHSA, ...), one JSON file each."""
 
 _MAX_MEMBER = 16 << 20
 """No single advisory is anywhere near this size; a bigger member is not OSV data."""
 _MAX_TOTAL = 2 << 30
 _YAML_SUFFIXES = (".yaml", ".yml")
-
-
-@dataclass(frozen=True, slots=True)
-class AdvisoryOptions:
-    """Where advisories come from and how strictly they are required."""
-
-    source: str | None = None
-    """A URL or a local path; ``None``: no source, nothing is checked."""
-    max_age_days: float = DEFAULT_MAX_AGE_DAYS
-    required: bool = False
-    """``--require-advisories``: no usable, fresh data is a failure, not a warning."""
-    ignored: Mapping[str, str] = field(default_factory=dict)
-    """Advisory IDs (or aliases) to ignore, each with the reason given for it."""
-
-    def ignore_reason(self, advisory: Advisory) -> str | None:
-        """Why this advisory is ignored (by its ID or any alias), or ``None``."""
-        wanted = {key.upper(): reason for key, reason in self.ignored.items()}
-        for name in (advisory.id, *advisory.aliases):
-            if name.upper() in wanted:
-                return wanted[name.upper()]
-        return None
 
 
 # -- reading a source -----------------------------------------------------------------------

@@ -38,7 +38,7 @@ from safe_pip.policy.updates import (
 if TYPE_CHECKING:
     from packaging.utils import NormalizedName
 
-    from safe_pip.gateway.selection import FilePolicy
+    from safe_pip.gateway.cooldown import FilePolicy
     from safe_pip.models import Exemption, NameSet, Plan, PlannedDist, ServedProject
     from safe_pip.policy.prompting import Prompter
 

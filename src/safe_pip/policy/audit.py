@@ -11,22 +11,17 @@ import json
 import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, TypedDict
 
 from safe_pip.errors import TrustStoreError
 from safe_pip.gateway.shadows import alarm_message
+from safe_pip.policy.timestamps import utc_now
 
 if TYPE_CHECKING:
     from safe_pip.models import Shadow, SourceSpec
 
-__all__ = ["Action", "AuditEvent", "AuditLine", "AuditLog", "shadow_events", "utc_now"]
-
-
-def utc_now() -> str:
-    """The current time as the store and the audit log write it: ISO 8601, UTC, seconds."""
-    return datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+__all__ = ["Action", "AuditEvent", "AuditLine", "AuditLog", "shadow_events"]
 
 
 class Action(enum.Enum):

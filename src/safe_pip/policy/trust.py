@@ -20,12 +20,11 @@ from typing import Any, NotRequired, TypedDict, TypeVar
 from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import InvalidVersion, Version
 
-from safe_pip.atomic import write_json_atomic
 from safe_pip.errors import TrustStoreError
 from safe_pip.gateway.network import redact_url
 from safe_pip.locking import file_lock
 from safe_pip.models import Exemption, SourceSpec
-from safe_pip.policy.audit import utc_now
+from safe_pip.policy.timestamps import utc_now
 
 __all__ = [
     "STORE_VERSION",
@@ -245,6 +244,9 @@ class TrustStore:
         return self._update_document(lambda document: change(document["projects"]))
 
     def _update_document(self, change: Callable[[StoreDocument], _T]) -> _T:
+        # Imported here: every install reads the store, and writing loads tempfile.
+        from safe_pip.atomic import write_json_atomic
+
         with file_lock(self._lock_path):
             document = self._read()
             result = change(document)

@@ -15,8 +15,8 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from safe_pip.errors import HashMismatch
-from safe_pip.gateway.cooldown import ago, cooldown_name, take_it, too_new
-from safe_pip.gateway.selection import FilePolicy, exempted
+from safe_pip.gateway.cooldown import FilePolicy, ago, cooldown_name, take_it, too_new
+from safe_pip.gateway.selection import exempted
 from safe_pip.models import (
     Exemption,
     Finding,

@@ -21,7 +21,8 @@ from packaging.version import InvalidVersion, Version
 
 from safe_pip.errors import KnownVulnerability
 from safe_pip.models import Finding, Plan, Severity
-from safe_pip.policy.advisory_source import AdvisoryOptions, load_advisories
+from safe_pip.policy.advisory_options import AdvisoryOptions
+from safe_pip.policy.advisory_source import load_advisories
 from safe_pip.policy.audit import Action, AuditEvent, AuditLog
 from safe_pip.resolve.requirement_line import RequirementLine, requirement_name
 

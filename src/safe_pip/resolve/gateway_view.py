@@ -11,10 +11,10 @@ if TYPE_CHECKING:
     from packaging.utils import NormalizedName
 
     from safe_pip.errors import SafePipError
-    from safe_pip.gateway.selection import FilePolicy, Pin
+    from safe_pip.gateway.cooldown import FilePolicy
     from safe_pip.gateway.served import ServedFile
     from safe_pip.gateway.shadows import Elsewhere
-    from safe_pip.models import ServedProject, SourceSpec
+    from safe_pip.models import Pin, ServedProject, SourceSpec
 
 __all__ = ["GatewayView", "SelectorView"]
 

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from safe_pip.errors import UsageError
-from safe_pip.gateway.selection import FilePolicy
+from safe_pip.gateway.cooldown import FilePolicy
 from safe_pip.policy.trust import parse_exemption
 from safe_pip.settings.limits import checked_days
 

@@ -9,10 +9,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from safe_pip.gateway.cooldown import FilePolicy
 from safe_pip.gateway.network import NetworkOptions
-from safe_pip.gateway.selection import FilePolicy, Pin
-from safe_pip.models import Exemption, NameSet, SourceMarks, SourceSpec
-from safe_pip.policy.advisory_source import AdvisoryOptions
+from safe_pip.models import Exemption, NameSet, Pin, SourceMarks, SourceSpec
+from safe_pip.policy.advisory_options import AdvisoryOptions
 
 __all__ = ["FileSettings", "Settings", "default_home", "is_unattended"]
 

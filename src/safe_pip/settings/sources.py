@@ -10,9 +10,8 @@ from typing import Any
 
 from safe_pip.errors import UsageError
 from safe_pip.gateway.network import redact_url, split_credentials
-from safe_pip.gateway.selection import Pin
 from safe_pip.gateway.shadows import group_of
-from safe_pip.models import SourceKind, SourceMarks, SourceSpec
+from safe_pip.models import Pin, SourceKind, SourceMarks, SourceSpec
 from safe_pip.resolve.reqfile_syntax import unsafe_character
 
 __all__ = ["DEFAULT_INDEX", "build_pins", "build_sources", "source_table"]
