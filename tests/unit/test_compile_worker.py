@@ -379,3 +379,31 @@ class TestStore:
         assert compiles == ["alpha/core.py"]
         assert pyc[16:] == _marshalled(SOURCE.decode(), "alpha/core.py")
         assert store.read_text() == "a file where the store should be"
+
+
+def test_a_wheel_is_opened_once_for_all_its_chunks_and_again_once_rewritten(
+    tmp_path: Path, placer: ThreadPoolExecutor, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    opened: list[str] = []
+    real = zipfile.ZipFile
+
+    def counted(file: Any, *args: Any, **kwargs: Any) -> zipfile.ZipFile:
+        opened.append(str(file))
+        return real(file, *args, **kwargs)
+
+    members = {f"m{number}.py": f"n = {number}\n" for number in range(2 * CHUNK + 1)}
+    wheel = _wheel(tmp_path, members)
+    monkeypatch.setattr(zipfile, "ZipFile", counted)
+    pool = Counting()
+    session = Session(str(tmp_path), False, pool, placer)
+    session.ahead(str(wheel), [[str(n), f"m{n}.py", f"m{n}.py"] for n in range(2 * CHUNK + 1)])
+    assert (pool.tasks, opened) == (3, [str(wheel)])
+    # The same name, other bytes (a test's wheel, or a file replaced): read afresh.
+    monkeypatch.setattr(zipfile, "ZipFile", real)
+    _wheel(tmp_path, {"m0.py": "n = 'rewritten'\n", "m1.py": "n = 1\n"})
+    monkeypatch.setattr(zipfile, "ZipFile", counted)
+    source = _written(tmp_path / "site", "m0.py", "n = 'rewritten'\n")
+    session.ahead(str(wheel), [["new", "m0.py", "m0.py"]])
+    session.written([("new", str(source), "")])
+    assert opened == [str(wheel), str(wheel)]
+    assert b"rewritten" in Path(str(session.answer()[-1])).read_bytes()
