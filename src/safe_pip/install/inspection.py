@@ -178,15 +178,12 @@ def peek_wheel(
     script_kind: str = "posix",
     python_version: tuple[int, int] = (sys.version_info.major, sys.version_info.minor),
 ) -> WheelInfo | None:
-    """What :func:`inspect_wheel` would list for a wheel, to refuse early what the full
-    inspection would refuse as well; ``None`` when a check fails (then :func:`inspect_wheel`
-    says why). Never a reason to install anything."""
+    """What :func:`inspect_wheel` lists for a wheel (no direct URL approved), to refuse
+    early what the full inspection would refuse as well; ``None`` where it refuses (the full
+    inspection then says why). Never a reason to install anything."""
     try:
-        with zipfile.ZipFile(path) as archive:
-            if any(_problems(dist, archive, path, ())):
-                return None
-            return _info(dist, archive, script_kind, python_version)
-    except (zipfile.BadZipFile, OSError, EOFError, RuntimeError, zlib.error, ValueError, KeyError):
+        return inspect_wheel(dist, path, script_kind=script_kind, python_version=python_version)
+    except (UnsafeWheel, ValueError, KeyError):
         return None
 
 
