@@ -19,6 +19,7 @@ from installer.utils import copyfileobj_with_hashing
 
 from safe_pip.errors import InstallError, UnsafeWheel
 from safe_pip.install import backups, compile_handoff, destination, journal
+from safe_pip.install import installer as installer_module
 from safe_pip.install.inspection import inspect_wheel
 from safe_pip.install.installer import install_wheels
 from safe_pip.install.placement import lay_out
@@ -292,6 +293,60 @@ class TestRollback:
         assert list(site(env).glob(".safe-pip-replaced-*/*"))
 
 
+class TestWheelsAtOnce:
+    """Wheels are written several at a time; a failure or an interrupt still ends with the
+    environment as it began, and nothing written after the rollback."""
+
+    def test_two_wheels_are_written_at_the_same_time(
+        self, env: Env, wheel: WheelFactory, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        monkeypatch.setattr(installer_module, "_WRITERS", 2)
+        both = threading.Barrier(2, timeout=10)
+        original = copyfileobj_with_hashing
+
+        def copy(source: BinaryIO, written: BinaryIO, algorithm: str) -> tuple[str, int]:
+            if str(getattr(written, "name", "")).endswith("__init__.py"):
+                both.wait()  # broken (and the install failed) unless both are being written
+            return original(source, written, algorithm)
+
+        monkeypatch.setattr(destination, "copyfileobj_with_hashing", copy)
+        result = install(*env, wheel("alpha", "1.0"), wheel("beta", "1.0"))
+        assert [dist.label for dist in result.installed] == ["alpha-1.0", "beta-1.0"]
+
+    @pytest.mark.parametrize("stop", ["interrupt", "another-wheel-fails"])
+    def test_wheels_still_being_written_stop_before_the_rollback(
+        self, env: Env, wheel: WheelFactory, monkeypatch: pytest.MonkeyPatch, stop: str
+    ) -> None:
+        monkeypatch.setattr(installer_module, "_WRITERS", 2)
+        # An upgrade: the directory stays, so a file written late would stay too.
+        install(*env, wheel("alpha", "1.0"))
+        many = wheel("alpha", "2.0", files={f"alpha/m{i}.py": "" for i in range(300)})
+        few = wheel("beta", "1.0")
+        started = threading.Event()
+        original = copyfileobj_with_hashing
+
+        def copy(source: BinaryIO, written: BinaryIO, algorithm: str) -> tuple[str, int]:
+            name = str(getattr(written, "name", ""))
+            if "/alpha/" in name:
+                if not started.is_set():
+                    started.set()
+                    if stop == "interrupt":
+                        signal.pthread_kill(threading.main_thread().ident or 0, signal.SIGINT)
+                time.sleep(0.002)  # still writing when the other thread stops
+            elif "/beta/" in name and stop == "another-wheel-fails":
+                started.wait(10)
+                raise OSError(28, "No space left on device")
+            return original(source, written, algorithm)
+
+        monkeypatch.setattr(destination, "copyfileobj_with_hashing", copy)
+        error = KeyboardInterrupt if stop == "interrupt" else InstallError
+        before = snapshot(env[0].prefix)
+        with pytest.raises(error):
+            install(*env, many, few, upgrade=True)
+        time.sleep(0.2)
+        assert snapshot(env[0].prefix) == before
+
+
 class TestSignalsHeld:
     def test_signals_are_held_and_reported(self) -> None:
         with journal.signals_held() as received:
@@ -334,6 +389,25 @@ class TestJournal:
         assert record.rollback(lambda directory: None) == []
         assert sorted(path.name for path in tmp_path.iterdir()) == ["old.py"]
         assert replaced.read_text() == "old"
+
+    def test_a_file_found_in_the_way_is_no_longer_noted_as_made(self, tmp_path: Path) -> None:
+        """Only the file this install made is forgotten, whatever other wheels noted
+        meanwhile: forgetting the last one noted would leave another's file behind and
+        remove the one in the way on a rollback."""
+        record = journal.Journal()
+        in_the_way, other = tmp_path / "theirs.py", tmp_path / "other.py"
+        in_the_way.write_text("theirs")
+        real_open = Path.open
+
+        def open_meanwhile(path: Path, *args: Any, **kwargs: Any) -> Any:
+            record.created.append(other)  # another wheel's writer, between noting and opening
+            return real_open(path, *args, **kwargs)
+
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(Path, "open", open_meanwhile)
+            with pytest.raises(FileExistsError):
+                record.create(in_the_way)
+        assert record.created == [other]
 
 
 class TestRemoval:

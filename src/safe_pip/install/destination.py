@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import os
+import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
@@ -26,13 +27,17 @@ if TYPE_CHECKING:
     from safe_pip.install.placement import PlacedWheel
     from safe_pip.target import Scheme
 
-__all__ = ["PlacedDestination"]
+__all__ = ["PlacedDestination", "WritingStopped"]
+
+
+class WritingStopped(Exception):
+    """Another wheel failed, or the install was interrupted: this one writes no more."""
 
 
 class PlacedDestination(SchemeDictionaryDestination):
     """installer's destination: journals each write, refuses to overwrite, to leave the
-    scheme or to write any path placement did not approve, and defers RECORD until bytecode
-    has been compiled for the whole plan."""
+    scheme or to write any path placement did not approve, defers RECORD until bytecode
+    has been compiled for the whole plan, and writes nothing once ``stopping`` is set."""
 
     def __init__(
         self,
@@ -40,10 +45,12 @@ class PlacedDestination(SchemeDictionaryDestination):
         placed: PlacedWheel,
         scheme: Scheme,
         realpath: RealPaths,
+        stopping: threading.Event,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self._journal = journal
+        self._stopping = stopping
         self._placed = placed
         self._approved = frozenset(placed.files)
         self._scheme = scheme
@@ -69,6 +76,8 @@ class PlacedDestination(SchemeDictionaryDestination):
     def write_to_fs(
         self, scheme: InstallerScheme, path: str, stream: BinaryIO, is_executable: bool
     ) -> RecordEntry:
+        if self._stopping.is_set():
+            raise WritingStopped(self.project)
         target = self._final(scheme, path)
         if target not in self._approved:
             # Inspection and installer read this wheel differently (DESIGN invariant 8):
@@ -84,15 +93,12 @@ class PlacedDestination(SchemeDictionaryDestination):
             )
             raise InstallError(msg)
         self._journal.make_dirs(target.parent)
-        self._journal.created.append(target)
         try:
-            # Exclusive creation: whatever is there (a file, a link), even one that appeared
-            # after placement checked, is never written over.
-            with target.open("xb") as written:
-                digest, size = copyfileobj_with_hashing(stream, written, self.hash_algorithm)
+            written = self._journal.create(target)
         except FileExistsError:
-            self._journal.created.pop()
             raise self._overwrite(target) from None
+        with written:
+            digest, size = copyfileobj_with_hashing(stream, written, self.hash_algorithm)
         if is_executable:
             make_file_executable(target)
         return RecordEntry(path, Hash(self.hash_algorithm, digest), size)

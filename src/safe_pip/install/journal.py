@@ -19,6 +19,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
+from typing import BinaryIO
 
 __all__ = ["Journal", "move_file", "remove_file", "signals_held"]
 
@@ -77,6 +78,21 @@ class Journal:
         for missing in self.note_dirs(directory):
             missing.mkdir(exist_ok=True)
         self._made.add(directory)
+
+    def create(self, path: Path) -> BinaryIO:
+        """A new file, created exclusively and journaled first: whatever is already there (a
+        file, a link), even one that appeared after placement checked, is never written over
+        and never removed by a rollback.
+
+        :raises FileExistsError: something is there.
+        """
+        self.created.append(path)
+        try:
+            return path.open("xb")
+        except FileExistsError:
+            # That one, not the last noted: other wheels are being written meanwhile.
+            self.created.remove(path)
+            raise
 
     def note_dirs(self, directory: Path) -> list[Path]:
         """Journal the directories missing up to ``directory``: those to make, parents first."""
