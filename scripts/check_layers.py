@@ -20,7 +20,18 @@ PACKAGE = "safe_pip"
 
 # Lowest first. A name is a top-level module or sub-package of safe_pip.
 LAYERS: tuple[frozenset[str], ...] = (
-    frozenset({"__init__", "errors", "models", "atomic", "locking", "reporting", "distfiles"}),
+    frozenset(
+        {
+            "__init__",
+            "errors",
+            "models",
+            "atomic",
+            "locking",
+            "reporting",
+            "distfiles",
+            "secret_key",
+        }
+    ),
     frozenset({"target", "target_probe"}),
     frozenset({"gateway"}),
     frozenset({"resolve"}),

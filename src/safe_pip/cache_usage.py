@@ -1,10 +1,11 @@
 """safe-pip's cache: what each part holds, and emptying it.
 
 The parts are the verified downloads (``files/``), the remembered resolutions
-(``resolutions/``) and the bytecode store (``bytecode/``) in the cache directory, and the
-advisories indexed in safe-pip's home (``advisories/``). Everything else in the home (the
-trust store, the audit log, the settings, the bytecode store's key) is state, not a cache,
-and is never touched.
+(``resolutions/``), the index pages read before (``pages/``) and the bytecode store
+(``bytecode/``) in the cache directory, and the advisories indexed in safe-pip's home
+(``advisories/``). Everything else in the home (the trust store, the audit log, the
+settings, the keys signing the bytecode store and the pages) is state, not a cache, and is
+never touched.
 
 A symlink is a file here: it is counted and removed as itself, never followed, so nothing
 outside the cache is measured or deleted. The cache directory itself is never removed
@@ -63,6 +64,7 @@ class SafePipCache:
         self._trees = (
             ("downloads", cache_dir / "files"),
             ("remembered resolutions", cache_dir / "resolutions"),
+            ("index pages", cache_dir / "pages"),
             ("advisories", home / "advisories"),
         )
 

@@ -74,12 +74,14 @@ def test_info_shows_each_part_of_safe_pips_cache_then_pips(
     assert lines[1] == f"  downloads:              {_line(len(wheels), size)}"
     assert lines[2] == f"  remembered resolutions: {_usage(cache / 'resolutions')}"
     assert "1 entry, " in lines[2]
+    assert lines[3] == f"  index pages:            {_usage(cache / 'pages')}"
+    assert "2 entries, " in lines[3]  # alpha's page and beta's
     advisories_dir = home / "advisories"
-    assert lines[3] == f"  advisories:             {_usage(advisories_dir)} (in {advisories_dir})"
+    assert lines[4] == f"  advisories:             {_usage(advisories_dir)} (in {advisories_dir})"
     entries, stored = BytecodeStore(cache, home).usage()
     assert entries > 0
-    assert lines[4] == f"  bytecode store:         {_line(entries, stored)}"
-    assert lines[5] == "" and lines[6].startswith(PIP_INFO)
+    assert lines[5] == f"  bytecode store:         {_line(entries, stored)}"
+    assert lines[6] == "" and lines[7].startswith(PIP_INFO)
     assert str(safe_pip.home / "user" / ".cache" / "pip") in output
 
 

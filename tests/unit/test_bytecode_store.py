@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from safe_pip.install.bytecode_store import DEFAULT_LIMIT, EVICT_EVERY, KEY_SIZE, BytecodeStore
+from safe_pip.install.bytecode_store import DEFAULT_LIMIT, EVICT_EVERY, BytecodeStore
+from safe_pip.secret_key import KEY_SIZE
 
 
 @pytest.fixture

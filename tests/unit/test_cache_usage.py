@@ -12,6 +12,7 @@ WHEEL = b"w" * 1000
 REPORT = b"{}" * 50
 INDEX = b"i" * 300
 CODE = b"c" * 70
+PAGE = b"p" * 40
 
 
 def _write(path: Path, data: bytes) -> Path:
@@ -28,10 +29,11 @@ def home(tmp_path: Path) -> Path:
     _write(cache / "files" / "sha256" / "ab" / "cdef" / "x-1.0-py3-none-any.whl", WHEEL)
     _write(cache / "files" / "sha256" / "12" / "3456" / "y-2.0-py3-none-any.whl", WHEEL)
     _write(cache / "resolutions" / "key.json", REPORT)
+    _write(cache / "pages" / "entry", PAGE)
     _write(home / "advisories" / "source.index", INDEX)
     _write(home / "advisories" / "source.json", REPORT)
     _write(cache / "bytecode" / "3.11" / "ab" / "entry", CODE)
-    for name in ("trust.json", "audit.log", "bytecode.key", "settings.toml"):
+    for name in ("trust.json", "audit.log", "bytecode.key", "pages.key", "settings.toml"):
         _write(home / name, b"state")
     return home
 
@@ -59,16 +61,18 @@ class TestParts:
         assert [part.name for part in parts] == [
             "downloads",
             "remembered resolutions",
+            "index pages",
             "advisories",
             "bytecode store",
         ]
         assert _by_name(parts) == {
             "downloads": (2, 2 * len(WHEEL)),
             "remembered resolutions": (1, len(REPORT)),
+            "index pages": (1, len(PAGE)),
             "advisories": (2, len(INDEX) + len(REPORT)),
             "bytecode store": (1, len(CODE)),
         }
-        assert parts[2].directory == home / "advisories"
+        assert parts[3].directory == home / "advisories"
 
     def test_an_empty_cache_is_all_zero(self, tmp_path: Path) -> None:
         parts = SafePipCache(tmp_path / "cache", tmp_path).parts()
@@ -98,11 +102,12 @@ class TestPurge:
     def test_removes_every_part_and_nothing_else(self, home: Path) -> None:
         cache = SafePipCache(home / "cache", home)
         removed = cache.purge()
-        total = 2 * len(WHEEL) + 2 * len(REPORT) + len(INDEX) + len(CODE)
-        assert removed == Removed(6, total)
+        total = 2 * len(WHEEL) + 2 * len(REPORT) + len(INDEX) + len(CODE) + len(PAGE)
+        assert removed == Removed(7, total)
         assert [path.name for path in _files_under(home)] == [
             "audit.log",
             "bytecode.key",
+            "pages.key",
             "settings.toml",
             "trust.json",
         ]

@@ -23,7 +23,15 @@ if TYPE_CHECKING:
     from packaging.utils import NormalizedName
     from packaging.version import Version
 
-__all__ = ["HTML_TYPES", "JSON_TYPE", "make_file", "parse_html_page", "parse_json_page"]
+__all__ = [
+    "HTML_TYPES",
+    "JSON_TYPE",
+    "interned_tags",
+    "interned_version",
+    "make_file",
+    "parse_html_page",
+    "parse_json_page",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -36,6 +44,16 @@ HTML_TYPES = ("application/vnd.pypi.simple.v1+html", "text/html")
 # Versions by their text: 1.0 equals 1.0.0, but each file keeps the spelling of its name.
 _VERSIONS: dict[str, Version] = {}
 _TAG_SETS: dict[frozenset[Tag], frozenset[Tag]] = {}
+
+
+def interned_version(version: Version) -> Version:
+    """The one copy of ``version`` every file naming it shares."""
+    return _VERSIONS.setdefault(str(version), version)
+
+
+def interned_tags(tags: frozenset[Tag]) -> frozenset[Tag]:
+    """The one copy of a tag set every file with it shares."""
+    return _TAG_SETS.setdefault(tags, tags)
 
 
 def _parse_time(value: Any) -> datetime | None:
@@ -74,7 +92,7 @@ def make_file(
         filename=filename,
         url=url,
         project=name,
-        version=_VERSIONS.setdefault(str(version), version),
+        version=interned_version(version),
         kind=kind,
         sha256=_digest(sha256),
         requires_python=requires_python or None,
@@ -83,7 +101,7 @@ def make_file(
         size=size,
         core_metadata=core_metadata,
         core_metadata_sha256=_digest(core_metadata_sha256),
-        tags=_TAG_SETS.setdefault(tags, tags),
+        tags=interned_tags(tags),
     )
 
 

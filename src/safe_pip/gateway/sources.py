@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from packaging.utils import NormalizedName
 
     from safe_pip.gateway.network import NetworkOptions
+    from safe_pip.gateway.parsed_pages import ParsedPages
 
 __all__ = ["FileReader", "ProjectLister", "Upstream"]
 
@@ -68,10 +69,17 @@ class Upstream:
     Credentials go only to the origin of the source they were configured for.
     """
 
-    def __init__(self, client: httpx.Client, options: NetworkOptions) -> None:
+    def __init__(
+        self,
+        client: httpx.Client,
+        options: NetworkOptions,
+        parsed_pages: ParsedPages | None = None,
+    ) -> None:
+        """:param parsed_pages: JSON pages read before (``None``: each is read afresh)."""
         self._trusted_hosts = options.trusted_hosts
         self._remote = RemoteReader(client, options)
         self._find_links = FindLinks(self._remote, options.trusted_hosts)
+        self._read_json = parse_json_page if parsed_pages is None else parsed_pages.files
 
     def project_page(self, source: SourceSpec, name: NormalizedName) -> ProjectPage | None:
         """The project's files at ``source``, or ``None`` if the source does not know it.
@@ -94,7 +102,7 @@ class Upstream:
         content_type = response.headers.get("content-type", "").split(";")[0].strip().lower()
         try:
             if content_type == JSON_TYPE:
-                files = parse_json_page(response.content, str(response.url), name)
+                files = self._read_json(response.content, str(response.url), name)
             elif content_type in HTML_TYPES:
                 files = parse_html_page(response.text, str(response.url), name)
             else:

@@ -16,13 +16,13 @@ the cache but not the home cannot have code installed that its source does not s
 from __future__ import annotations
 
 import os
-import secrets
-import tempfile
 import time
 from contextlib import suppress
 from pathlib import Path
 
-__all__ = ["DEFAULT_LIMIT", "EVICT_EVERY", "KEY_SIZE", "BytecodeStore"]
+from safe_pip.secret_key import secret_key
+
+__all__ = ["DEFAULT_LIMIT", "EVICT_EVERY", "BytecodeStore"]
 
 DEFAULT_LIMIT = 1 << 30
 """The size the store is brought back under, in bytes."""
@@ -30,9 +30,6 @@ DEFAULT_LIMIT = 1 << 30
 EVICT_EVERY = 24 * 3600
 """Seconds between two trims after installs: measuring a full store means a stat of every
 entry, a fraction of a second that no install should pay each time."""
-
-KEY_SIZE = 32
-"""Bytes of the secret key (an HMAC-SHA256 key as long as its digest)."""
 
 _Entry = tuple[Path, os.stat_result]
 
@@ -50,11 +47,7 @@ class BytecodeStore:
 
         :raises OSError: it can be neither read nor made.
         """
-        try:
-            key = self._key_file.read_bytes()
-        except FileNotFoundError:
-            key = b""
-        return key if len(key) == KEY_SIZE else self._make_key()
+        return secret_key(self._key_file)
 
     def usage(self) -> tuple[int, int]:
         """How many entries the store holds, and their size in bytes."""
@@ -106,28 +99,6 @@ class BytecodeStore:
                 with suppress(FileNotFoundError):  # removed by another install meanwhile
                     found.append((path, path.stat()))
         return found
-
-    def _make_key(self) -> bytes:
-        key = secrets.token_bytes(KEY_SIZE)
-        self._key_file.parent.mkdir(parents=True, exist_ok=True)
-        fd, temp = tempfile.mkstemp(dir=self._key_file.parent, prefix=".bytecode.key.")
-        try:
-            with os.fdopen(fd, "wb") as stream:  # mkstemp made it 0600
-                stream.write(key)
-                stream.flush()
-                os.fsync(stream.fileno())
-            try:
-                # A link, not a rename: of two installs making the key at once, the second
-                # takes the first's; a rename would replace a key entries are signed with.
-                os.link(temp, self._key_file)
-            except FileExistsError:
-                existing = self._key_file.read_bytes()
-                if len(existing) == KEY_SIZE:
-                    return existing
-                Path(temp).replace(self._key_file)
-            return key
-        finally:
-            Path(temp).unlink(missing_ok=True)
 
 
 def _remove(entries: list[_Entry]) -> int:

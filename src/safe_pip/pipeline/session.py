@@ -28,6 +28,7 @@ from safe_pip.errors import AmbiguousSource
 from safe_pip.gateway.cache import FileCache
 from safe_pip.gateway.cooldown import FilePolicy
 from safe_pip.gateway.network import build_client
+from safe_pip.gateway.parsed_pages import ParsedPages
 from safe_pip.gateway.selection import Compatibility, SourceSelector
 from safe_pip.gateway.server import Gateway
 from safe_pip.gateway.shadows import SourceChooser, alarm_message
@@ -161,7 +162,8 @@ def gateway_session(
             )
         )
         workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="safe-pip-")))
-        upstream = Upstream(client.result(), settings.network)
+        parsed_pages = ParsedPages.in_cache(settings.cache_dir, settings.home)
+        upstream = Upstream(client.result(), settings.network, parsed_pages)
         fetcher = Fetcher(upstream, FileCache(cache_root), retries=settings.network.retries)
         selector = SourceSelector(
             upstream,
