@@ -390,6 +390,16 @@ class TestJournal:
         assert sorted(path.name for path in tmp_path.iterdir()) == ["old.py"]
         assert replaced.read_text() == "old"
 
+    def test_a_set_aside_link_is_put_back_even_dangling(self, tmp_path: Path) -> None:
+        link = tmp_path / "pkg" / "data"
+        link.parent.mkdir()
+        link.symlink_to(tmp_path / "nowhere")
+        record = journal.Journal()
+        record.move_aside(link, tmp_path / "backup")
+        link.parent.rmdir()  # its directory went too, as an upgrade's emptied one does
+        assert record.rollback(lambda directory: None) == []
+        assert link.is_symlink() and link.readlink() == tmp_path / "nowhere"
+
     def test_a_file_found_in_the_way_is_no_longer_noted_as_made(self, tmp_path: Path) -> None:
         """Only the file this install made is forgotten, whatever other wheels noted
         meanwhile: forgetting the last one noted would leave another's file behind and

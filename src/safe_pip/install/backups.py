@@ -40,6 +40,7 @@ class Backups:
         self._trashed: list[Path] = []
         self._holding: set[Path] = set()
         """Backup directories that hold created directories moved away."""
+        self._same_device: dict[Path, bool] = {}
 
     def _backup_dir(self, root: Path) -> Path:
         backup_dir = self._backup_dirs.get(root)
@@ -81,11 +82,19 @@ class Backups:
             self._trash = Path(tempfile.mkdtemp(prefix="safe-pip-rolled-back-"))
         name = f"created-{len(self._trashed)}"
         self._trashed.append(directory)
-        if _same_file_system(self._trash, directory.parent):
+        if self._on_trash_device(self._trash, directory.parent):
             return self._trash / name
         backup_dir = self._backup_dir(root)
         self._holding.add(backup_dir)
         return backup_dir / name
+
+    def _on_trash_device(self, trash: Path, directory: Path) -> bool:
+        """Whether ``directory`` is on the trash's file system; asked once per directory:
+        a rollback moves away thousands of directories, most of them side by side."""
+        same = self._same_device.get(directory)
+        if same is None:
+            same = self._same_device[directory] = _same_file_system(trash, directory)
+        return same
 
     def discard(self, *, keep_backups: bool) -> None:
         """Have what the rollback moved away deleted after exit, and drop the backup
