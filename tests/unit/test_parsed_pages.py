@@ -3,6 +3,7 @@ did not write (or that no longer matches the page) is never used."""
 
 from __future__ import annotations
 
+import ast
 import json
 from pathlib import Path
 from typing import Any
@@ -10,6 +11,7 @@ from typing import Any
 import pytest
 from packaging.utils import canonicalize_name
 
+from safe_pip import distfiles
 from safe_pip.gateway import index_pages, parsed_pages
 from safe_pip.gateway.parsed_pages import ParsedPages
 from safe_pip.models import IndexFile
@@ -170,3 +172,17 @@ def test_a_cache_that_cannot_be_written_still_reads_the_page(tmp_path: Path) -> 
 
 def test_no_cache_directory_keeps_nothing(tmp_path: Path) -> None:
     assert ParsedPages.in_cache(None, tmp_path / "home") is None
+
+
+def test_the_reader_digest_covers_every_module_the_parser_reads_with() -> None:
+    """A change to any code that decides a page's files must read pages afresh: each
+    safe-pip module the page parser (or the file-name parser it calls) imports is hashed."""
+    hashed = {module.__name__ for module in parsed_pages._READER}
+    for module in (index_pages, distfiles):
+        tree = ast.parse(Path(module.__file__ or "").read_text())
+        imported = {
+            node.module
+            for node in ast.walk(tree)
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("safe_pip")
+        }
+        assert imported <= hashed, imported - hashed

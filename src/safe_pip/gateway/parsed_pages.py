@@ -5,9 +5,9 @@ Reading a page means reading every file it lists (pydantic-core's page lists som
 and on an install whose resolution is remembered it was most of the time spent confirming
 that the pages pip read are unchanged. The files of each page are kept under the page's URL
 and project, with a digest of everything its reading depends on: the page's bytes, its URL
-and project, and the code that reads it (this module, the page and file-name parsers, the
-models, packaging's version). Anything else, and the page is read afresh and its entry
-replaced.
+and project, and what reads it (this module, the page and file-name parsers and what they
+use, packaging's version, the interpreter's). Anything else, and the page is read afresh
+and its entry replaced.
 
 Each entry is signed with a secret key kept in safe-pip's home (``pages.key``), not in the
 cache: whoever can write the cache but not the home cannot make safe-pip see a file the
@@ -21,6 +21,7 @@ import hashlib
 import hmac
 import json
 import logging
+import sys
 from datetime import datetime
 from functools import cache
 from pathlib import Path
@@ -32,6 +33,7 @@ from packaging.version import Version
 
 from safe_pip import distfiles, models
 from safe_pip.atomic import write_bytes_atomic
+from safe_pip.gateway import cache as gateway_cache
 from safe_pip.gateway import index_pages
 from safe_pip.models import DistKind, IndexFile
 from safe_pip.secret_key import secret_key
@@ -76,9 +78,9 @@ class ParsedPages:
         reader = _reader_digest()
         if reader is None:
             return index_pages.parse_json_page(data, page_url, project)
-        inputs = hashlib.sha256(
-            b"\0".join([reader, page_url.encode(), project.encode(), data])
-        ).hexdigest()
+        digest = hashlib.sha256(reader + f"{page_url}\0{project}\0".encode())
+        digest.update(data)  # not joined first: a page can be megabytes
+        inputs = digest.hexdigest()
         name = hashlib.sha256(f"{page_url}\0{project}".encode()).hexdigest()
         entry = self.directory / name
         kept = self._read(entry, inputs, project)
@@ -120,20 +122,21 @@ class ParsedPages:
         return hmac.new(self._key, payload, hashlib.sha256).digest()
 
 
+_READER = (index_pages, distfiles, gateway_cache, models)
+"""The modules whose code decides what a page's files are, besides this one and packaging:
+the page parser and the modules it reads file names, digests and files with."""
+
+
 @cache
 def _reader_digest() -> bytes | None:
-    """A digest of the code that turns a page into files; ``None`` (nothing is kept) where
-    that code cannot be read."""
-    digest = hashlib.sha256(packaging.__version__.encode())
-    for module in (index_pages, distfiles, models):
+    """A digest of what turns a page into files (the interpreter, packaging, this code);
+    ``None`` (nothing is kept) where that code cannot be read."""
+    digest = hashlib.sha256(f"{sys.version}\0{packaging.__version__}".encode())
+    for source in (*(module.__file__ for module in _READER), __file__):
         try:
-            digest.update(Path(module.__file__ or "").read_bytes())
+            digest.update(Path(source or "").read_bytes())
         except OSError:
             return None
-    try:
-        digest.update(Path(__file__).read_bytes())
-    except OSError:
-        return None
     return digest.digest()
 
 
